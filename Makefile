@@ -1,0 +1,42 @@
+# The same targets for people and CI (.ci/run calls `make test`).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+BIN := $(VENV)/bin
+
+.PHONY: install run test bench chaos chaos-smoke lint format clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(BIN)/paceline up --demo
+
+test: install
+	$(BIN)/pytest -q
+
+bench: install
+	$(PY) tests/bench/run_all.py
+
+chaos: install
+	$(PY) tests/chaos/run.py
+
+chaos-smoke: install
+	$(PY) tests/chaos/run.py --smoke
+
+lint: install
+	$(BIN)/ruff check shared producers workers tests
+	$(BIN)/ruff format --check shared producers workers tests
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format shared producers workers tests
+	$(BIN)/ruff check --fix shared producers workers tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

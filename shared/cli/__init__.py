@@ -1,0 +1,1 @@
+"""The `paceline` command line: the composition root that wires shared, producers and workers."""

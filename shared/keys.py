@@ -1,0 +1,145 @@
+"""Every Redis key paceline writes, its type and its TTL, under `PACELINE_NAMESPACE`.
+
+Two namespaces on one Redis never see each other: every key below, and dramatiq's own
+(`<ns>:dq:*`, see `dramatiq_namespace`), starts with the namespace.
+
+| key                                   | type   | TTL                    | what                       |
+|---------------------------------------|--------|------------------------|----------------------------|
+| <ns>:caps                             | hash   | none                   | cap overrides (micros)     |
+| <ns>:caps:audit                       | list   | none (capped 1000)     | who changed a cap and when |
+| <ns>:ledger:<day>:spent               | hash   | 8 days                 | scope -> settled micros    |
+| <ns>:ledger:<day>:reserved            | hash   | 8 days                 | scope -> held micros       |
+| <ns>:ledger:<day>:calls               | hash   | 8 days                 | scope -> model calls       |
+| <ns>:res:<reservation_id>             | hash   | lease + 1 day          | one reservation            |
+| <ns>:res:<reservation_id>:draws       | hash   | as the reservation     | call id -> drawn micros    |
+| <ns>:res:<reservation_id>:settled     | hash   | as the reservation     | call id -> settled micros  |
+| <ns>:res:leases                       | zset   | none                   | reservation id by expiry ms|
+| <ns>:res:by_ticket                    | hash   | none (cleaned on end)  | ticket key -> reservation  |
+| <ns>:pace                             | hash   | none                   | the admission bucket       |
+| <ns>:parked                           | zset   | none                   | parked member by release ms|
+| <ns>:parked:msg                       | hash   | none                   | parked member -> message   |
+| <ns>:dedupe:<source>:<delivery_id>    | string | dedupe window          | first job id               |
+| <ns>:ticket:<ticket_key>              | hash   | retention              | the ticket's outcome       |
+| <ns>:outcomes:index                   | zset   | none                   | ticket key by update ms    |
+| <ns>:dlq:entries                      | hash   | retention (by sweep)   | entry id -> JSON entry     |
+| <ns>:dlq:index                        | zset   | retention (by sweep)   | entry id by failure ms     |
+| <ns>:circuit                          | hash   | none                   | provider circuit breaker   |
+| <ns>:circuit:window:<bucket>          | hash   | 2 windows              | ok/error counts            |
+| <ns>:scheduler:leader                 | string | lease                  | the leader's id            |
+| <ns>:alerts:<day>                     | hash   | 8 days                 | alert -> fired at          |
+| <ns>:callback:<ticket_key>            | string | retention              | callback delivered marker  |
+| <ns>:replay:checkpoint:<name>         | hash   | 30 days                | replay resume position     |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LEDGER_DAY_TTL_S = 8 * 24 * 3600
+RESERVATION_EXTRA_TTL_S = 24 * 3600
+TICKET_RETENTION_S = 30 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Keys:
+    namespace: str
+
+    def _k(self, *parts: str) -> str:
+        return ":".join((self.namespace, *parts))
+
+    # dramatiq writes `<dramatiq_namespace>:<queue>`, `.msgs`, `.DQ`, heartbeats, ...
+    @property
+    def dramatiq_namespace(self) -> str:
+        return self._k("dq")
+
+    @property
+    def caps(self) -> str:
+        return self._k("caps")
+
+    @property
+    def caps_audit(self) -> str:
+        return self._k("caps", "audit")
+
+    def spent(self, day: str) -> str:
+        return self._k("ledger", day, "spent")
+
+    def reserved(self, day: str) -> str:
+        return self._k("ledger", day, "reserved")
+
+    def calls(self, day: str) -> str:
+        return self._k("ledger", day, "calls")
+
+    def reservation(self, reservation_id: str) -> str:
+        return self._k("res", reservation_id)
+
+    def reservation_draws(self, reservation_id: str) -> str:
+        return self._k("res", reservation_id, "draws")
+
+    def reservation_settled(self, reservation_id: str) -> str:
+        return self._k("res", reservation_id, "settled")
+
+    @property
+    def reservation_prefix(self) -> str:
+        return self._k("res") + ":"
+
+    @property
+    def leases(self) -> str:
+        return self._k("res", "leases")
+
+    @property
+    def reservation_by_ticket(self) -> str:
+        return self._k("res", "by_ticket")
+
+    @property
+    def pace(self) -> str:
+        return self._k("pace")
+
+    @property
+    def parked(self) -> str:
+        return self._k("parked")
+
+    @property
+    def parked_messages(self) -> str:
+        return self._k("parked", "msg")
+
+    def dedupe(self, source: str, delivery_id: str) -> str:
+        return self._k("dedupe", source, delivery_id)
+
+    def ticket(self, ticket_key: str) -> str:
+        return self._k("ticket", ticket_key)
+
+    @property
+    def outcomes_index(self) -> str:
+        return self._k("outcomes", "index")
+
+    @property
+    def dlq_entries(self) -> str:
+        return self._k("dlq", "entries")
+
+    @property
+    def dlq_index(self) -> str:
+        return self._k("dlq", "index")
+
+    @property
+    def circuit(self) -> str:
+        return self._k("circuit")
+
+    def circuit_window(self, bucket: int) -> str:
+        return self._k("circuit", "window", str(bucket))
+
+    @property
+    def scheduler_leader(self) -> str:
+        return self._k("scheduler", "leader")
+
+    def alerts(self, day: str) -> str:
+        return self._k("alerts", day)
+
+    def callback(self, ticket_key: str) -> str:
+        return self._k("callback", ticket_key)
+
+    def replay_checkpoint(self, name: str) -> str:
+        return self._k("replay", "checkpoint", name)
+
+    def scan_pattern(self) -> str:
+        """Every key of this namespace; tests use it to clean up only what they wrote."""
+        return self._k("*")

@@ -1,0 +1,145 @@
+"""The ticket and outcome models every process shares.
+
+A `Ticket` is what a producer normalises a vendor's payload into; it travels on the queue as
+JSON. An `Outcome` is the one visible state an accepted ticket ends in (invariant 2).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_SUBJECT_CHARS = 1_000
+MAX_BODY_CHARS = 200_000
+
+
+class Lane(StrEnum):
+    """Queues by priority: live tickets are never behind history (invariant 4)."""
+
+    LIVE = "live"
+    REDRIVE = "redrive"
+    REPLAY = "replay"
+
+    @property
+    def queue_name(self) -> str:
+        return f"tickets_{self.value}"
+
+    @property
+    def priority(self) -> int:
+        return {"live": 0, "redrive": 1, "replay": 2}[self.value]
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    URGENT = "urgent"
+
+
+class Requester(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    id: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+    name: str | None = Field(default=None, max_length=200)
+
+
+class Ticket(BaseModel):
+    """A support ticket event, normalised from any source."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    event_id: str = Field(min_length=1, max_length=200)
+    ticket_id: str = Field(min_length=1, max_length=200, pattern=r"^[^\s/]+$")
+    tenant_id: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
+    requester: Requester
+    subject: str = Field(default="", max_length=MAX_SUBJECT_CHARS)
+    body: str = Field(default="", max_length=MAX_BODY_CHARS)
+    priority: Priority = Priority.NORMAL
+    tags: list[str] = Field(default_factory=list, max_length=100)
+    created_at: datetime | None = None
+    callback_url: str | None = Field(default=None, max_length=2_000)
+    source: str = "generic"
+    # Thin vendor payloads (an id and little else) are marked so the worker can enrich them.
+    needs_enrichment: bool = False
+
+    @field_validator("callback_url")
+    @classmethod
+    def _http_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("callback_url must be an http(s) URL")
+        return value
+
+    @property
+    def idempotency_key(self) -> str:
+        """Same on every attempt for one ticket event: the callback's `Idempotency-Key`."""
+        return f"{self.source}:{self.ticket_id}:{self.event_id}"
+
+    def to_message(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class OutcomeStatus(StrEnum):
+    PENDING = "pending"
+    PARKED = "parked"
+    ANSWERED = "answered"
+    ESCALATED = "escalated"
+    REJECTED = "rejected"
+    DEAD_LETTERED = "dead_lettered"
+
+    @property
+    def is_final(self) -> bool:
+        return self in _FINAL
+
+
+_FINAL = {
+    OutcomeStatus.ANSWERED,
+    OutcomeStatus.ESCALATED,
+    OutcomeStatus.REJECTED,
+    OutcomeStatus.DEAD_LETTERED,
+}
+
+
+class Outcome(BaseModel):
+    """What happened to one ticket; what `paceline outcomes show` prints."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    ticket_id: str
+    event_id: str = ""
+    tenant_id: str = ""
+    requester_id: str = ""
+    lane: Lane = Lane.LIVE
+    status: OutcomeStatus
+    reason: str | None = None
+    reply: str | None = None
+    model: str | None = None
+    llm_calls: int = 0
+    steps: int = 0
+    tools_used: list[str] = Field(default_factory=list)
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    cost_micros: int = 0
+    attempts: int = 0
+    latency_ms: int | None = None
+    job_id: str | None = None
+    reservation_id: str | None = None
+    enqueued_at_ms: int | None = None
+    updated_at_ms: int = 0
+
+    @property
+    def cost_usd(self) -> float:
+        return round(self.cost_micros / 1_000_000, 6)
+
+    def public(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        data["cost_usd"] = self.cost_usd
+        return data
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,133 @@
+"""The outcome store: the one visible state of every accepted ticket (invariant 2).
+
+Each ticket has one hash (`<ns>:ticket:<id>`: `status`, `event_id`, `doc` as JSON), an index
+by update time, and per-status counters kept in step by the same Lua script, so
+`outcomes summary` is O(1) and a status is never counted twice. A final status for an event is
+written once: a duplicate delivery finds it and does nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import redis
+
+from shared.keys import TICKET_RETENTION_S, Keys
+from shared.models import Outcome, OutcomeStatus
+
+# KEYS: 1 ticket hash, 2 index zset, 3 counts hash
+# ARGV: 1 status, 2 event_id, 3 doc json, 4 now ms, 5 ticket id, 6 ttl s, 7 mode
+#   mode "final": refuse (return 0) when this event already has a final status
+#   mode "pending": only write when the ticket has no state or a different event
+#   mode "any": overwrite unless this event is already final
+_TRANSITION = """
+local cur_status = redis.call('HGET', KEYS[1], 'status')
+local cur_event = redis.call('HGET', KEYS[1], 'event_id')
+local finals = {answered=true, escalated=true, rejected=true, dead_lettered=true}
+if cur_status and cur_event == ARGV[2] then
+  if finals[cur_status] and ARGV[7] ~= 'force' then return 0 end
+  if ARGV[7] == 'pending' then return 0 end
+end
+if cur_status then redis.call('HINCRBY', KEYS[3], cur_status, -1) end
+redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
+redis.call('HSET', KEYS[1], 'status', ARGV[1], 'event_id', ARGV[2], 'doc', ARGV[3])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), ARGV[5])
+return 1
+"""
+
+
+class OutcomeStore:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self._r = client
+        self._keys = keys
+        self._script = client.register_script(_TRANSITION)
+
+    @property
+    def _counts_key(self) -> str:
+        return self._keys.outcomes_index + ":counts"
+
+    def _write(self, outcome: Outcome, mode: str) -> bool:
+        doc = outcome.model_dump_json()
+        ok = self._script(
+            keys=[self._keys.ticket(outcome.ticket_id), self._keys.outcomes_index, self._counts_key],
+            args=[
+                outcome.status.value,
+                outcome.event_id,
+                doc,
+                outcome.updated_at_ms,
+                outcome.ticket_id,
+                TICKET_RETENTION_S,
+                mode,
+            ],
+        )
+        return bool(ok)
+
+    def mark_pending(self, outcome: Outcome) -> bool:
+        """Record an accepted ticket event; no-op when that event is already known."""
+        return self._write(outcome, "pending")
+
+    def update(self, outcome: Outcome) -> bool:
+        """Move to a non-final state (parked, pending); refused once the event is final."""
+        return self._write(outcome, "any")
+
+    def finalize(self, outcome: Outcome) -> bool:
+        """Write a final status once per event; False means it was already final."""
+        assert outcome.status.is_final, outcome.status
+        return self._write(outcome, "final")
+
+    def force(self, outcome: Outcome) -> bool:
+        """Overwrite even a final state: only for an operator's requeue of a dead letter."""
+        return self._write(outcome, "force")
+
+    def get(self, ticket_id: str) -> Outcome | None:
+        doc = self._r.hget(self._keys.ticket(ticket_id), "doc")
+        return Outcome.model_validate_json(doc) if doc else None
+
+    def status(self, ticket_id: str) -> tuple[OutcomeStatus, str] | None:
+        status, event = self._r.hmget(self._keys.ticket(ticket_id), ["status", "event_id"])
+        return (OutcomeStatus(status), event or "") if status else None
+
+    def summary(self) -> dict[str, int]:
+        raw = self._r.hgetall(self._counts_key)
+        counts = {s.value: 0 for s in OutcomeStatus}
+        for status, n in raw.items():
+            counts[status] = max(int(n), 0)
+        counts["total"] = sum(counts[s.value] for s in OutcomeStatus)
+        return counts
+
+    def iter_ids(self, batch: int = 500) -> Iterator[str]:
+        """Ticket ids, oldest update first, in batches (never the whole index at once)."""
+        start = 0
+        while True:
+            ids = self._r.zrange(self._keys.outcomes_index, start, start + batch - 1)
+            if not ids:
+                return
+            yield from ids
+            start += batch
+
+    def iter_outcomes(self, status: OutcomeStatus | None = None) -> Iterator[Outcome]:
+        ids: list[str] = []
+        for ticket_id in self.iter_ids():
+            ids.append(ticket_id)
+            if len(ids) >= 200:
+                yield from self._load(ids, status)
+                ids = []
+        if ids:
+            yield from self._load(ids, status)
+
+    def _load(self, ids: list[str], status: OutcomeStatus | None) -> Iterator[Outcome]:
+        pipe = self._r.pipeline(transaction=False)
+        for ticket_id in ids:
+            pipe.hget(self._keys.ticket(ticket_id), "doc")
+        for doc in pipe.execute():
+            if not doc:
+                continue
+            outcome = Outcome.model_validate_json(doc)
+            if status is None or outcome.status == status:
+                yield outcome
+
+
+def outcome_json(outcome: Outcome) -> str:
+    return json.dumps(outcome.public(), sort_keys=True)

@@ -1,0 +1,199 @@
+"""The one `Settings` object: read from the environment (prefix `PACELINE_`) and `.env`.
+
+Built in entry points and passed down; nothing reads the environment at import time.
+A wrong or missing setting stops the process with one line naming it (`load_settings`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.errors import SettingsError
+from shared.money import usd_to_micros
+
+ENV_PREFIX = "PACELINE_"
+WEBHOOK_SOURCES = ("generic", "zendesk", "intercom", "front", "helpscout", "jira", "freshdesk")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="forbid",
+        case_sensitive=False,
+        frozen=True,
+    )
+
+    # --- where things live -------------------------------------------------------------
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str | None = None
+    namespace: str = Field(default="paceline", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+
+    # --- the provider ------------------------------------------------------------------
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    model: str = "gpt-4o-mini"
+    # Cheaper models to fall back to when the pace is tight, best first (comma separated).
+    model_ladder: str = "gpt-4o-mini,gpt-4.1-nano"
+    llm_timeout_s: float = Field(default=30.0, gt=0)
+    llm_connect_timeout_s: float = Field(default=5.0, gt=0)
+    pricing_file: Path | None = None
+
+    # --- money (USD in settings; micro-dollars everywhere else) ------------------------
+    daily_ceiling_usd: Decimal = Field(default=Decimal("50"), gt=0)
+    tenant_daily_cap_usd: Decimal = Field(default=Decimal("10"), gt=0)
+    user_daily_cap_usd: Decimal = Field(default=Decimal("0.50"), gt=0)
+    request_token_cap: int = Field(default=24_000, ge=1_000)
+    timezone: str = "UTC"
+    pacing: Literal["even", "off"] = "even"
+    # Share of the ceiling replay and redrive may never touch: it is kept for live tickets.
+    live_reserve_pct: int = Field(default=30, ge=0, le=100)
+    # How far ahead of the even pace spend may run, as a share of the day's ceiling.
+    pace_burst_pct: int = Field(default=5, ge=1, le=100)
+    reservation_lease_s: int = Field(default=180, ge=5)
+
+    # --- the agent ---------------------------------------------------------------------
+    max_steps: int = Field(default=6, ge=1, le=50)
+    max_output_tokens: int = Field(default=600, ge=16)
+    ticket_deadline_s: float = Field(default=60.0, gt=0)
+    context_window_tokens: int = Field(default=128_000, ge=1_000)
+
+    # --- failure handling --------------------------------------------------------------
+    max_retries: int = Field(default=3, ge=0, le=10)
+    retry_base_ms: int = Field(default=500, ge=1)
+    retry_max_ms: int = Field(default=30_000, ge=1)
+    dlq_retention_days: int = Field(default=30, ge=1)
+    heartbeat_timeout_ms: int = Field(default=60_000, ge=1_000)
+    circuit_error_rate_pct: int = Field(default=50, ge=1, le=100)
+    circuit_min_calls: int = Field(default=10, ge=1)
+    circuit_open_s: float = Field(default=10.0, gt=0)
+
+    # --- producers ---------------------------------------------------------------------
+    dedupe_window_s: int = Field(default=7 * 24 * 3600, ge=60)
+    max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    webhook_tolerance_s: int = Field(default=300, ge=1)
+    webhook_secret_generic: SecretStr | None = None
+    webhook_secret_zendesk: SecretStr | None = None
+    webhook_secret_intercom: SecretStr | None = None
+    webhook_secret_front: SecretStr | None = None
+    webhook_secret_helpscout: SecretStr | None = None
+    webhook_secret_jira: SecretStr | None = None
+    webhook_secret_freshdesk: SecretStr | None = None
+
+    # --- the worker --------------------------------------------------------------------
+    worker_threads: int = Field(default=8, ge=1, le=256)
+
+    # --- operations --------------------------------------------------------------------
+    sentry_dsn: SecretStr | None = None
+    environment: str = "development"
+    release: str = "paceline@0.1.0"
+    ops_token: SecretStr | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    alert_webhook_url: str | None = None
+    alert_thresholds_pct: str = "50,80,100"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("broker_url")
+    @classmethod
+    def _broker_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "amqp://", "amqps://")):
+            raise ValueError("must start with redis:// or amqp://")
+        return value
+
+    @model_validator(mode="after")
+    def _caps_nest(self) -> Settings:
+        if self.user_daily_cap_usd > self.daily_ceiling_usd:
+            raise ValueError("user_daily_cap_usd is larger than daily_ceiling_usd")
+        return self
+
+    # --- derived values (never stored as floats) ---------------------------------------
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def effective_broker_url(self) -> str:
+        return self.broker_url or self.redis_url
+
+    @property
+    def ceiling_micros(self) -> int:
+        return usd_to_micros(self.daily_ceiling_usd)
+
+    @property
+    def tenant_cap_micros(self) -> int:
+        return usd_to_micros(self.tenant_daily_cap_usd)
+
+    @property
+    def user_cap_micros(self) -> int:
+        return usd_to_micros(self.user_daily_cap_usd)
+
+    @property
+    def ladder(self) -> list[str]:
+        return [m.strip() for m in self.model_ladder.split(",") if m.strip()]
+
+    @property
+    def thresholds_pct(self) -> list[int]:
+        return sorted({int(p) for p in self.alert_thresholds_pct.split(",") if p.strip()})
+
+    def webhook_secret(self, source: str) -> bytes | None:
+        secret: SecretStr | None = getattr(self, f"webhook_secret_{source}", None)
+        return secret.get_secret_value().encode() if secret else None
+
+
+def _unknown_env_names(environ: dict[str, str]) -> list[str]:
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    return sorted(k for k in environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build the settings or raise `SettingsError` whose message is one line naming the setting.
+
+    `environ` lets tests pass a dict instead of mutating the process environment.
+    """
+    env = dict(os.environ if environ is None else environ)
+    unknown = _unknown_env_names(env)
+    if unknown:
+        name = unknown[0]
+        known = [ENV_PREFIX + n.upper() for n in Settings.model_fields]
+        close = difflib.get_close_matches(name.upper(), known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise SettingsError(f"{name}: unknown setting{hint}")
+    values: dict[str, Any] = {}
+    for key, value in env.items():
+        if key.upper().startswith(ENV_PREFIX):
+            values[key[len(ENV_PREFIX):].lower()] = value
+    values.update(overrides)
+    try:
+        if environ is None:
+            return Settings(**overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        name = ENV_PREFIX + field.upper() if field in Settings.model_fields else field
+        msg = err["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {msg}") from None

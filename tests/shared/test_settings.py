@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from shared.errors import SettingsError
+from shared.keys import Keys
+from shared.settings import load_settings
+
+
+def test_defaults_follow_the_contract() -> None:
+    s = load_settings({})
+    assert s.redis_url == "redis://127.0.0.1:6379/0"
+    assert s.effective_broker_url == s.redis_url
+    assert s.namespace == "paceline"
+    assert s.ceiling_micros == 50_000_000
+    assert s.timezone == "UTC" and s.pacing == "even"
+    assert s.webhook_secret("generic") is None
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"PACELINE_TIMEZONE": "Mars/Olympus"}, "PACELINE_TIMEZONE"),
+        ({"PACELINE_PACING": "fast"}, "PACELINE_PACING"),
+        ({"PACELINE_DAILY_CEILING_USD": "-5"}, "PACELINE_DAILY_CEILING_USD"),
+        ({"PACELINE_REDIS_URL": "http://x"}, "PACELINE_REDIS_URL"),
+        ({"PACELINE_BROKER_URL": "kafka://x"}, "PACELINE_BROKER_URL"),
+        ({"PACELINE_NAMESPACE": "has space"}, "PACELINE_NAMESPACE"),
+        ({"PACELINE_DAILY_CIELING_USD": "5"}, "did you mean PACELINE_DAILY_CEILING_USD"),
+    ],
+)
+def test_a_wrong_setting_is_one_line_naming_it(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(env)
+    message = str(info.value)
+    assert needle in message
+    assert "\n" not in message
+
+
+def test_a_wrong_setting_stops_a_process_with_one_line() -> None:
+    # Given a typo in the environment, When a command starts, Then it exits with one line.
+    env = {"PACELINE_TIMEZONE": "Nowhere/Land", "PATH": "/usr/bin:/bin"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "shared.cli.main", "outcomes", "summary", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "PACELINE_TIMEZONE" in lines[0]
+    assert proc.stdout == ""
+
+
+def test_every_key_is_under_the_namespace() -> None:
+    k = Keys("ns1")
+    for value in (
+        k.caps,
+        k.spent("2026-01-01"),
+        k.reservation("r"),
+        k.leases,
+        k.pace,
+        k.parked,
+        k.dedupe("generic", "e"),
+        k.ticket("T-1"),
+        k.dlq_entries,
+        k.circuit,
+        k.scheduler_leader,
+        k.dramatiq_namespace,
+    ):
+        assert value.startswith("ns1:")
