@@ -1,0 +1,1 @@
+"""Everything that puts work on the queue: webhooks, the enqueue API, replay, redrive."""

@@ -1,0 +1,34 @@
+"""The shape of a ticket message on the queue, shared by producers and workers.
+
+`handle_ticket(ticket: dict, lane: str)`; the ticket is `Ticket.to_message()`. Producers build
+messages with `ticket_message` and never import the actor, so a webhook process does not need
+the agent's dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+
+from shared.models import Lane, Ticket
+
+HANDLE_TICKET = "handle_ticket"
+
+
+def queue_for(lane: Lane, namespace: str | None = None) -> str:
+    """Queue name of a lane. With RabbitMQ, queues are global, so the namespace is added."""
+    base = lane.queue_name
+    return f"{namespace}.{base}" if namespace else base
+
+
+def ticket_message(
+    ticket: Ticket, lane: Lane, *, queue_name: str | None = None, **options: Any
+) -> dramatiq.Message[Any]:
+    return dramatiq.Message(
+        queue_name=queue_name or lane.queue_name,
+        actor_name=HANDLE_TICKET,
+        args=(ticket.to_message(),),
+        kwargs={"lane": lane.value},
+        options=dict(options),
+    )
