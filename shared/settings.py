@@ -88,6 +88,26 @@ class Settings(BaseSettings):
     webhook_secret_helpscout: SecretStr | None = None
     webhook_secret_jira: SecretStr | None = None
     webhook_secret_freshdesk: SecretStr | None = None
+    # Tenant for vendor tickets whose payload names none (see producers/sources/).
+    webhook_default_tenant: str = Field(default="default", pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
+
+    # --- replies back to the ticketing systems (each vendor skipped until its token is set) --
+    reply_timeout_s: float = Field(default=10.0, gt=0)
+    zendesk_api_url: str | None = None  # https://<subdomain>.zendesk.com
+    zendesk_api_email: str | None = None  # with a token: basic auth "<email>/token"
+    zendesk_api_token: SecretStr | None = None
+    intercom_api_url: str = "https://api.intercom.io"
+    intercom_api_token: SecretStr | None = None
+    intercom_admin_id: str | None = None  # the admin a note is written as
+    front_api_url: str = "https://api2.frontapp.com"
+    front_api_token: SecretStr | None = None
+    helpscout_api_url: str = "https://api.helpscout.net"
+    helpscout_api_token: SecretStr | None = None
+    jira_api_url: str | None = None  # https://<site>.atlassian.net
+    jira_api_email: str | None = None  # with a token: basic auth (Cloud); else bearer (DC PAT)
+    jira_api_token: SecretStr | None = None
+    freshdesk_api_url: str | None = None  # https://<domain>.freshdesk.com
+    freshdesk_api_key: SecretStr | None = None
 
     # --- the worker --------------------------------------------------------------------
     worker_threads: int = Field(default=8, ge=1, le=256)
