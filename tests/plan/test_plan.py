@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from shared.cli import cmd_plan
+from shared.plan import PlanInput, compute
+from shared.pricing import PriceTable
+
+SEED = ["--rph", "200", "--tokens-in", "2000", "--tokens-out", "500", "--model", "gpt-4-turbo"]
+
+
+def _app() -> typer.Typer:
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None:
+        """A group, so `plan` is addressed by name as in the real CLI."""
+
+    cmd_plan.register(app)
+    return app
+
+
+def _run(*args: str) -> Any:
+    return CliRunner().invoke(_app(), ["plan", *args], env={"PACELINE_DAILY_CEILING_USD": "50"})
+
+
+def _json(*args: str) -> dict[str, Any]:
+    result = _run(*args, "--json")
+    assert result.exit_code == 0, result.output
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def _seed(**overrides: Any) -> PlanInput:
+    base: dict[str, Any] = dict(
+        rph=Decimal(200),
+        tokens_in=2000,
+        tokens_out=500,
+        model="gpt-4-turbo",
+        ceiling_micros=50_000_000,
+    )
+    base.update(overrides)
+    return PlanInput(**base)
+
+
+def test_seed_scenario_costs_168_a_day_not_216() -> None:
+    # Given the interview post's load: 200 req/h, 2,000 in / 500 out, gpt-4-turbo
+    # When it is planned as JSON
+    doc = _json(*SEED)
+    # Then it is 9.6M in + 2.4M out = $96 + $72 = $168/day, $5,040 per 30 days
+    assert doc["cost_per_day_usd"] == 168.0
+    assert doc["cost_per_month_usd"] == 5040.0
+    assert doc["cost_per_day_micros"] == 168_000_000
+    assert doc["requests_per_day"] == 4800
+    assert doc["tokens_per_day"] == 12_000_000
+    assert doc["input_tokens_per_day"] == 9_600_000
+    assert doc["output_tokens_per_day"] == 2_400_000
+    # And its working names the post's mistake: a 60/40 split priced at $216
+    working = "\n".join(doc["working"])
+    assert "$216.00" in working and "60/40" in working and "wrong" in working
+    assert "9,600,000" in working and "2,400,000" in working
+    # And cost is what breaks first ($168 against the default $50 ceiling)
+    assert doc["first_to_break"] == "daily_ceiling"
+    assert doc["tpm_needed"] == 8334  # 200 x 2,500 / 60, rounded up
+    assert doc["concurrency_needed"] == pytest.approx(200 / 3600 * 5.0, abs=1e-3)
+
+
+def test_the_table_shows_the_working() -> None:
+    result = _run(*SEED)
+    assert result.exit_code == 0, result.output
+    assert "$168.00" in result.stdout and "$5,040.00" in result.stdout
+    assert "$216.00" in result.stdout
+
+
+def test_unknown_model_is_one_line_naming_it() -> None:
+    result = _run("--rph", "1", "--tokens-in", "1", "--tokens-out", "1", "--model", "gpt-9-ultra")
+    assert result.exit_code != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "gpt-9-ultra" in lines[0]
+
+
+def test_dated_snapshot_prices_as_its_family() -> None:
+    plan = compute(_seed(model="gpt-4-turbo-2024-04-09"), PriceTable.load())
+    assert plan.cost_per_day_micros == 168_000_000
+
+
+def test_retries_cache_batch_and_steps_change_the_bill() -> None:
+    prices = PriceTable.load()
+    # Given 10% retries and 3 calls per ticket: 4,800 x 3 x 1.1 = 15,840 calls
+    plan = compute(_seed(retry_rate=Decimal("0.1"), steps=3), prices)
+    assert plan.requests_per_day == 15_840
+    assert plan.cost_per_day_micros == 15_840 * (2000 * 10 + 500 * 30)
+    # Given half the input cached on gpt-4o (cached input is half price)
+    cached = compute(_seed(model="gpt-4o", cache_hit_rate=Decimal("0.5")), prices)
+    full = compute(_seed(model="gpt-4o"), prices)
+    assert cached.cached_tokens_per_day == 4_800_000
+    # 4.8M tokens x ($2.50 - $1.25)/1M = $6
+    assert full.cost_per_day_micros - cached.cost_per_day_micros == 6_000_000
+    # Given the Batch API: everything at half price
+    batch = compute(_seed(batch=True), prices)
+    assert batch.cost_per_day_micros == 84_000_000
+
+
+def test_first_to_break_follows_the_tightest_limit() -> None:
+    prices = PriceTable.load()
+    # Given a generous ceiling and a small TPM limit: tokens per minute break first
+    plan = compute(_seed(ceiling_micros=10_000_000_000, tpm=5_000), prices)
+    assert plan.first_to_break == "tpm"
+    assert plan.first_breaks_at_rph == 120  # 5,000 / 8,334 x 200, rounded down
+    # Given slow calls, many steps and one thread: concurrency breaks first
+    slow = compute(
+        _seed(ceiling_micros=10**12, tpm=10**9, rpm=10**6, threads=1, latency_ms=30_000, steps=4),
+        prices,
+    )
+    assert slow.first_to_break == "concurrency"
+    assert float(slow.concurrency_needed) == pytest.approx(200 / 3600 * 30 * 4)
+
+
+def test_bad_numbers_are_usage_errors() -> None:
+    result = _run(*SEED, "--cache-hit-rate", "1.5")
+    assert result.exit_code == 2 and "--cache-hit-rate" in result.stderr
+    result = _run(*SEED[2:], "--rph", "lots")
+    assert result.exit_code == 2 and "--rph" in result.stderr
