@@ -1,0 +1,143 @@
+-- admit: decide, atomically, whether a ticket's envelope fits every cap and the pace.
+-- KEYS[1] caps hash   KEYS[2] pace hash   KEYS[3] leases zset   KEYS[4] by_ticket hash
+-- ARGV: 1 prefix, 2 now_ms, 3 day, 4 day_end_ms, 5 ticket key, 6 new reservation id,
+--       7 lease_ms, 8 tenant, 9 user scope ("user:<tenant>:<id>"), 10 lane,
+--       11 ceiling, 12 tenant cap, 13 user cap (defaults, micros), 14 live reserve pct,
+--       15 pacing ("even"|"off"), 16 burst micros, 17 tight pct, 18 held retry ms,
+--       19 n candidates, then n x (model, full micros, min micros)
+-- Returns {decision, reservation id, grant, model, reason, until_ms, reused}
+local p = ARGV[1]
+local now = tonumber(ARGV[2])
+local day, day_end = ARGV[3], tonumber(ARGV[4])
+local ticket, rid, lease_ms = ARGV[5], ARGV[6], tonumber(ARGV[7])
+local tenant, user_scope, lane = ARGV[8], ARGV[9], ARGV[10]
+local live = (lane == 'live')
+
+reap(p, now, 20, KEYS[3], KEYS[4], KEYS[2])
+
+-- A redelivered ticket (worker crash, retry) keeps drawing from its own envelope.
+local existing = redis.call('HGET', KEYS[4], ticket)
+if existing then
+  local rkey = p .. 'res:' .. existing
+  local st = redis.call('HMGET', rkey, 'state', 'grant', 'model')
+  if st[1] == 'open' then
+    redis.call('ZADD', KEYS[3], now + lease_ms, existing)
+    redis.call('HSET', rkey, 'lease_until', now + lease_ms)
+    return {'admit', existing, tonumber(st[2]), st[3], 'reused', 0, 1}
+  end
+  redis.call('HDEL', KEYS[4], ticket)
+end
+
+local tscope = 'tenant:' .. tenant
+local caps = redis.call('HMGET', KEYS[1], 'global', tscope, 'tenant:*', user_scope, 'user:*',
+  'paused:' .. tscope)
+local paused_until = tonumber(caps[6] or '0')
+if paused_until > now then
+  return {'defer', '', 0, '', 'tenant_paused', paused_until, 0}
+end
+local cap_g = tonumber(caps[1] or ARGV[11])
+local cap_t = tonumber(caps[2] or caps[3] or ARGV[12])
+local cap_u = tonumber(caps[4] or caps[5] or ARGV[13])
+local reserve_pct = tonumber(ARGV[14])
+-- Replay and redrive never touch the share of the ceiling kept for live tickets.
+local lane_cap_g = cap_g
+if not live then lane_cap_g = math.floor(cap_g * (100 - reserve_pct) / 100) end
+
+local scopes = {'global', tscope, user_scope}
+local limits = {lane_cap_g, cap_t, cap_u}
+local kinds = {'global', 'tenant', 'user'}
+if not live then kinds[1] = 'live_reserve' end
+local spent = redis.call('HMGET', k_spent(p, day), scopes[1], scopes[2], scopes[3])
+local reserved = redis.call('HMGET', k_reserved(p, day), scopes[1], scopes[2], scopes[3])
+local avail, hard = nil, nil
+local avail_kind, hard_kind = '', ''
+for i = 1, 3 do
+  local s = tonumber(spent[i] or '0')
+  local a = limits[i] - s - tonumber(reserved[i] or '0')
+  local h = limits[i] - s
+  if avail == nil or a < avail then avail, avail_kind = a, kinds[i] end
+  if hard == nil or h < hard then hard, hard_kind = h, kinds[i] end
+end
+
+-- The pace bucket: refilled at `rate` micros per hour. When no scheduler has set a fresh
+-- rate, the script derives the even pace itself: what is left of the ceiling over what is
+-- left of the day.
+local pacing = ARGV[15] == 'even'
+local burst = tonumber(ARGV[16])
+local tokens = nil
+local rate = 0
+if pacing then
+  local b = redis.call('HMGET', KEYS[2], 'tokens', 'frac', 'updated_ms', 'rate', 'rate_set_ms')
+  rate = tonumber(b[4] or '-1')
+  if rate < 0 or now - tonumber(b[5] or '0') > 120000 then
+    local left = cap_g - tonumber(spent[1] or '0') - tonumber(reserved[1] or '0')
+    if left < 0 then left = 0 end
+    local span = day_end - now
+    if span < 60000 then span = 60000 end
+    rate = math.floor(left * 3600000 / span)
+  end
+  tokens = tonumber(b[1] or ARGV[16])
+  local frac = tonumber(b[2] or '0')
+  local elapsed = now - tonumber(b[3] or tostring(now))
+  if elapsed < 0 then elapsed = 0 end
+  if elapsed > 3600000 then elapsed = 3600000 end
+  local added = elapsed * rate + frac
+  tokens = tokens + math.floor(added / 3600000)
+  frac = added % 3600000
+  if tokens > burst then tokens, frac = burst, 0 end
+  redis.call('HSET', KEYS[2], 'tokens', tokens, 'frac', frac, 'updated_ms', now, 'burst', burst,
+    'rate_used', rate)
+end
+local bucket_avail = nil
+if pacing then
+  bucket_avail = tokens
+  -- Live keeps a share of the burst too, so a replay cannot empty the bucket ahead of it.
+  if not live then bucket_avail = tokens - math.floor(burst * reserve_pct / 100) end
+end
+
+-- Degrade before refusing: when the bucket is low, start from the next cheaper model.
+local n = tonumber(ARGV[19])
+local first = 1
+if pacing and n > 1 and tokens * 100 < burst * tonumber(ARGV[17]) then first = 2 end
+for i = first, n do
+  local base = 19 + (i - 1) * 3
+  local model, full, min = ARGV[base + 1], tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
+  local grant = full
+  if avail < grant then grant = avail end
+  if bucket_avail ~= nil and bucket_avail < grant then grant = bucket_avail end
+  if grant >= min then
+    local rkey = p .. 'res:' .. rid
+    local scope_list = table.concat(scopes, '|')
+    redis.call('HSET', rkey, 'grant', grant, 'taken', 0, 'settled', 0, 'drawn', 0, 'day', day,
+      'scopes', scope_list, 'state', 'open', 'ticket', ticket, 'model', model, 'lane', lane,
+      'lease_until', now + lease_ms, 'admitted_ms', now)
+    redis.call('EXPIRE', rkey, math.floor(lease_ms / 1000) + RES_TTL_S)
+    redis.call('ZADD', KEYS[3], now + lease_ms, rid)
+    redis.call('HSET', KEYS[4], ticket, rid)
+    for _, scope in ipairs(scopes) do
+      redis.call('HINCRBY', k_reserved(p, day), scope, grant)
+    end
+    redis.call('EXPIRE', k_reserved(p, day), DAY_TTL_S)
+    redis.call('EXPIRE', k_spent(p, day), DAY_TTL_S)
+    if pacing then redis.call('HINCRBY', KEYS[2], 'tokens', 0 - grant) end
+    local why = 'full'
+    if grant < full then why = 'partial' end
+    if i > 1 then why = why .. ':degraded' end
+    return {'admit', rid, grant, model, why, 0, 0}
+  end
+end
+
+-- Not admitted: say why, and until when waiting makes sense.
+local last_min = tonumber(ARGV[19 + (n - 1) * 3 + 3])
+if hard < last_min then
+  return {'defer', '', 0, '', hard_kind .. '_daily_cap', day_end, 0}
+end
+if avail < last_min then
+  -- Money is held by reservations in flight; most of it comes back at settle time.
+  return {'defer', '', 0, '', avail_kind .. '_cap_held', now + tonumber(ARGV[18]), 0}
+end
+local short = last_min - bucket_avail
+local wait_ms = day_end - now
+if rate > 0 then wait_ms = math.ceil(short * 3600000 / rate) end
+if now + wait_ms > day_end then wait_ms = day_end - now end
+return {'defer', '', 0, '', 'pace', now + wait_ms, 0}

@@ -1,0 +1,248 @@
+"""The ledger's Python face: every decision is one Lua script, never read-then-write.
+
+Scopes are `global`, `tenant:<tenant>` and `user:<tenant>:<requester>`; caps default to the
+settings and are overridden at runtime in `<ns>:caps` (`paceline budget set`). Spend is kept
+per budget day in `PACELINE_TIMEZONE`, read from the injected clock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import redis
+
+from shared.clock import Clock, budget_day, day_bounds_s
+from shared.keys import Keys
+from shared.settings import Settings
+
+DecisionKind = Literal["admit", "defer", "reject"]
+# How soon to look again when money is only held by reservations in flight.
+HELD_RETRY_MS = 1_000
+# Below this share of its burst the bucket counts as "tight" and the ladder steps down.
+TIGHT_PCT = 25
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A model the ticket may run on, with its full envelope and the least worth admitting."""
+
+    model: str
+    full_micros: int
+    min_micros: int
+
+
+@dataclass(frozen=True)
+class AdmissionRequest:
+    ticket_key: str
+    tenant_id: str
+    requester_id: str
+    lane: str
+    candidates: list[Candidate]
+
+
+@dataclass(frozen=True)
+class Decision:
+    kind: DecisionKind
+    reason: str
+    reservation_id: str | None = None
+    grant_micros: int = 0
+    model: str | None = None
+    until_ms: int = 0
+    reused: bool = False
+
+
+@dataclass(frozen=True)
+class DrawResult:
+    ok: bool
+    left_micros: int
+    lost: bool = False
+
+
+class Ledger:
+    def __init__(self, client: redis.Redis, keys: Keys, settings: Settings, clock: Clock) -> None:
+        from shared.ledger.scripts import script_source
+
+        self._r = client
+        self._keys = keys
+        self._settings = settings
+        self._clock = clock
+        self._prefix = keys.namespace + ":"
+        self._admit = client.register_script(script_source("admit"))
+        self._draw = client.register_script(script_source("draw"))
+        self._settle = client.register_script(script_source("settle"))
+        self._release = client.register_script(script_source("release"))
+        self._reap = client.register_script(script_source("reap"))
+
+    # --- time -------------------------------------------------------------------------
+    def now_ms(self) -> int:
+        return int(self._clock.now_s() * 1000)
+
+    def day(self, at_s: float | None = None) -> str:
+        return budget_day(self._clock.now_s() if at_s is None else at_s, self._settings.tz)
+
+    def burst_micros(self) -> int:
+        return self._settings.ceiling_micros * self._settings.pace_burst_pct // 100
+
+    # --- the four operations -----------------------------------------------------------
+    def admit(self, req: AdmissionRequest) -> Decision:
+        if not req.candidates:
+            raise ValueError("admission needs at least one candidate model")
+        now_s = self._clock.now_s()
+        _, day_end_s = day_bounds_s(now_s, self._settings.tz)
+        s = self._settings
+        args: list[Any] = [
+            self._prefix,
+            int(now_s * 1000),
+            self.day(now_s),
+            int(day_end_s * 1000),
+            req.ticket_key,
+            uuid.uuid4().hex,
+            s.reservation_lease_s * 1000,
+            req.tenant_id,
+            f"user:{req.tenant_id}:{req.requester_id}",
+            req.lane,
+            s.ceiling_micros,
+            s.tenant_cap_micros,
+            s.user_cap_micros,
+            s.live_reserve_pct,
+            s.pacing,
+            self.burst_micros(),
+            TIGHT_PCT,
+            HELD_RETRY_MS,
+            len(req.candidates),
+        ]
+        for c in req.candidates:
+            args += [c.model, c.full_micros, c.min_micros]
+        k = self._keys
+        raw = self._admit(keys=[k.caps, k.pace, k.leases, k.reservation_by_ticket], args=args)
+        kind, rid, grant, model, reason, until_ms, reused = raw
+        return Decision(
+            kind=kind,
+            reason=reason,
+            reservation_id=rid or None,
+            grant_micros=int(grant),
+            model=model or None,
+            until_ms=int(until_ms),
+            reused=bool(int(reused)),
+        )
+
+    def draw(self, reservation_id: str, call_id: str, worst_micros: int) -> DrawResult:
+        k = self._keys
+        ok, left = self._draw(
+            keys=[
+                k.reservation(reservation_id),
+                k.reservation_draws(reservation_id),
+                k.reservation_settled(reservation_id),
+                k.leases,
+            ],
+            args=[reservation_id, call_id, worst_micros, self.now_ms(), self._lease_ms],
+        )
+        return DrawResult(ok=int(ok) == 1, left_micros=int(left), lost=int(ok) == -1)
+
+    def settle(self, reservation_id: str, call_id: str, actual_micros: int) -> bool:
+        """Record what a call cost; True the first time, False for a repeat."""
+        k = self._keys
+        status, _ = self._settle(
+            keys=[
+                k.reservation(reservation_id),
+                k.reservation_draws(reservation_id),
+                k.reservation_settled(reservation_id),
+            ],
+            args=[self._prefix, call_id, actual_micros],
+        )
+        return int(status) == 1
+
+    def release(self, reservation_id: str) -> int:
+        """Close the reservation; returns the micros given back to the caps and the pace."""
+        k = self._keys
+        freed = self._release(
+            keys=[k.leases, k.reservation_by_ticket, k.pace], args=[self._prefix, reservation_id]
+        )
+        return int(freed)
+
+    def reap(self, limit: int = 100) -> int:
+        """Close reservations whose lease ran out; the admit script also reaps a few."""
+        k = self._keys
+        n = self._reap(
+            keys=[k.leases, k.reservation_by_ticket, k.pace],
+            args=[self._prefix, self.now_ms(), limit],
+        )
+        return int(n)
+
+    @property
+    def _lease_ms(self) -> int:
+        return self._settings.reservation_lease_s * 1000
+
+    # --- reading the books -------------------------------------------------------------
+    def reservation(self, reservation_id: str) -> dict[str, str]:
+        data: dict[str, str] = self._r.hgetall(self._keys.reservation(reservation_id))
+        return data
+
+    def spent(self, scope: str = "global", day: str | None = None) -> int:
+        return int(self._r.hget(self._keys.spent(day or self.day()), scope) or 0)
+
+    def reserved(self, scope: str = "global", day: str | None = None) -> int:
+        return int(self._r.hget(self._keys.reserved(day or self.day()), scope) or 0)
+
+    def day_books(self, day: str | None = None) -> dict[str, dict[str, int]]:
+        d = day or self.day()
+        k = self._keys
+        pipe = self._r.pipeline(transaction=False)
+        pipe.hgetall(k.spent(d))
+        pipe.hgetall(k.reserved(d))
+        pipe.hgetall(k.calls(d))
+        spent, reserved, calls = pipe.execute()
+        return {
+            "spent": {s: int(v) for s, v in spent.items()},
+            "reserved": {s: int(v) for s, v in reserved.items()},
+            "calls": {s: int(v) for s, v in calls.items()},
+        }
+
+    def caps(self) -> dict[str, int]:
+        raw: dict[str, str] = self._r.hgetall(self._keys.caps)
+        return {k: int(v) for k, v in raw.items()}
+
+    def pace_state(self) -> dict[str, int]:
+        raw: dict[str, str] = self._r.hgetall(self._keys.pace)
+        return {k: int(float(v)) for k, v in raw.items()}
+
+
+@dataclass
+class ReservationBudget:
+    """A reservation seen by the agent (the agent's `CallBudget` protocol).
+
+    Call ids are prefixed with a per-attempt nonce so a redelivered ticket that reuses its
+    reservation never collides with the calls of an earlier attempt.
+    """
+
+    ledger: Ledger
+    reservation_id: str
+    grant_micros: int
+    nonce: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    lost: bool = False
+    _left_micros: int | None = None
+
+    def _call(self, call_id: str) -> str:
+        return f"{self.nonce}:{call_id}"
+
+    def draw(self, call_id: str, worst_micros: int) -> bool:
+        result = self.ledger.draw(self.reservation_id, self._call(call_id), worst_micros)
+        self._left_micros = result.left_micros
+        self.lost = self.lost or result.lost
+        return result.ok
+
+    def settle(self, call_id: str, cost_micros: int) -> None:
+        self.ledger.settle(self.reservation_id, self._call(call_id), cost_micros)
+        if self._left_micros is not None:
+            # The settle returned (worst - actual) to the envelope; re-read lazily below.
+            self._left_micros = None
+
+    def remaining_micros(self) -> int:
+        if self._left_micros is None:
+            r = self.ledger.reservation(self.reservation_id)
+            if r.get("state") != "open":
+                return 0
+            self._left_micros = int(r["grant"]) - int(r["taken"]) - int(r["drawn"])
+        return self._left_micros
