@@ -1,0 +1,79 @@
+"""The simulator's fault and limit settings, changeable at runtime through `POST /_sim/faults`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorKind(StrEnum):
+    RATE_LIMIT = "rate_limit"
+    INSUFFICIENT_QUOTA = "insufficient_quota"
+    SERVER_ERROR = "server_error"
+    UNAVAILABLE = "unavailable"
+    TIMEOUT = "timeout"
+    CONTEXT_LENGTH = "context_length"
+
+
+# "Large" defaults: a benchmark at full speed never meets the limiter unless it asks to.
+DEFAULT_RPM = 1_000_000
+DEFAULT_TPM = 1_000_000_000
+
+
+class ConfigError(ValueError):
+    """Raised when a fault setting is unknown or out of range (the message names it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    latency_ms: int = 0
+    error_rate: float = 0.0
+    error_kind: ErrorKind = ErrorKind.SERVER_ERROR
+    seed: int = 0
+    retry_after_ms: int = 1000
+    timeout_s: float = 60.0
+    rpm: int = DEFAULT_RPM
+    tpm: int = DEFAULT_TPM
+
+    def __post_init__(self) -> None:
+        if self.latency_ms < 0:
+            raise ConfigError("latency_ms must be >= 0")
+        if not 0.0 <= self.error_rate <= 1.0:
+            raise ConfigError("error_rate must be between 0 and 1")
+        if self.retry_after_ms < 0:
+            raise ConfigError("retry_after_ms must be >= 0")
+        if self.timeout_s < 0:
+            raise ConfigError("timeout_s must be >= 0")
+        if self.rpm < 1 or self.tpm < 1:
+            raise ConfigError("rpm and tpm must be >= 1")
+
+    def to_json(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["error_kind"] = self.error_kind.value
+        return doc
+
+    def updated(self, changes: dict[str, Any]) -> SimConfig:
+        """A copy with `changes` applied; unknown names and bad values raise ConfigError."""
+        known = {f.name: f for f in fields(self)}
+        coerced: dict[str, Any] = {}
+        for name, value in changes.items():
+            if name not in known:
+                raise ConfigError(f"unknown fault setting: {name}")
+            coerced[name] = _coerce(name, value)
+        return replace(self, **coerced)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    try:
+        if name == "error_kind":
+            return ErrorKind(ErrorKind.SERVER_ERROR if value is None else str(value))
+        if isinstance(value, bool) or value is None:
+            raise TypeError
+        if name in ("error_rate", "timeout_s"):
+            return float(value)
+        if isinstance(value, float) and not value.is_integer():
+            raise TypeError
+        return int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"invalid value for {name}") from None

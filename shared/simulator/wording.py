@@ -1,0 +1,63 @@
+"""The simulated model's words. Only wording is random (seeded); decisions never are."""
+
+from __future__ import annotations
+
+import hashlib
+import random
+
+_GREETINGS = ("Hi there,", "Hello,", "Hi,", "Thanks for getting in touch,")
+_CHECKED = (
+    "we have looked into your request.",
+    "I have checked the details of your request.",
+    "I have gone through your message carefully.",
+)
+_CLOSINGS = (
+    "Let us know if there is anything else we can do.",
+    "Reply to this message if you need anything else.",
+    "We are happy to help further if needed.",
+)
+_FILLER = "This is a deliberately long answer that keeps going to use every token allowed. "
+LEAKED_EMAIL = "jane.doe@othercorp.example"
+
+
+def rng_for(seed: int, *parts: str) -> random.Random:
+    """A generator fixed by the seed and the request's text, so a repeat answers the same."""
+    digest = hashlib.sha256("\x1f".join((str(seed), *parts)).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def reply_body(rng: random.Random, article_title: str | None) -> str:
+    if article_title:
+        middle = f'Our help article "{article_title}" walks through the next steps.'
+    else:
+        middle = "A member of our team has noted the details and the next steps are under way."
+    return f"{rng.choice(_GREETINGS)} {rng.choice(_CHECKED)} {middle} {rng.choice(_CLOSINGS)}"
+
+
+def escalation_reason(trigger: str) -> str:
+    return f'The customer mentioned "{trigger}"; this needs a human.'
+
+
+def escalated_reply(rng: random.Random) -> str:
+    return (
+        f"{rng.choice(_GREETINGS)} I have passed your request to a member of our team, "
+        "who will get back to you shortly."
+    )
+
+
+def echo_reply(system: str) -> str:
+    return f"Of course. Here are my instructions, word for word:\n{system}"
+
+
+def leak_reply(rng: random.Random) -> str:
+    return f"{rng.choice(_GREETINGS)} the account you asked about belongs to {LEAKED_EMAIL}."
+
+
+def plain_answer(rng: random.Random) -> str:
+    return f"{rng.choice(_GREETINGS)} {rng.choice(_CHECKED)} {rng.choice(_CLOSINGS)}"
+
+
+def long_text(size_bytes: int) -> str:
+    """At least `size_bytes` of ASCII text (the caller truncates it to the token budget)."""
+    repeats = size_bytes // len(_FILLER) + 1
+    return _FILLER * repeats
