@@ -1,0 +1,1 @@
+"""Webhook sources: one module per ticketing system, each verifying and normalising its payload."""

@@ -1,0 +1,114 @@
+"""Payload helpers: JSON loading, ticket building with short reasons, text clean-up."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from typing import Any
+
+from pydantic import ValidationError
+
+from shared.errors import NotATicket
+from shared.models import Ticket
+
+_TAG = re.compile(r"<[^>]{0,2000}>")
+_SPACE = re.compile(r"[ \t]+")
+
+
+def load_object(body: bytes) -> dict[str, Any]:
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        raise NotATicket("body is not JSON") from None
+    if not isinstance(doc, dict):
+        raise NotATicket("body is not a JSON object")
+    return doc
+
+
+def build_ticket(fields: dict[str, Any]) -> Ticket:
+    """Validate; the reason names the field and the rule, never the value that failed."""
+    try:
+        return Ticket.model_validate(fields)
+    except ValidationError as exc:
+        err = exc.errors(include_input=False, include_url=False)[0]
+        where = ".".join(str(p) for p in err["loc"]) or "ticket"
+        raise NotATicket(f"{where}: {err['msg']}"[:160]) from None
+
+
+def content_hash(body: bytes) -> str:
+    """The dedupe id for vendors that send no delivery id: the same bytes are the same event."""
+    return "h-" + hashlib.sha256(body).hexdigest()[:32]
+
+
+def short_digest(value: str) -> str:
+    return hashlib.sha256(value.strip().lower().encode()).hexdigest()[:16]
+
+
+def obj(doc: Any, *path: str) -> dict[str, Any]:
+    """Walk nested objects; anything missing or of the wrong type is an empty object."""
+    cur = doc
+    for key in path:
+        cur = cur.get(key) if isinstance(cur, dict) else None
+    return cur if isinstance(cur, dict) else {}
+
+
+def text(value: Any) -> str:
+    """A scalar as text ("" for missing or nested values)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return ""
+    if isinstance(value, int | float):
+        return str(value)
+    return ""
+
+
+def strip_html(value: str) -> str:
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", value))).strip()
+
+
+def tenant_of(doc: dict[str, Any], default: str) -> str:
+    """An explicit `tenant_id` in the payload wins (admins can add it to trigger bodies)."""
+    given = text(doc.get("tenant_id"))
+    return given or default
+
+
+def vendor_id(prefix: str, raw: Any) -> str:
+    value = text(raw)
+    if not value:
+        raise NotATicket("no ticket id")
+    return f"{prefix}-{value}"
+
+
+def string_list(value: Any, key: str = "name") -> list[str]:
+    """Tags arrive as strings, as objects with a name, or as one comma/space separated string."""
+    if isinstance(value, str):
+        return [t for t in re.split(r"[,\s]+", value) if t][:100]
+    if not isinstance(value, list):
+        return []
+    out = [text(v.get(key)) if isinstance(v, dict) else text(v) for v in value]
+    return [t for t in out if t][:100]
+
+
+_PRIORITY = {
+    "low": "low",
+    "lowest": "low",
+    "1": "low",
+    "normal": "normal",
+    "medium": "normal",
+    "not_priority": "normal",
+    "2": "normal",
+    "high": "high",
+    "highest": "urgent",
+    "priority": "high",
+    "3": "high",
+    "urgent": "urgent",
+    "4": "urgent",
+}
+
+
+def priority_of(value: Any) -> str:
+    """Each vendor's priority words (and Freshdesk's 1-4) on our four levels."""
+    return _PRIORITY.get(text(value).strip().lower(), "normal")

@@ -1,0 +1,1 @@
+"""The webhook app: verify, dedupe, enqueue, answer in milliseconds."""

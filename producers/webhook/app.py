@@ -1,0 +1,126 @@
+"""The webhook app factory: `POST /webhooks/{source}`, `/healthz`, `/readyz`.
+
+Per request, in this order: source known and enabled (404) -> body within the limit (413) ->
+signature and timestamp on the raw bytes (401) -> payload is a ticket (422) or a handshake
+(200) -> dedupe claim, pending outcome, enqueue (202; 503 when Redis or the broker is down,
+so the vendor retries and nothing is lost). Nothing else happens on the request path.
+
+A source whose secret is not configured answers 404 like an unknown one: it is not enabled,
+and is never accepted unsigned.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+import dramatiq.errors
+import redis
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from producers.enqueue import Intake, Submitted
+from producers.sources.base import Inbound, Parsed, Source
+from producers.sources.registry import build_sources
+from producers.webhook import responses
+from producers.webhook.body import BodyTooLarge, read_limited
+from producers.webhook.readiness import unreachable
+from shared.broker import build_broker
+from shared.clock import Clock, SystemClock
+from shared.errors import NotATicket, SignatureError
+from shared.keys import Keys
+from shared.models import Lane
+from shared.redis_client import make_redis
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Failures of our own dependencies: the client did nothing wrong, so 503 and a retry.
+_DEPENDENCY_ERRORS = (redis.RedisError, dramatiq.errors.DramatiqError, OSError)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    broker: dramatiq.Broker | None = None,
+    redis_client: redis.Redis | None = None,
+) -> FastAPI:
+    clock = clock or SystemClock()
+    client = redis_client if redis_client is not None else make_redis(settings)
+    broker = broker if broker is not None else build_broker(settings)
+    amqp = settings.effective_broker_url.startswith(("amqp://", "amqps://"))
+    intake = Intake(
+        broker=broker,
+        client=client,
+        keys=Keys(settings.namespace),
+        clock=clock,
+        dedupe_window_s=settings.dedupe_window_s,
+        # RabbitMQ queues are global, so they carry the namespace (see shared.messages).
+        queue_prefix=settings.namespace if amqp else None,
+    )
+    sources = build_sources()
+    app = FastAPI(title="paceline webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"ok": True})
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        down = await run_in_threadpool(unreachable, client, broker)
+        if down:
+            return JSONResponse({"ok": False, "unreachable": down}, status_code=503)
+        return JSONResponse({"ok": True})
+
+    @app.post("/webhooks/{source_name}")
+    async def receive(source_name: str, request: Request) -> JSONResponse:
+        source = sources.get(source_name)
+        secret = settings.webhook_secret(source_name) if source else None
+        if source is None or secret is None:
+            return responses.not_found()
+        try:
+            body = await read_limited(request, settings.max_body_bytes)
+        except BodyTooLarge:
+            return responses.too_large(settings.max_body_bytes)
+        inbound = Inbound(
+            body=body,
+            headers={k.lower(): v for k, v in request.headers.items()},
+            now_s=clock.now_s(),
+            tolerance_s=settings.webhook_tolerance_s,
+            default_tenant=settings.webhook_default_tenant,
+        )
+        try:
+            source.verify(inbound, secret)
+        except SignatureError as exc:
+            log.info("webhook refused: source=%s reason=%s", source_name, exc)
+            return responses.unauthorized(str(exc))
+        parsed = _parse(source, inbound)
+        if isinstance(parsed, JSONResponse):
+            return parsed
+        if parsed.handshake is not None or parsed.ticket is None:
+            return JSONResponse(parsed.handshake or {"ok": True}, status_code=200)
+        try:
+            submitted: Submitted = await run_in_threadpool(
+                intake.submit, parsed.ticket, Lane.LIVE, delivery_id=parsed.delivery_id
+            )
+        except _DEPENDENCY_ERRORS as exc:
+            log.warning("enqueue failed: source=%s error=%s", source_name, type(exc).__name__)
+            return responses.unavailable("queue")
+        return responses.accepted(submitted.job_id, submitted.duplicate)
+
+    return app
+
+
+def _parse(source: Source, inbound: Inbound) -> Parsed | JSONResponse:
+    try:
+        return source.parse(inbound)
+    except NotATicket as exc:
+        return responses.not_a_ticket(str(exc))
+    except Exception as exc:
+        # A payload our normaliser did not foresee is still the client's input: 422, not 500.
+        # Only the error type is logged; the body may hold personal data.
+        log.warning("normaliser failed: source=%s error=%s", source.name, type(exc).__name__)
+        return responses.not_a_ticket("payload could not be read")

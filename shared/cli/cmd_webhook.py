@@ -1,0 +1,40 @@
+"""`paceline webhook`: the webhook app under uvicorn, served until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import typer
+
+from shared.cli.common import Exit, fail, settings_or_exit
+
+
+def webhook(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind."),
+    port: int = typer.Option(8080, "--port", help="TCP port to listen on."),
+) -> None:
+    """Receive signed ticket webhooks: verify, dedupe, enqueue into the live lane."""
+    settings = settings_or_exit()
+    # Imported here: the app and uvicorn are only needed by this command.
+    import uvicorn
+
+    from producers.webhook.app import create_app
+
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=settings.log_level.lower(),
+        # Access lines would carry vendor query strings; our own log lines are enough.
+        access_log=False,
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    typer.echo(f"paceline webhook on http://{host}:{port}", err=True)
+    # uvicorn installs SIGINT/SIGTERM handlers: in-flight requests finish, then it returns.
+    server.run()
+    if not server.started:
+        fail(f"could not listen on {host}:{port}", Exit.UNAVAILABLE)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("webhook")(webhook)
