@@ -1,0 +1,93 @@
+"""`deliver_reply`: post one ticket's answer back once, however often the ticket is redelivered.
+
+Where it goes: the ticket's `callback_url` (the outcome JSON) when it has one, else its
+vendor's note API when that vendor is configured and there is a reply; otherwise "skipped".
+
+Once: a Redis marker (`Keys.callback(idempotency key)`) is claimed with a lease before the
+POST and turned into "sent" after a 2xx. A worker dying between the POST and the marker
+leaves a lease that expires, so the retry posts again with the same `Idempotency-Key` and
+the receiver can drop it. A claim held by a live sender makes the caller retry later.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import redis
+
+from producers.replies.vendors import ReplyRequest, vendor_request
+from shared.errors import PermanentError, TransientError
+from shared.keys import TICKET_RETENTION_S, Keys
+from shared.models import Ticket
+from shared.settings import Settings
+
+SENT = "sent"
+ALREADY_SENT = "already_sent"
+SKIPPED = "skipped"
+_RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
+
+# Release the claim only if it is still ours (another sender may have taken it over).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+
+def build_request(
+    ticket: Ticket, outcome_doc: dict[str, Any], settings: Settings
+) -> ReplyRequest | None:
+    if ticket.callback_url:
+        return ReplyRequest("POST", ticket.callback_url, outcome_doc, {})
+    reply = outcome_doc.get("reply")
+    if not isinstance(reply, str) or not reply.strip():
+        return None
+    return vendor_request(settings, ticket.source, ticket.ticket_id, reply)
+
+
+def deliver_reply(
+    ticket: Ticket,
+    outcome_doc: dict[str, Any],
+    *,
+    settings: Settings,
+    redis_client: redis.Redis,
+    keys: Keys,
+    http: httpx.Client,
+) -> str:
+    """Returns "sent", "already_sent" or "skipped"; raises TransientError / PermanentError."""
+    request = build_request(ticket, outcome_doc, settings)
+    if request is None:
+        return SKIPPED
+    marker = keys.callback(ticket.idempotency_key)
+    # The lease outlasts one HTTP attempt, so a live sender never loses its claim mid-POST.
+    lease_s = max(30, int(settings.reply_timeout_s * 3))
+    token = f"sending:{uuid.uuid4().hex}"
+    if not redis_client.set(marker, token, nx=True, ex=lease_s):
+        current = redis_client.get(marker)
+        if current == SENT or current == SENT.encode():
+            return ALREADY_SENT
+        raise TransientError(
+            "reply is being sent by another worker", retry_after_s=lease_s, reason="reply_in_flight"
+        )
+    try:
+        response = http.request(
+            request.method,
+            request.url,
+            json=request.json,
+            headers={**request.headers, "Idempotency-Key": ticket.idempotency_key},
+            timeout=settings.reply_timeout_s,
+        )
+    except httpx.HTTPError as exc:
+        redis_client.eval(_RELEASE, 1, marker, token)
+        raise TransientError(
+            f"reply not delivered: {type(exc).__name__}", reason="reply_unreachable"
+        ) from None
+    if response.is_success:
+        redis_client.set(marker, SENT, ex=TICKET_RETENTION_S)
+        return SENT
+    redis_client.eval(_RELEASE, 1, marker, token)
+    status = response.status_code
+    if status >= 500 or status in _RETRYABLE_STATUS:
+        raise TransientError(f"reply refused for now: HTTP {status}", reason="reply_unavailable")
+    raise PermanentError(f"reply refused: HTTP {status}", reason="reply_refused")
