@@ -1,0 +1,150 @@
+"""One model call with its bounded retries: fit, draw, call, settle, and count every attempt.
+
+Order per attempt matters: the deadline first (no money spent on a call that cannot finish),
+then the envelope (max_tokens shrunk to what is left), then the circuit, then the draw. The
+draw comes before the HTTP request so that spend + holds never pass the envelope.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from shared.clock import Clock
+from shared.errors import PermanentError, ProviderUnavailable, TransientError
+from shared.estimate import prompt_tokens_upper_bound
+from shared.pricing import TOKENS_PER_PRICE_UNIT, PriceTable
+from shared.settings import Settings
+from workers.agent.backoff import backoff_s
+from workers.agent.budget import CallBudget
+from workers.agent.circuit import CircuitHook
+from workers.agent.llm import Completion, LLMClient
+from workers.agent.result import RunState, StopRun
+
+# Below this many output tokens an answer is not worth paying for: escalate instead.
+MIN_OUTPUT_TOKENS = 64
+
+
+def fit_max_tokens(
+    prices: PriceTable, model: str, prompt_tokens: int, wanted: int, remaining_micros: int
+) -> int:
+    """The most output tokens (<= wanted) whose worst case still fits `remaining_micros`."""
+    if prices.worst_case_micros(model, prompt_tokens, wanted) <= remaining_micros:
+        return wanted
+    price = prices.price(model)
+    room = remaining_micros * TOKENS_PER_PRICE_UNIT - prompt_tokens * price.input
+    if room < 0:
+        return 0
+    if price.output == 0:
+        return wanted
+    return min(wanted, room // price.output)
+
+
+class ModelCaller:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        llm: LLMClient,
+        prices: PriceTable,
+        clock: Clock,
+        circuit: CircuitHook | None,
+        rng: random.Random,
+    ) -> None:
+        self._settings = settings
+        self._llm = llm
+        self._prices = prices
+        self._clock = clock
+        self._circuit = circuit
+        self._rng = rng
+
+    def call(
+        self,
+        run: RunState,
+        budget: CallBudget,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]],
+        wanted_tokens: int,
+    ) -> Completion:
+        s = self._settings
+        prompt_ub = prompt_tokens_upper_bound(messages, tools)
+        floor = min(MIN_OUTPUT_TOKENS, wanted_tokens)
+        context_room = s.context_window_tokens - prompt_ub
+        if context_room < floor:
+            raise StopRun("context_exhausted")
+        for attempt in range(s.max_retries + 1):
+            left_s = run.deadline_s - self._clock.now_s()
+            if left_s <= 0:
+                raise StopRun("deadline")
+            max_tokens = fit_max_tokens(
+                self._prices,
+                run.model,
+                prompt_ub,
+                min(wanted_tokens, context_room),
+                budget.remaining_micros(),
+            )
+            if max_tokens < floor:
+                raise StopRun("envelope_exhausted")
+            worst = self._prices.worst_case_micros(run.model, prompt_ub, max_tokens)
+            if self._circuit is not None and not self._circuit.allow():
+                raise ProviderUnavailable("provider circuit is open", reason="circuit_open")
+            call_id = f"{run.run_id}:{run.steps}:{attempt}"
+            if not budget.draw(call_id, worst):
+                raise StopRun("envelope_exhausted")
+            run.attempts += 1
+            try:
+                completion = self._llm.complete(
+                    run.model, messages, tools, max_tokens, timeout_s=left_s
+                )
+            except TransientError as exc:
+                self._settle(run, budget, call_id, worst if exc.reason == "timeout" else 0)
+                if exc.reason == "timeout" and left_s < s.llm_timeout_s:
+                    # We cut the call at the ticket's deadline: our bound, not the provider's fault.
+                    raise StopRun("deadline") from None
+                self._record(ok=False)
+                delay_s = self._delay_s(attempt, exc, run)
+                if delay_s is None:
+                    raise
+                self._clock.sleep(delay_s)
+                continue
+            except PermanentError:
+                # An HTTP error response is not billed; the provider did answer.
+                self._settle(run, budget, call_id, 0)
+                self._record(ok=True)
+                raise
+            except BaseException:
+                # Unknown failure mid-call: assume it was billed, never under-count.
+                self._settle(run, budget, call_id, worst)
+                raise
+            self._settle(
+                run, budget, call_id, self._prices.cost_micros(run.model, completion.usage)
+            )
+            self._record(ok=True)
+            run.llm_calls += 1
+            run.add_usage(completion.usage)
+            return completion
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _delay_s(self, attempt: int, exc: TransientError, run: RunState) -> float | None:
+        s = self._settings
+        if attempt >= s.max_retries:
+            return None
+        delay_s = backoff_s(
+            attempt,
+            base_ms=s.retry_base_ms,
+            max_ms=s.retry_max_ms,
+            retry_after_s=exc.retry_after_s,
+            rng=self._rng,
+        )
+        if delay_s is None or self._clock.now_s() + delay_s >= run.deadline_s:
+            return None  # the provider needs longer than this ticket has: let the worker park it
+        return delay_s
+
+    def _settle(self, run: RunState, budget: CallBudget, call_id: str, cost_micros: int) -> None:
+        budget.settle(call_id, cost_micros)
+        run.cost_micros += cost_micros
+
+    def _record(self, *, ok: bool) -> None:
+        if self._circuit is not None:
+            self._circuit.record(ok)

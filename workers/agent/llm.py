@@ -1,0 +1,123 @@
+"""The provider client: one chat completion per call, no hidden retries, errors classified.
+
+`max_retries=0` on the SDK so every attempt is seen, drawn from the budget and bounded by the
+agent's own retry policy (the SDK would otherwise retry twice, unbudgeted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import openai
+
+from shared.errors import ProviderRejected
+from shared.pricing import Usage
+from shared.settings import Settings
+from workers.agent.provider_errors import classify
+
+# A key is required by the SDK even for endpoints that ignore it (the simulator).
+PLACEHOLDER_API_KEY = "unset"
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # raw JSON text as the model wrote it; may be invalid
+
+
+@dataclass(frozen=True)
+class AssistantMessage:
+    content: str | None
+    tool_calls: tuple[ToolCall, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The message as it goes back into the conversation."""
+        out: dict[str, Any] = {"role": "assistant", "content": self.content}
+        if self.tool_calls:
+            out["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in self.tool_calls
+            ]
+        return out
+
+
+@dataclass(frozen=True)
+class Completion:
+    message: AssistantMessage
+    usage: Usage
+    headers: dict[str, str] = field(default_factory=dict)
+    finish_reason: str | None = None
+
+
+class LLMClient:
+    """Thread-safe: one instance serves every worker thread (the SDK's pool is shared)."""
+
+    def __init__(self, settings: Settings) -> None:
+        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+        self._timeout_s = settings.llm_timeout_s
+        self._connect_timeout_s = settings.llm_connect_timeout_s
+        self._client = openai.OpenAI(
+            base_url=settings.llm_base_url,
+            api_key=key or PLACEHOLDER_API_KEY,
+            max_retries=0,
+            timeout=openai.Timeout(settings.llm_timeout_s, connect=settings.llm_connect_timeout_s),
+        )
+
+    def complete(
+        self,
+        model: str,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]] | None,
+        max_tokens: int,
+        *,
+        timeout_s: float | None = None,
+    ) -> Completion:
+        """One attempt. Raises the classified paceline error on any provider failure."""
+        total_s = (
+            self._timeout_s if timeout_s is None else max(min(timeout_s, self._timeout_s), 0.001)
+        )
+        timeout = openai.Timeout(total_s, connect=min(self._connect_timeout_s, total_s))
+        kwargs: dict[str, Any] = {}
+        if tools:
+            kwargs["tools"] = list(tools)
+        try:
+            raw = self._client.chat.completions.with_raw_response.create(
+                model=model,
+                messages=list(messages),  # type: ignore[arg-type]
+                max_tokens=max_tokens,
+                timeout=timeout,
+                **kwargs,
+            )
+            parsed = raw.parse()
+        except openai.OpenAIError as exc:
+            raise classify(exc) from None
+        if not parsed.choices:
+            raise ProviderRejected("provider answered without choices", reason="bad_response")
+        choice = parsed.choices[0]
+        calls = tuple(_tool_calls(choice.message.tool_calls))
+        return Completion(
+            message=AssistantMessage(content=choice.message.content, tool_calls=calls),
+            usage=Usage.from_openai(parsed.usage),
+            headers={k.lower(): v for k, v in raw.headers.items()},
+            finish_reason=choice.finish_reason,
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+
+def _tool_calls(raw_calls: Sequence[Any] | None) -> list[ToolCall]:
+    # Custom (non-function) tool calls are never offered by us; ignore them if they appear.
+    out: list[ToolCall] = []
+    for call in raw_calls or ():
+        fn = getattr(call, "function", None)
+        if fn is not None:
+            out.append(ToolCall(id=str(call.id), name=str(fn.name), arguments=fn.arguments or ""))
+    return out

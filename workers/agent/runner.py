@@ -1,0 +1,162 @@
+"""The agent: one model with tools, in a loop bounded by steps, deadline, money and context.
+
+Reads top to bottom: fence the ticket, then per step call the model (caller.py: deadline,
+envelope, retries), run the tools it asked for (bound to this ticket), stop on a reply, an
+escalation, a repeated call or a bound. A reply is checked (guard.py) before it leaves.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from typing import Any
+
+from shared.clock import Clock
+from shared.estimate import prompt_tokens_upper_bound
+from shared.models import Ticket
+from shared.pricing import PriceTable
+from shared.settings import Settings
+from workers.agent.budget import CallBudget
+from workers.agent.caller import ModelCaller
+from workers.agent.circuit import CircuitHook
+from workers.agent.guard import ReplyCheck
+from workers.agent.llm import LLMClient, ToolCall
+from workers.agent.prompt import first_messages, truncate
+from workers.agent.result import AgentResult, RunState, StopRun, ToolTrace
+from workers.agent.tools import ToolBox, ToolOutcome
+
+# Two refused calls in one ticket means the text is steering the model: a person should look.
+MAX_DENIED_CALLS = 2
+MAX_TOOL_RESULT_BYTES = 8_000
+MAX_TRACE_ARG_CHARS = 500
+
+
+class Agent:
+    """Shared by every worker thread: holds only read-only parts; each run keeps its own state."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        llm: LLMClient,
+        prices: PriceTable,
+        clock: Clock,
+        tools: ToolBox,
+        circuit: CircuitHook | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._llm = llm
+        self._tools = tools
+        self._check = ReplyCheck(settings, tools.store)
+        self._caller = ModelCaller(
+            settings=settings,
+            llm=llm,
+            prices=prices,
+            clock=clock,
+            circuit=circuit,
+            rng=rng or random.Random(),
+        )
+        # Context shares, in bytes (a byte never encodes to more than one token).
+        self._ticket_bytes = settings.context_window_tokens // 4
+        self._tool_bytes = min(MAX_TOOL_RESULT_BYTES, settings.context_window_tokens // 8)
+
+    def prompt_bound(self, ticket: Ticket) -> int:
+        """Upper bound on the first call's prompt tokens: what admission prices a ticket by."""
+        messages = first_messages(ticket, self._ticket_bytes)
+        return prompt_tokens_upper_bound(messages, self._tools.schemas)
+
+    def close(self) -> None:
+        self._llm.close()
+
+    def run(
+        self,
+        ticket: Ticket,
+        budget: CallBudget,
+        *,
+        model: str | None = None,
+        max_output_tokens: int | None = None,
+        deadline_s: float | None = None,
+    ) -> AgentResult:
+        """Answer or escalate one ticket. Provider errors that outlive the retry policy are
+        raised (TransientError / PermanentError); every bound ends in an escalation."""
+        s = self._settings
+        started_s = self._clock.now_s()
+        run = RunState(
+            run_id=uuid.uuid4().hex[:12],
+            model=model or s.model,
+            deadline_s=started_s + (deadline_s if deadline_s is not None else s.ticket_deadline_s),
+            started_s=started_s,
+        )
+        wanted = min(max_output_tokens or s.max_output_tokens, s.max_output_tokens)
+        try:
+            return self._loop(ticket, budget, run, wanted)
+        except StopRun as stop:
+            return self._escalate(run, stop.reason)
+
+    def _loop(self, ticket: Ticket, budget: CallBudget, run: RunState, wanted: int) -> AgentResult:
+        bound = self._tools.bind(ticket)
+        messages = first_messages(ticket, self._ticket_bytes)
+        seen: set[tuple[str, str]] = set()
+        for step in range(1, self._settings.max_steps + 1):
+            run.steps = step
+            completion = self._caller.call(run, budget, messages, self._tools.schemas, wanted)
+            message = completion.message
+            if not message.tool_calls:
+                truncated = completion.finish_reason == "length"
+                return self._answer(run, ticket, message.content, truncated=truncated)
+            messages.append(message.to_dict())
+            for call in message.tool_calls:
+                key = (call.name, _canonical(call.arguments))
+                if key in seen:
+                    return self._escalate(run, "loop_detected")
+                seen.add(key)
+                outcome = bound.execute(call.name, call.arguments)
+                self._record(run, call, outcome)
+                if outcome.reply is not None:
+                    return self._answer(run, ticket, outcome.reply, truncated=False)
+                if outcome.escalation is not None:
+                    return self._escalate(run, f"requested_by_model:{outcome.escalation}")
+                content = truncate(outcome.content, self._tool_bytes)
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
+            if run.denied_calls >= MAX_DENIED_CALLS:
+                return self._escalate(run, "tool_denied")
+        return self._escalate(run, "step_limit")
+
+    def _record(self, run: RunState, call: ToolCall, outcome: ToolOutcome) -> None:
+        run.tools_used.append(
+            call.name if outcome.status != "denied" else f"denied:{call.name}"[:80]
+        )
+        if outcome.status == "denied":
+            run.denied_calls += 1
+        run.summaries.append(outcome.summary)
+        run.trace.append(
+            ToolTrace(
+                name=call.name[:80],
+                arguments=call.arguments[:MAX_TRACE_ARG_CHARS],
+                status=outcome.status,
+                content=outcome.content,
+            )
+        )
+
+    def _answer(
+        self, run: RunState, ticket: Ticket, reply: str | None, *, truncated: bool
+    ) -> AgentResult:
+        why = "truncated" if truncated else self._check.check(reply, ticket)
+        if why is not None:
+            # The reply is dropped, not stored: it may hold exactly what the check caught.
+            return self._escalate(run, f"reply_check_failed:{why}")
+        return run.result("answered", self._clock.now_s(), reply=reply)
+
+    def _escalate(self, run: RunState, reason: str) -> AgentResult:
+        return run.result("escalated", self._clock.now_s(), reason=reason)
+
+
+def _canonical(arguments: str) -> str:
+    try:
+        parsed: Any = json.loads(arguments)
+    except ValueError:
+        return arguments.strip()
+    return json.dumps(parsed, sort_keys=True, separators=(",", ":"))
