@@ -1,0 +1,58 @@
+"""Building a real agent against the simulator subprocess, and tickets to feed it."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from shared.clock import Clock, SystemClock
+from shared.models import Requester, Ticket
+from shared.pricing import PriceTable
+from shared.settings import Settings
+from tests.conftest import make_settings
+from workers.agent.budget import LocalBudget
+from workers.agent.circuit import CircuitHook
+from workers.agent.llm import LLMClient
+from workers.agent.runner import Agent
+from workers.agent.tools import ToolBox
+
+_ids = itertools.count(1)
+# Plenty for any ordinary ticket at gpt-4o-mini prices (a few hundred micros each).
+ROOMY_ENVELOPE_MICROS = 100_000
+
+
+def agent_settings(namespace: str, base_url: str, **env: Any) -> Settings:
+    return make_settings(namespace, llm_base_url=base_url, llm_api_key="test", **env)
+
+
+def build_agent(
+    settings: Settings, *, clock: Clock | None = None, circuit: CircuitHook | None = None,
+    tools: ToolBox | None = None,
+) -> Agent:
+    return Agent(
+        settings=settings,
+        llm=LLMClient(settings),
+        prices=PriceTable.load(),
+        clock=clock or SystemClock(),
+        tools=tools or ToolBox(),
+        circuit=circuit,
+    )
+
+
+def ticket(
+    body: str, subject: str = "Help", *, tenant: str = "acme", requester: str = "u-3",
+    email: str | None = "carla@acme.example", name: str | None = "Carla Customer",
+) -> Ticket:
+    n = next(_ids)
+    return Ticket(
+        event_id=f"evt-{n}",
+        ticket_id=f"T-{n}",
+        tenant_id=tenant,
+        requester=Requester(id=requester, email=email, name=name),
+        subject=subject,
+        body=body,
+    )
+
+
+def roomy_budget() -> LocalBudget:
+    return LocalBudget(ROOMY_ENVELOPE_MICROS)
