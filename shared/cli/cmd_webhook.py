@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import typer
 
 from shared.cli.common import Exit, fail, settings_or_exit
@@ -30,8 +32,14 @@ def webhook(
     )
     server = uvicorn.Server(config)
     typer.echo(f"paceline webhook on http://{host}:{port}", err=True)
-    # uvicorn installs SIGINT/SIGTERM handlers: in-flight requests finish, then it returns.
+    # uvicorn swaps in its own SIGINT/SIGTERM handlers (in-flight requests finish), then
+    # restores ours and re-raises the signal; ours just records it, so the stop exits 0.
+    stopped: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, _frame: stopped.append(signum))
     server.run()
+    if stopped:
+        typer.echo("paceline webhook stopped", err=True)
     if not server.started:
         fail(f"could not listen on {host}:{port}", Exit.UNAVAILABLE)
 
