@@ -9,9 +9,11 @@ argv that `paceline up` can hand to subprocess.Popen.
 from __future__ import annotations
 
 import importlib.util
+import signal
 import sys
 import threading
 import time
+from types import FrameType
 
 import uvicorn
 
@@ -20,6 +22,16 @@ from shared.simulator.config import SimConfig
 
 # Bounded so a request parked in a `timeout` fault cannot hold a shutdown for a minute.
 GRACEFUL_SHUTDOWN_S = 1
+
+
+class _Server(uvicorn.Server):
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # uvicorn records the signal and re-raises it after its graceful stop, so the process
+        # would end "killed by SIGTERM"; a stop that was asked for is a success (exit 0) here.
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True
+        else:
+            self.should_exit = True
 
 
 def _uvicorn_config(host: str, port: int, config: SimConfig) -> uvicorn.Config:
@@ -40,7 +52,7 @@ def _uvicorn_config(host: str, port: int, config: SimConfig) -> uvicorn.Config:
 
 def serve(host: str, port: int, config: SimConfig) -> None:
     """Serve until SIGINT/SIGTERM."""
-    uvicorn.Server(_uvicorn_config(host, port, config)).run()
+    _Server(_uvicorn_config(host, port, config)).run()
 
 
 class RunningSimulator:
@@ -49,7 +61,7 @@ class RunningSimulator:
     def __init__(self, host: str, port: int, config: SimConfig) -> None:
         self.base_url = f"http://{host}:{port}/v1"
         self.root_url = f"http://{host}:{port}"
-        self._server = uvicorn.Server(_uvicorn_config(host, port, config))
+        self._server = _Server(_uvicorn_config(host, port, config))
         self._thread = threading.Thread(
             target=self._server.run, name="paceline-simulator", daemon=True
         )
