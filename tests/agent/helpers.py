@@ -26,7 +26,10 @@ def agent_settings(namespace: str, base_url: str, **env: Any) -> Settings:
 
 
 def build_agent(
-    settings: Settings, *, clock: Clock | None = None, circuit: CircuitHook | None = None,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    circuit: CircuitHook | None = None,
     tools: ToolBox | None = None,
 ) -> Agent:
     return Agent(
@@ -40,8 +43,13 @@ def build_agent(
 
 
 def ticket(
-    body: str, subject: str = "Help", *, tenant: str = "acme", requester: str = "u-3",
-    email: str | None = "carla@acme.example", name: str | None = "Carla Customer",
+    body: str,
+    subject: str = "Help",
+    *,
+    tenant: str = "acme",
+    requester: str = "u-3",
+    email: str | None = "carla@acme.example",
+    name: str | None = "Carla Customer",
 ) -> Ticket:
     n = next(_ids)
     return Ticket(

@@ -31,7 +31,7 @@ def test_order_ticket_looks_up_searches_and_replies(agent_env: tuple[Settings, A
     assert result.status == "answered", result.reason
     assert result.tools_used == ["lookup_customer_history", "search_knowledge_base", "send_reply"]
     assert result.llm_calls == 3 and result.attempts == 3 and result.steps == 3
-    found = [tr for tr in result.tool_trace if tr.name == "search_knowledge_base"][0]
+    found = next(tr for tr in result.tool_trace if tr.name == "search_knowledge_base")
     assert '"title":"Refund policy"' in found.content
     assert result.reply is not None and "Refund policy" in result.reply
     # And every micro-dollar it reports was settled in the envelope, nothing left held
@@ -45,7 +45,9 @@ def test_plain_question_takes_two_calls(agent_env: tuple[Settings, Agent]) -> No
     # Given a how-to question with no order words
     _, agent = agent_env
     # When the agent runs
-    result = agent.run(ticket("I never get the 2FA code on my phone.", "Two-factor code"), roomy_budget())
+    result = agent.run(
+        ticket("I never get the 2FA code on my phone.", "Two-factor code"), roomy_budget()
+    )
     # Then it searched once and replied: two model calls
     assert result.status == "answered"
     assert result.tools_used == ["search_knowledge_base", "send_reply"]
@@ -84,8 +86,10 @@ def test_model_override_and_shorter_answers(agent_env: tuple[Settings, Agent]) -
     _, agent = agent_env
     # When the agent runs with those
     result = agent.run(
-        ticket("How do I reset my password?", "Password"), roomy_budget(),
-        model="gpt-4.1-nano", max_output_tokens=80,
+        ticket("How do I reset my password?", "Password"),
+        roomy_budget(),
+        model="gpt-4.1-nano",
+        max_output_tokens=80,
     )
     # Then the call used that model and stayed inside the cap
     assert result.status == "answered" and result.model == "gpt-4.1-nano"

@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from shared.clock import Clock
+from shared.errors import PacelineError
 from shared.estimate import prompt_tokens_upper_bound
 from shared.models import Ticket
 from shared.pricing import PriceTable
@@ -20,6 +21,7 @@ from shared.settings import Settings
 from workers.agent.budget import CallBudget
 from workers.agent.caller import ModelCaller
 from workers.agent.circuit import CircuitHook
+from workers.agent.context import context_shares
 from workers.agent.guard import ReplyCheck
 from workers.agent.llm import LLMClient, ToolCall
 from workers.agent.prompt import first_messages, truncate
@@ -28,7 +30,6 @@ from workers.agent.tools import ToolBox, ToolOutcome
 
 # Two refused calls in one ticket means the text is steering the model: a person should look.
 MAX_DENIED_CALLS = 2
-MAX_TOOL_RESULT_BYTES = 8_000
 MAX_TRACE_ARG_CHARS = 500
 
 
@@ -59,9 +60,9 @@ class Agent:
             circuit=circuit,
             rng=rng or random.Random(),
         )
-        # Context shares, in bytes (a byte never encodes to more than one token).
-        self._ticket_bytes = settings.context_window_tokens // 4
-        self._tool_bytes = min(MAX_TOOL_RESULT_BYTES, settings.context_window_tokens // 8)
+        shares = context_shares(settings, tools.schemas)
+        self._ticket_bytes = shares.ticket_bytes
+        self._tool_bytes = shares.tool_result_bytes
 
     def prompt_bound(self, ticket: Ticket) -> int:
         """Upper bound on the first call's prompt tokens: what admission prices a ticket by."""
@@ -95,6 +96,11 @@ class Agent:
             return self._loop(ticket, budget, run, wanted)
         except StopRun as stop:
             return self._escalate(run, stop.reason)
+        except PacelineError as exc:
+            # The worker's dead-letter and park records read these off the error.
+            exc.attempts = run.attempts  # type: ignore[attr-defined]
+            exc.cost_micros = run.cost_micros  # type: ignore[attr-defined]
+            raise
 
     def _loop(self, ticket: Ticket, budget: CallBudget, run: RunState, wanted: int) -> AgentResult:
         bound = self._tools.bind(ticket)
