@@ -16,6 +16,16 @@ from shared.models import Lane, Ticket
 HANDLE_TICKET = "handle_ticket"
 
 
+def actor_for(lane: Lane) -> str:
+    """One actor name per lane, so a worker's in-process queue serves live work first
+    (dramatiq orders prefetched messages by actor priority)."""
+    return HANDLE_TICKET if lane is Lane.LIVE else f"{HANDLE_TICKET}_{lane.value}"
+
+
+def is_ticket_actor(actor_name: str) -> bool:
+    return actor_name == HANDLE_TICKET or actor_name.startswith(HANDLE_TICKET + "_")
+
+
 def queue_for(lane: Lane, namespace: str | None = None) -> str:
     """Queue name of a lane. With RabbitMQ, queues are global, so the namespace is added."""
     base = lane.queue_name
@@ -27,7 +37,7 @@ def ticket_message(
 ) -> dramatiq.Message[Any]:
     return dramatiq.Message(
         queue_name=queue_name or lane.queue_name,
-        actor_name=HANDLE_TICKET,
+        actor_name=actor_for(lane),
         args=(ticket.to_message(),),
         kwargs={"lane": lane.value},
         options=dict(options),

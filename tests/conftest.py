@@ -93,7 +93,9 @@ class SimulatorProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"simulator exited: {err}")
+                if self.proc.stderr:
+                    self.proc.stderr.close()
+                raise RuntimeError(f"simulator exited: {err[-2000:]}")
             try:
                 if httpx.get(f"{self.base_url}/models", timeout=0.5).status_code == 200:
                     return

@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "shared.cli.cmd_webhook",
     "shared.cli.cmd_simulator",
     "shared.cli.cmd_up",
+    "shared.cli.cmd_budget",
 )
 
 

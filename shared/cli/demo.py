@@ -1,0 +1,123 @@
+"""The demo of `paceline up --demo`: the bundled history through the real webhook, then a summary."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shared.models import Outcome, OutcomeStatus
+from shared.outcomes import OutcomeStore
+
+FINAL_OR_PARKED = ("answered", "escalated", "rejected", "dead_lettered", "parked")
+
+
+@dataclass
+class Fed:
+    accepted: list[str] = field(default_factory=list)
+    duplicates: int = 0
+    refused: dict[int, int] = field(default_factory=dict)
+
+
+def sign(secret: str, body: bytes) -> dict[str, str]:
+    ts = str(int(time.time()))
+    mac = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return {"X-Paceline-Timestamp": ts, "X-Paceline-Signature": f"sha256={mac}",
+            "Content-Type": "application/json"}
+
+
+def feed(webhook_url: str, secret: str, tickets: list[dict[str, Any]], threads: int = 8) -> Fed:
+    fed = Fed()
+    with httpx.Client(timeout=10) as client:
+
+        def post(doc: dict[str, Any]) -> tuple[str, int, bool]:
+            body = json.dumps(doc).encode()
+            resp = client.post(f"{webhook_url}/webhooks/generic", content=body, headers=sign(secret, body))
+            dup = resp.status_code == 202 and bool(resp.json().get("duplicate"))
+            return str(doc.get("ticket_id")), resp.status_code, dup
+
+        with ThreadPoolExecutor(threads) as pool:
+            for ticket_id, status, dup in pool.map(post, tickets):
+                if status != 202:
+                    fed.refused[status] = fed.refused.get(status, 0) + 1
+                elif dup:
+                    fed.duplicates += 1
+                else:
+                    fed.accepted.append(ticket_id)
+    return fed
+
+
+def wait_for_outcomes(store: OutcomeStore, expected: int, timeout_s: float, alive: Any) -> dict[str, int]:
+    """Show a progress bar until every accepted ticket is final or parked."""
+    console = Console(stderr=True)
+    with Progress(
+        TextColumn("[bold]answering"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(), console=console, transient=False,
+    ) as progress:
+        task = progress.add_task("tickets", total=expected)
+        deadline = time.monotonic() + timeout_s
+        while True:
+            counts = store.summary()
+            done = sum(counts.get(s, 0) for s in FINAL_OR_PARKED)
+            progress.update(task, completed=min(done, expected))
+            if done >= expected or time.monotonic() > deadline:
+                return counts
+            dead = alive()
+            if dead:
+                raise RuntimeError(f"{dead} stopped during the demo")
+            time.sleep(0.2)
+
+
+def summarise(store: OutcomeStore, fed: Fed, expect: dict[str, str], elapsed_s: float) -> dict[str, Any]:
+    outcomes: list[Outcome] = list(store.iter_outcomes())
+    latencies = sorted(o.latency_ms for o in outcomes if o.latency_ms is not None and o.status.is_final)
+    counts = store.summary()
+    labelled = [o for o in outcomes if o.ticket_id in expect and o.status.is_final]
+    matched = sum(1 for o in labelled if o.status.value == expect[o.ticket_id])
+    should_escalate = [o for o in labelled if expect[o.ticket_id] == "escalated"]
+    return {
+        "tickets_sent": len(fed.accepted) + fed.duplicates + sum(fed.refused.values()),
+        "accepted": len(fed.accepted),
+        "duplicates_dropped": fed.duplicates,
+        "refused": fed.refused,
+        **{s.value: counts.get(s.value, 0) for s in OutcomeStatus},
+        "prompt_tokens": sum(o.prompt_tokens for o in outcomes),
+        "completion_tokens": sum(o.completion_tokens for o in outcomes),
+        "llm_calls": sum(o.llm_calls for o in outcomes),
+        "cost_usd": round(sum(o.cost_micros for o in outcomes) / 1e6, 6),
+        "latency_p50_ms": _pct(latencies, 50),
+        "latency_p95_ms": _pct(latencies, 95),
+        "answered_pct": round(100 * counts.get("answered", 0) / max(len(fed.accepted), 1), 1),
+        "labels_matched": f"{matched}/{len(labelled)}",
+        "should_escalate_escalated": sum(1 for o in should_escalate if o.status == OutcomeStatus.ESCALATED),
+        "should_escalate_total": len(should_escalate),
+        "elapsed_s": round(elapsed_s, 1),
+    }
+
+
+def _pct(sorted_values: list[int], pct: int) -> int | None:
+    if not sorted_values:
+        return None
+    if len(sorted_values) == 1:
+        return sorted_values[0]
+    return int(statistics.quantiles(sorted_values, n=100, method="inclusive")[pct - 1])
+
+
+def print_summary(doc: dict[str, Any]) -> None:
+    table = Table(title="paceline demo", show_header=False)
+    for key in ("accepted", "duplicates_dropped", "answered", "escalated", "parked", "rejected",
+                "dead_lettered", "pending", "llm_calls", "prompt_tokens", "completion_tokens",
+                "cost_usd", "latency_p50_ms", "latency_p95_ms", "answered_pct", "labels_matched",
+                "elapsed_s"):
+        table.add_row(key, str(doc.get(key)))
+    Console().print(table)

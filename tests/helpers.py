@@ -1,0 +1,115 @@
+"""Real parts for tests: a webhook app under uvicorn, a callback receiver, signing, polling."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import uvicorn
+
+from shared.settings import Settings
+from tests.conftest import free_port
+
+
+def sign_generic(secret: str, body: bytes, ts: int | None = None) -> dict[str, str]:
+    stamp = str(int(time.time()) if ts is None else ts)
+    mac = hmac.new(secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "X-Paceline-Timestamp": stamp,
+        "X-Paceline-Signature": f"sha256={mac}",
+        "Content-Type": "application/json",
+    }
+
+
+class WebhookServer:
+    """The real webhook app on loopback, in a thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        from producers.webhook.app import create_app
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> WebhookServer:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class CallbackReceiver:
+    """Records every POST it receives (the generic source's reply endpoint)."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with receiver.lock:
+                    receiver.received.append(
+                        {"path": self.path, "headers": dict(self.headers), "body": body}
+                    )
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/replies"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> CallbackReceiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_for(predicate: Callable[[], bool], timeout_s: float = 30, every_s: float = 0.05) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every_s)
+    return predicate()
+
+
+def generic_ticket(n: int | str, **over: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "event_id": f"evt-{n}",
+        "ticket_id": f"T-{n}",
+        "tenant_id": "acme",
+        "requester": {"id": "u-1", "email": "ann@example.com", "name": "Ann"},
+        "subject": "Where is my order?",
+        "body": "Hi, my order has not arrived yet. Can you check the shipping status?",
+        "priority": "normal",
+        "tags": [],
+        "created_at": "2026-11-23T10:00:00Z",
+    }
+    doc.update(over)
+    return doc

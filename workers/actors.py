@@ -1,0 +1,32 @@
+"""Actors are declared against a broker passed in, never against a global default broker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+
+from shared.messages import actor_for, queue_for
+from shared.models import Lane
+from workers.context import WorkerContext
+from workers.handle import handle_ticket
+
+
+def register_actors(
+    broker: dramatiq.Broker, ctx: WorkerContext, *, queue_prefix: str | None = None
+) -> None:
+    """One actor per lane (same code, own queue, own priority: live is served first)."""
+    for lane in Lane:
+
+        def _handle(ticket: Any, lane: str = lane.value) -> None:
+            handle_ticket(ctx, CurrentMessage.get_current_message(), ticket, lane)
+
+        dramatiq.Actor(
+            _handle,
+            broker=broker,
+            actor_name=actor_for(lane),
+            queue_name=queue_for(lane, queue_prefix),
+            priority=lane.priority * 100,
+            options={"max_retries": ctx.settings.max_retries},
+        )

@@ -1,0 +1,156 @@
+"""The admission middleware: a ticket runs only when the money to answer it exists.
+
+admit  -> the reservation rides in `message.options["paceline"]` and the actor runs;
+defer  -> the message is parked in Redis until the ledger says (never a retry, never a dead
+          letter), the outcome says `parked` with the reason, and the message is skipped (acked);
+reject -> the outcome is `rejected` with the reason and a polite acknowledgement, skipped.
+
+dramatiq swallows every exception from `before_process_message` except `SkipMessage` and
+`MiddlewareError` and then runs the actor anyway. So a failure here (Redis unreachable, a park
+that did not land) is raised as `MiddlewareError`: the message is then handled as a failed
+attempt (bounded retries), never acked as if it had been parked.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+import dramatiq
+from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
+from pydantic import ValidationError
+
+from shared.ledger import AdmissionRequest
+from shared.messages import is_ticket_actor
+from shared.models import Lane, Outcome, OutcomeStatus, Ticket
+from workers.context import WorkerContext
+from workers.envelope import candidates_for, model_ladder
+
+log = logging.getLogger("paceline.admission")
+
+OPTION = "paceline"
+REJECT_ACK = (
+    "Thank you for your message. It is longer than we can answer automatically, so a member "
+    "of our team will pick it up and reply to you personally."
+)
+
+
+class Gate(Protocol):
+    def check(self, ticket: Ticket, lane: Lane) -> tuple[int, str] | None:
+        """None to go on; (release at ms, reason) to park the ticket instead."""
+
+
+class AdmissionError(MiddlewareError):
+    """Raised when admission could not complete; the attempt fails instead of running unpaid."""
+
+
+class AdmissionMiddleware(Middleware):
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
+
+    def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        if not is_ticket_actor(message.actor_name):
+            return
+        try:
+            self._admit(broker, message)
+        except (SkipMessage, MiddlewareError):
+            raise
+        except Exception as exc:
+            log.warning("admission failed: %s", type(exc).__name__, extra={"job_id": message.message_id})
+            raise AdmissionError(f"admission failed: {type(exc).__name__}") from exc
+
+    def _admit(self, broker: dramatiq.Broker, message: Any) -> None:
+        ctx = self.ctx
+        lane = Lane(message.kwargs.get("lane", Lane.LIVE.value))
+        try:
+            ticket = Ticket.model_validate(message.args[0])
+        except (ValidationError, IndexError, TypeError):
+            # Not a ticket: the actor dead-letters it with the reason; no money is involved.
+            message.options[OPTION] = {"invalid": True}
+            return
+        known = ctx.outcomes.status(ticket.ticket_id)
+        if known and known[0].is_final and known[1] == ticket.event_id:
+            log.info("duplicate delivery skipped", extra={"ticket_id": ticket.ticket_id})
+            raise SkipMessage("already final")
+
+        assert ctx.agent is not None
+        bound = ctx.agent.prompt_bound(ticket)
+        candidates = candidates_for(bound, ctx.settings, ctx.prices, model_ladder(ctx.settings))
+        if candidates is None:
+            self._finish(ticket, lane, message, OutcomeStatus.REJECTED, "request_too_large")
+            raise SkipMessage("rejected")
+
+        # Gates that are not money: the provider circuit, the provider's rate limits.
+        for gate in ctx.extras.get("gates", ()):
+            closed = gate.check(ticket, lane)
+            if closed is not None:
+                until_ms, reason = closed
+                self._park(message, ticket, lane, until_ms, reason)
+                raise SkipMessage("parked")
+
+        decision = ctx.ledger.admit(
+            AdmissionRequest(
+                ticket_key=ticket.idempotency_key,
+                tenant_id=ticket.tenant_id,
+                requester_id=ticket.requester.id,
+                lane=lane.value,
+                candidates=candidates,
+            )
+        )
+        if decision.kind == "admit":
+            message.options[OPTION] = {
+                "reservation_id": decision.reservation_id,
+                "grant_micros": decision.grant_micros,
+                "model": decision.model,
+                "admitted": decision.reason,
+            }
+            return
+        self._park(message, ticket, lane, decision.until_ms, decision.reason)
+        raise SkipMessage("parked")
+
+    def _park(self, message: Any, ticket: Ticket, lane: Lane, until_ms: int, reason: str) -> None:
+        ctx = self.ctx
+        # Park first, then say so: if the park fails the message is retried, not lost.
+        clean = dramatiq.Message(
+            queue_name=message.queue_name,
+            actor_name=message.actor_name,
+            args=message.args,
+            kwargs=message.kwargs,
+            options={k: v for k, v in message.options.items() if k in ("retries",)},
+            message_id=message.message_id,
+            message_timestamp=message.message_timestamp,
+        )
+        ctx.parking.park(clean, lane, until_ms, reason)
+        ctx.outcomes.update(
+            Outcome(
+                ticket_id=ticket.ticket_id,
+                event_id=ticket.event_id,
+                tenant_id=ticket.tenant_id,
+                requester_id=ticket.requester.id,
+                lane=lane,
+                status=OutcomeStatus.PARKED,
+                reason=reason,
+                job_id=message.message_id,
+                updated_at_ms=ctx.now_ms(),
+            )
+        )
+        log.info("parked: %s", reason, extra={"ticket_id": ticket.ticket_id, "tenant_id": ticket.tenant_id})
+
+    def _finish(
+        self, ticket: Ticket, lane: Lane, message: Any, status: OutcomeStatus, reason: str
+    ) -> None:
+        ctx = self.ctx
+        ctx.outcomes.finalize(
+            Outcome(
+                ticket_id=ticket.ticket_id,
+                event_id=ticket.event_id,
+                tenant_id=ticket.tenant_id,
+                requester_id=ticket.requester.id,
+                lane=lane,
+                status=status,
+                reason=reason,
+                reply=REJECT_ACK,
+                job_id=message.message_id,
+                updated_at_ms=ctx.now_ms(),
+            )
+        )

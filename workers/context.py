@@ -1,0 +1,94 @@
+"""Everything a worker needs, built once per process from the settings (no import-time globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import dramatiq
+import httpx
+import redis
+
+from shared.clock import Clock, SystemClock
+from shared.keys import Keys
+from shared.ledger import Ledger
+from shared.outcomes import OutcomeStore
+from shared.pricing import PriceTable
+from shared.redis_client import make_redis
+from shared.settings import Settings
+from workers.failures.dlq import DeadLetterRegistry
+from workers.parking import ParkingLot
+
+if TYPE_CHECKING:
+    from workers.agent.runner import Agent
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    clock: Clock
+    redis: redis.Redis
+    keys: Keys
+    ledger: Ledger
+    outcomes: OutcomeStore
+    parking: ParkingLot
+    dead_letters: DeadLetterRegistry
+    prices: PriceTable
+    http: httpx.Client
+    agent: Agent | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        client: redis.Redis | None = None,
+        with_agent: bool = True,
+    ) -> WorkerContext:
+        clock = clock or SystemClock()
+        client = client or make_redis(settings, max_connections=settings.worker_threads * 4 + 8)
+        keys = Keys(settings.namespace)
+        ctx = cls(
+            settings=settings,
+            clock=clock,
+            redis=client,
+            keys=keys,
+            ledger=Ledger(client, keys, settings, clock),
+            outcomes=OutcomeStore(client, keys),
+            parking=ParkingLot(client, keys),
+            dead_letters=DeadLetterRegistry(client, keys),
+            prices=PriceTable.load(settings.pricing_file),
+            http=httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0)),
+        )
+        ctx.extras["deliver_reply"] = _reply_sender(ctx)
+        if with_agent:
+            from workers.agent_factory import build_agent
+
+            ctx.agent = build_agent(ctx)
+        return ctx
+
+    def now_ms(self) -> int:
+        return int(self.clock.now_s() * 1000)
+
+    def close(self) -> None:
+        self.http.close()
+        if self.agent is not None:
+            self.agent.close()
+        self.redis.close()
+
+
+def _reply_sender(ctx: WorkerContext) -> Any:
+    from producers.replies.deliver import deliver_reply
+
+    def send(ticket: Any, outcome_doc: dict[str, Any]) -> str:
+        return deliver_reply(
+            ticket, outcome_doc, settings=ctx.settings, redis_client=ctx.redis, keys=ctx.keys, http=ctx.http
+        )
+
+    return send
+
+
+def requeue(broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
+    broker.enqueue(message)

@@ -1,0 +1,221 @@
+"""The main flow of one ticket, top to bottom: admitted -> agent -> settle -> outcome -> reply.
+
+Admission already happened in the middleware (the reservation is in the message options);
+every model call the agent makes draws from it first and settles after. A ticket ends in
+exactly one visible state (invariant 2): answered or escalated here, parked when the provider
+is down, dead-lettered with a reason when retrying cannot help.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+import dramatiq
+from pydantic import ValidationError
+
+from shared.errors import InvalidTicket, PermanentError, TransientError
+from shared.ledger import ReservationBudget
+from shared.models import Lane, Outcome, OutcomeStatus, Ticket
+from workers.admission import OPTION, AdmissionError
+from workers.context import WorkerContext
+from workers.failures.dlq import DeadLetter
+
+log = logging.getLogger("paceline.worker")
+
+# A ticket the provider could not serve waits this long (then doubles, up to the cap).
+PROVIDER_PARK_BASE_MS = 5_000
+PROVIDER_PARK_MAX_MS = 300_000
+
+
+def handle_ticket(ctx: WorkerContext, message: Any, ticket_doc: Any, lane: str) -> None:
+    opts: dict[str, Any] = message.options.get(OPTION) or {}
+    lane_ = Lane(lane)
+    if opts.get("invalid"):
+        dead_letter_invalid(ctx, message, ticket_doc, lane_)
+        return
+    if "reservation_id" not in opts:
+        # Admission did not run to completion; never answer a ticket that was not paid for.
+        raise AdmissionError("no reservation on the message")
+    ticket = Ticket.model_validate(ticket_doc)
+    rid = str(opts["reservation_id"])
+    budget = ReservationBudget(ctx.ledger, rid, int(opts["grant_micros"]))
+    started_ms = ctx.now_ms()
+    base = _base_outcome(ticket, lane_, message, rid)
+    assert ctx.agent is not None
+
+    try:
+        result = ctx.agent.run(ticket, budget, model=str(opts["model"]))
+    except TransientError as exc:
+        # The provider is still failing after our bounded retries: park, don't dead-letter.
+        ctx.ledger.release(rid)
+        parks = int(message.options.get("provider_parks", 0)) + 1
+        delay_ms = min(PROVIDER_PARK_BASE_MS * 2 ** (parks - 1), PROVIDER_PARK_MAX_MS)
+        if exc.retry_after_s:
+            delay_ms = max(delay_ms, int(exc.retry_after_s * 1000))
+        park_after_failure(ctx, message, ticket, lane_, ctx.now_ms() + delay_ms, exc.reason, parks)
+        return
+    except PermanentError as exc:
+        spent = _spent_on(ctx, rid)
+        ctx.ledger.release(rid)
+        dead_letter(ctx, message, ticket, lane_, exc, spent)
+        return
+
+    outcome = base.model_copy(
+        update={
+            "status": OutcomeStatus(result.status),
+            "reason": result.reason,
+            "reply": result.reply,
+            "model": result.model,
+            "llm_calls": result.llm_calls,
+            "steps": result.steps,
+            "tools_used": list(result.tools_used),
+            "prompt_tokens": result.prompt_tokens,
+            "cached_tokens": result.cached_tokens,
+            "completion_tokens": result.completion_tokens,
+            "cost_micros": result.cost_micros,
+            "attempts": result.attempts,
+            "latency_ms": _latency_ms(ctx, ticket, base, started_ms),
+            "updated_at_ms": ctx.now_ms(),
+        }
+    )
+    deliver(ctx, ticket, outcome)
+    ctx.outcomes.finalize(outcome)
+    ctx.ledger.release(rid)
+    log.info(
+        "ticket %s",
+        outcome.status.value,
+        extra={"ticket_id": ticket.ticket_id, "tenant_id": ticket.tenant_id, "reservation_id": rid},
+    )
+
+
+def deliver(ctx: WorkerContext, ticket: Ticket, outcome: Outcome) -> None:
+    """Post the reply back (callback URL or the vendor's API); idempotent per ticket event."""
+    deliver_reply = ctx.extras.get("deliver_reply")
+    if deliver_reply is None:
+        return
+    try:
+        deliver_reply(ticket, outcome.public())
+    except Exception as exc:  # the answer is kept either way; the operator sees the reason
+        log.warning("reply delivery failed: %s", type(exc).__name__, extra={"ticket_id": ticket.ticket_id})
+        outcome.reason = (outcome.reason + "; " if outcome.reason else "") + "reply_delivery_failed"
+
+
+def _base_outcome(ticket: Ticket, lane: Lane, message: Any, rid: str | None) -> Outcome:
+    return Outcome(
+        ticket_id=ticket.ticket_id,
+        event_id=ticket.event_id,
+        tenant_id=ticket.tenant_id,
+        requester_id=ticket.requester.id,
+        lane=lane,
+        status=OutcomeStatus.PENDING,
+        job_id=message.message_id,
+        reservation_id=rid,
+        enqueued_at_ms=int(message.message_timestamp),
+    )
+
+
+def _latency_ms(ctx: WorkerContext, ticket: Ticket, base: Outcome, started_ms: int) -> int:
+    """From enqueue to answer: what the customer waited (parking included)."""
+    return max(ctx.now_ms() - (base.enqueued_at_ms or started_ms), 0)
+
+
+def _spent_on(ctx: WorkerContext, rid: str) -> int:
+    r = ctx.ledger.reservation(rid)
+    return int(r.get("settled", 0) or 0)
+
+
+def park_after_failure(
+    ctx: WorkerContext, message: Any, ticket: Ticket, lane: Lane, until_ms: int, reason: str, parks: int
+) -> None:
+    clean = dramatiq.Message(
+        queue_name=message.queue_name,
+        actor_name=message.actor_name,
+        args=message.args,
+        kwargs=message.kwargs,
+        options={"provider_parks": parks},
+        message_id=message.message_id,
+        message_timestamp=message.message_timestamp,
+    )
+    ctx.parking.park(clean, lane, until_ms, reason)
+    ctx.outcomes.update(
+        _base_outcome(ticket, lane, message, None).model_copy(
+            update={"status": OutcomeStatus.PARKED, "reason": reason, "updated_at_ms": ctx.now_ms()}
+        )
+    )
+
+
+def dead_letter(
+    ctx: WorkerContext, message: Any, ticket: Ticket, lane: Lane, exc: BaseException, cost_micros: int
+) -> None:
+    reason = getattr(exc, "reason", type(exc).__name__)
+    ctx.dead_letters.record(
+        DeadLetter(
+            ticket_id=ticket.ticket_id,
+            event_id=ticket.event_id,
+            tenant_id=ticket.tenant_id,
+            lane=lane.value,
+            reason=reason,
+            error=f"{type(exc).__name__}: {exc}"[:500],
+            traceback="".join(traceback.format_exception(exc))[-4000:],
+            attempts=int(getattr(exc, "attempts", 1)),
+            cost_micros=cost_micros,
+            failed_at_ms=ctx.now_ms(),
+            ticket=ticket.to_message(),
+            message_id=message.message_id,
+        )
+    )
+    ctx.outcomes.finalize(
+        _base_outcome(ticket, lane, message, None).model_copy(
+            update={
+                "status": OutcomeStatus.DEAD_LETTERED,
+                "reason": reason,
+                "cost_micros": cost_micros,
+                "attempts": int(getattr(exc, "attempts", 1)),
+                "updated_at_ms": ctx.now_ms(),
+            }
+        )
+    )
+    report = ctx.extras.get("report_dead_letter")
+    if report is not None:
+        report(reason=reason, ticket_id=ticket.ticket_id, tenant_id=ticket.tenant_id)
+
+
+def dead_letter_invalid(ctx: WorkerContext, message: Any, ticket_doc: Any, lane: Lane) -> None:
+    """A poison message: record what can be read of it, under a synthetic id if need be."""
+    doc = ticket_doc if isinstance(ticket_doc, dict) else {"raw": repr(ticket_doc)[:2000]}
+    ticket_id = str(doc.get("ticket_id") or f"invalid-{message.message_id}")[:200]
+    try:
+        Ticket.model_validate(ticket_doc)
+        why = "unknown"
+    except ValidationError as exc:
+        why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+    err = InvalidTicket(f"not a ticket: {why}")
+    ctx.dead_letters.record(
+        DeadLetter(
+            ticket_id=ticket_id,
+            event_id=str(doc.get("event_id") or message.message_id)[:200],
+            tenant_id=str(doc.get("tenant_id") or "")[:100],
+            lane=lane.value,
+            reason=err.reason,
+            error=str(err)[:500],
+            attempts=1,
+            failed_at_ms=ctx.now_ms(),
+            ticket=doc,
+            message_id=message.message_id,
+        )
+    )
+    ctx.outcomes.finalize(
+        Outcome(
+            ticket_id=ticket_id,
+            event_id=str(doc.get("event_id") or message.message_id)[:200],
+            tenant_id=str(doc.get("tenant_id") or "")[:100],
+            lane=lane,
+            status=OutcomeStatus.DEAD_LETTERED,
+            reason=err.reason,
+            attempts=1,
+            job_id=message.message_id,
+            updated_at_ms=ctx.now_ms(),
+        )
+    )

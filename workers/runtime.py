@@ -1,0 +1,97 @@
+"""Building and running a worker: our broker, our middleware, our actors, dramatiq's Worker."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import dramatiq
+from dramatiq.middleware import Retries
+
+from shared.broker import build_broker, default_middleware
+from shared.clock import Clock
+from shared.messages import queue_for
+from shared.models import Lane
+from shared.settings import Settings
+from workers.actors import register_actors
+from workers.admission import AdmissionMiddleware
+from workers.context import WorkerContext
+from workers.failures.recorder import FailureRecorder, should_retry
+
+log = logging.getLogger("paceline.worker")
+
+
+def queue_prefix(settings: Settings) -> str | None:
+    """RabbitMQ queues are global to the vhost, so the namespace goes into their names."""
+    return settings.namespace if settings.effective_broker_url.startswith("amqp") else None
+
+
+def build_worker_broker(ctx: WorkerContext) -> dramatiq.Broker:
+    s = ctx.settings
+    middleware = [
+        *default_middleware(),
+        FailureRecorder(ctx),
+        Retries(
+            max_retries=s.max_retries,
+            min_backoff=s.retry_base_ms,
+            max_backoff=s.retry_max_ms,
+            retry_when=should_retry(s.max_retries),
+        ),
+        AdmissionMiddleware(ctx),
+    ]
+    broker = build_broker(s, middleware=middleware)
+    register_actors(broker, ctx, queue_prefix=queue_prefix(s))
+    return broker
+
+
+def lane_queues(settings: Settings, lanes: list[Lane] | None = None) -> set[str]:
+    return {queue_for(lane, queue_prefix(settings)) for lane in (lanes or list(Lane))}
+
+
+class RunningWorker:
+    """A dramatiq Worker with our broker, in this process (tests, `paceline up`, the CLI)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        threads: int | None = None,
+        lanes: list[Lane] | None = None,
+        clock: Clock | None = None,
+        ctx: WorkerContext | None = None,
+    ) -> None:
+        self.ctx = ctx or WorkerContext.build(settings, clock=clock)
+        self.broker = build_worker_broker(self.ctx)
+        threads = threads or settings.worker_threads
+        self.worker = dramatiq.Worker(
+            self.broker,
+            queues=lane_queues(settings, lanes),
+            worker_threads=threads,
+            worker_timeout=200,
+        )
+        # LLM tasks are long: prefetch what the threads can run, no more (field notes).
+        self.worker.queue_prefetch = threads
+
+    def start(self) -> RunningWorker:
+        self.worker.start()
+        return self
+
+    def stop(self, timeout_ms: int = 10_000) -> None:
+        self.worker.stop(timeout=timeout_ms)
+        self.broker.close()
+        self.ctx.close()
+
+    def __enter__(self) -> RunningWorker:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_forever(settings: Settings, *, threads: int, lanes: list[Lane] | None, stop: threading.Event) -> None:
+    worker = RunningWorker(settings, threads=threads, lanes=lanes).start()
+    log.info("worker started", extra={"threads": threads})
+    try:
+        stop.wait()
+    finally:
+        worker.stop()
