@@ -57,7 +57,8 @@ VECTORS = [
         "jira-secret",
         b'{"id":1}',
         {
-            "x-hub-signature": "sha256=140bc13eb8caa0e60b4c9c443b025b1678dcc32bb612fc470933cee41e0f0a33"
+            "x-hub-signature": "sha256="
+            "140bc13eb8caa0e60b4c9c443b025b1678dcc32bb612fc470933cee41e0f0a33"
         },
         0.0,
     ),
@@ -66,7 +67,8 @@ VECTORS = [
         "whsec",
         b'{"event_id":"evt-1"}',
         {
-            "x-paceline-signature": "sha256=6b856ec01e3be2faea0bb80cdcab69d8b4a9bdfcd0a1db8322f0714ac85636e1",
+            "x-paceline-signature": "sha256="
+            "6b856ec01e3be2faea0bb80cdcab69d8b4a9bdfcd0a1db8322f0714ac85636e1",
             "x-paceline-timestamp": "1795000000",
         },
         1_795_000_010.0,
