@@ -3,7 +3,7 @@
 `serve` blocks and lets uvicorn handle SIGINT/SIGTERM (a clean stop, exit 0). `start_in_thread`
 is for tests and tools that want a provider inside their own process; uvicorn installs no
 signal handlers off the main thread, so `stop()` is the only way it ends. `command` builds the
-argv that `paceline up` can hand to subprocess.Popen.
+argv (the `paceline simulator` command) that `paceline up` can hand to subprocess.Popen.
 """
 
 from __future__ import annotations
@@ -86,16 +86,8 @@ def start_in_thread(host: str, port: int, config: SimConfig) -> RunningSimulator
 
 def command(host: str, port: int, config: SimConfig) -> list[str]:
     """The argv of a `paceline simulator` child process with this configuration."""
-    argv = [
-        sys.executable,
-        "-m",
-        "shared.cli.main",
-        "simulator",
-        "--host",
-        host,
-        "--port",
-        str(port),
-    ]
+    # `-m shared.simulator` is the same command without importing every other CLI module.
+    argv = [sys.executable, "-m", "shared.simulator", "--host", host, "--port", str(port)]
     for name, value in config.to_json().items():
         argv += [f"--{name.replace('_', '-')}", str(value)]
     return argv
