@@ -156,7 +156,7 @@ class BoundMapping:
         created = parse_date(raw_created)
         if raw_created:
             # An unreadable date goes through as-is so validation reports the line as invalid.
-            doc["created_at"] = created.isoformat() if created else raw_created
+            doc["created_at"] = created.astimezone(UTC).isoformat() if created else raw_created
         return doc
 
 
