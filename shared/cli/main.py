@@ -15,6 +15,8 @@ COMMAND_MODULES = (
     "shared.cli.cmd_simulator",
     "shared.cli.cmd_up",
     "shared.cli.cmd_budget",
+    "shared.cli.cmd_plan",
+    "shared.cli.cmd_replay",
 )
 
 
