@@ -19,7 +19,10 @@ def _stem(word: str) -> str:
     # Crude plural/verb folding is enough for help-centre text: "refunds" ~ "refund".
     for suffix in ("ing", "ed", "es", "s"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
+            word = word[: -len(suffix)]
+            if suffix in ("ing", "ed") and len(word) > 3 and word[-1] == word[-2]:
+                word = word[:-1]  # "cancelling" -> "cancel", "shipped" -> "ship"
+            return word
     return word
 
 
