@@ -26,6 +26,9 @@ Two namespaces on one Redis never see each other: every key below, and dramatiq'
 | <ns>:circuit                          | hash   | none                   | provider circuit breaker   |
 | <ns>:circuit:window:<bucket>          | hash   | 2 windows              | ok/error counts            |
 | <ns>:scheduler:leader                 | string | lease                  | the leader's id            |
+| <ns>:scheduler:fence                  | string | none                   | fencing token counter      |
+| <ns>:scheduler:spend_samples          | zset   | none (trimmed 2 h)     | tenant spend snapshots     |
+| <ns>:provider:limits                  | hash   | none                   | provider rate-limit headers|
 | <ns>:alerts:<day>                     | hash   | 8 days                 | alert -> fired at          |
 | <ns>:callback:<ticket_key>            | string | retention              | callback delivered marker  |
 | <ns>:replay:checkpoint:<name>         | hash   | 30 days                | replay resume position     |
@@ -130,6 +133,18 @@ class Keys:
     @property
     def scheduler_leader(self) -> str:
         return self._k("scheduler", "leader")
+
+    @property
+    def scheduler_fence(self) -> str:
+        return self._k("scheduler", "fence")
+
+    @property
+    def spend_samples(self) -> str:
+        return self._k("scheduler", "spend_samples")
+
+    @property
+    def provider_limits(self) -> str:
+        return self._k("provider", "limits")
 
     def alerts(self, day: str) -> str:
         return self._k("alerts", day)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from uuid import uuid4
 
 import dramatiq
 import redis
@@ -23,6 +24,8 @@ from shared.keys import Keys
 from shared.models import Lane
 
 INFLIGHT_TIMEOUT_MS = 60_000
+# Largest batch the bulk path moves at once (Lua's unpack has a stack limit near 8,000).
+BULK_MAX = 1_000
 LANE_ORDER = (Lane.LIVE, Lane.REDRIVE, Lane.REPLAY)
 
 # KEYS[1] parked zset  KEYS[2] inflight zset   ARGV: 1 now ms, 2 limit, 3 lane prefix
@@ -51,6 +54,35 @@ end
 return #stale
 """
 
+# The fast path for the Redis broker (scheduler). Like _TAKE_DUE, but moves members in bulk
+# (one ZREM and one ZADD per chunk, not per member) and returns the encoded messages too, so
+# a batch costs a constant number of commands.
+# KEYS[1] parked  KEYS[2] inflight  KEYS[3] messages   ARGV: 1 now ms, 2 limit, 3 lane prefix
+_TAKE_DUE_BULK = """
+local limit = tonumber(ARGV[2])
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 4 * limit)
+local out = {}
+for _, m in ipairs(due) do
+  if string.sub(m, 1, #ARGV[3]) == ARGV[3] then
+    out[#out + 1] = m
+    if #out >= limit then break end
+  end
+end
+if #out == 0 then return {{}, {}} end
+local scored = {}
+for i = 1, #out, 200 do
+  local chunk, zs = {}, {}
+  for j = i, math.min(i + 199, #out) do
+    chunk[#chunk + 1] = out[j]
+    zs[#zs + 1] = ARGV[1]
+    zs[#zs + 1] = out[j]
+  end
+  redis.call('ZREM', KEYS[1], unpack(chunk))
+  redis.call('ZADD', KEYS[2], unpack(zs))
+end
+return {out, redis.call('HMGET', KEYS[3], unpack(out))}
+"""
+
 
 @dataclass(frozen=True)
 class ParkedEntry:
@@ -66,6 +98,7 @@ class ParkingLot:
         self._keys = keys
         self._take = client.register_script(_TAKE_DUE)
         self._recover = client.register_script(_RECOVER)
+        self._take_bulk = client.register_script(_TAKE_DUE_BULK)
 
     @property
     def _inflight(self) -> str:
@@ -139,3 +172,55 @@ class ParkingLot:
             released[lane.value] = len(done)
             budget -= len(done)
         return released
+
+    def release_due_into_redis(
+        self,
+        now_ms: int,
+        dramatiq_namespace: str,
+        *,
+        limit: int = 500,
+        lanes: Iterable[Lane] = LANE_ORDER,
+    ) -> dict[str, int]:
+        """`release_due` for a Redis broker on this same Redis, in a constant number of commands
+        per batch: due messages go straight into dramatiq's queue layout (`RPUSH <dq>:<queue>
+        <redis_message_id>` + `HSET <dq>:<queue>.msgs <id> <message>`, as its dispatch.lua
+        enqueues) in the same MULTI that retires them from the in-flight set, so a crash leaves
+        a message either still in flight (recovered later) or enqueued, never both. Added by
+        the scheduler for throughput; `release_due` stays the path for RabbitMQ."""
+        self._recover(keys=[self._keys.parked, self._inflight], args=[now_ms, INFLIGHT_TIMEOUT_MS])
+        released: dict[str, int] = {}
+        budget = limit
+        for lane in lanes:
+            while budget > 0:
+                moved = self._move_batch(now_ms, dramatiq_namespace, lane, min(budget, BULK_MAX))
+                if moved == 0:
+                    break
+                released[lane.value] = released.get(lane.value, 0) + moved
+                budget -= moved
+        return released
+
+    def _move_batch(self, now_ms: int, dramatiq_namespace: str, lane: Lane, limit: int) -> int:
+        members, encoded = self._take_bulk(
+            keys=[self._keys.parked, self._inflight, self._keys.parked_messages],
+            args=[now_ms, limit, lane.value + "|"],
+        )
+        if not members:
+            return 0
+        by_queue: dict[str, dict[Any, Any]] = {}
+        for raw in encoded:
+            if raw is None:
+                continue  # already released by an earlier run that died before cleanup
+            msg = dramatiq.Message.decode(raw.encode())
+            rid = str(uuid4())
+            out = msg.copy(options={"redis_message_id": rid}).encode().decode()
+            by_queue.setdefault(msg.queue_name, {})[rid] = out
+        pipe = self._r.pipeline(transaction=True)
+        for queue, msgs in by_queue.items():
+            qkey = f"{dramatiq_namespace}:{queue}"
+            pipe.hset(qkey + ".msgs", mapping=msgs)
+            pipe.rpush(qkey, *msgs)
+        pipe.zrem(self._inflight, *members)
+        pipe.hdel(self._keys.parked_messages, *members)
+        pipe.hdel(self._reasons, *members)
+        pipe.execute()
+        return len(members)
