@@ -1,0 +1,144 @@
+"""Redaction shared by logs and error reports: emails, ticket text and secrets never leave.
+
+Three tools, from cheapest to most specific:
+- `mask_emails`: a regex over any string (an email is personal data wherever it appears).
+- `drop_sensitive_keys`: removes mapping entries whose key names ticket text (`body`, ...).
+- `TextRedactor`: knows the text of the ticket(s) in hand and redacts any string that quotes a
+  long enough piece of it, so an exception message that embeds a ticket's body is caught too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import SecretStr
+
+# The top-level domain must be letters, so a release like "paceline@0.1.0" is not an email.
+EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}")
+EMAIL_MASK = "[email]"
+TEXT_MASK = "[ticket text]"
+SECRET_MASK = "[secret]"  # noqa: S105 - the mask, not a secret
+
+# Keys whose values are ticket text or carry it (dramatiq's message args hold the ticket).
+SENSITIVE_KEYS = frozenset(
+    {"body", "subject", "text", "ticket", "messages", "args", "kwargs", "reply", "prompt",
+     "content", "email", "requester"}
+)  # fmt: skip
+
+# A quote shorter than this is not treated as ticket text: short runs ("the order") are common
+# in any message, and masking them would make error reports unreadable.
+MIN_QUOTE_CHARS = 16
+# Texts shorter than this are not worth matching (a ticket id, a one-word subject).
+MIN_TEXT_CHARS = 8
+# Bound the work per event: a huge ticket only contributes its first part.
+MAX_TEXT_CHARS = 20_000
+
+
+def mask_emails(value: str) -> str:
+    return EMAIL_RE.sub(EMAIL_MASK, value)
+
+
+def drop_sensitive_keys(value: Any, keys: frozenset[str] = SENSITIVE_KEYS) -> Any:
+    """A copy of `value` (nested dicts/lists) without entries whose key is in `keys`."""
+    if isinstance(value, Mapping):
+        return {
+            k: drop_sensitive_keys(v, keys)
+            for k, v in value.items()
+            if not (isinstance(k, str) and k.lower() in keys)
+        }
+    if isinstance(value, list | tuple):
+        return [drop_sensitive_keys(v, keys) for v in value]
+    return value
+
+
+def strings_in(value: Any) -> Iterable[str]:
+    """Every string nested in `value` (dict values and keys' values, list items)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for v in value.values():
+            yield from strings_in(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from strings_in(v)
+
+
+class TextRedactor:
+    """Masks any run of `MIN_QUOTE_CHARS` or more characters copied from known ticket text.
+
+    Implemented with fixed-size shingles: every window of the known texts goes into a set,
+    then each string is scanned once; marked windows are merged and replaced.
+    """
+
+    def __init__(self, texts: Iterable[str] = (), *, secrets: Iterable[str] = ()) -> None:
+        self._shingles: set[str] = set()
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        for text in texts:
+            self.add(text)
+
+    def add(self, text: str) -> None:
+        text = text[:MAX_TEXT_CHARS]
+        if len(text) < MIN_TEXT_CHARS:
+            return
+        if len(text) < MIN_QUOTE_CHARS:
+            self._shingles.add(text)  # a short subject is matched whole
+            return
+        n = MIN_QUOTE_CHARS
+        self._shingles.update(text[i : i + n] for i in range(len(text) - n + 1))
+
+    def __bool__(self) -> bool:
+        return bool(self._shingles or self._secrets)
+
+    def redact(self, value: str) -> str:
+        for secret in self._secrets:
+            value = value.replace(secret, SECRET_MASK)
+        value = mask_emails(value)
+        if not self._shingles:
+            return value
+        return self._mask_quotes(value)
+
+    def _mask_quotes(self, value: str) -> str:
+        short = [s for s in self._shingles if len(s) < MIN_QUOTE_CHARS]
+        for s in short:
+            value = value.replace(s, TEXT_MASK)
+        n = MIN_QUOTE_CHARS
+        covered = [False] * len(value)
+        for i in range(len(value) - n + 1):
+            if value[i : i + n] in self._shingles:
+                for j in range(i, i + n):
+                    covered[j] = True
+        if not any(covered):
+            return value
+        out: list[str] = []
+        i = 0
+        while i < len(value):
+            if covered[i]:
+                while i < len(value) and covered[i]:
+                    i += 1
+                out.append(TEXT_MASK)
+            else:
+                out.append(value[i])
+                i += 1
+        return "".join(out)
+
+    def redact_all(self, value: Any) -> Any:
+        """`redact` applied to every string nested in `value` (a new structure)."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, Mapping):
+            return {k: self.redact_all(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.redact_all(v) for v in value]
+        return value
+
+
+def secret_values(settings: Any) -> list[str]:
+    """The plain values of every `SecretStr` setting (API key, webhook secrets, ops token)."""
+    found: list[str] = []
+    for name in type(settings).model_fields:
+        value = getattr(settings, name, None)
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+    return found
