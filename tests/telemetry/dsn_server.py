@@ -14,7 +14,7 @@ from sentry_sdk.envelope import Envelope
 class _Handler(BaseHTTPRequestHandler):
     server: SentryStandIn
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length", "0"))
         raw = self.rfile.read(length)
         if self.headers.get("Content-Encoding") == "gzip":
@@ -25,7 +25,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(b"{}")
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         return  # keep pytest output clean
 
 
