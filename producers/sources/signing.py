@@ -43,7 +43,7 @@ def check_age(signed_at_s: float, now_s: float, tolerance_s: int) -> None:
 
 
 def parse_unix_s(raw: str) -> float:
-    if not raw.isdigit() or len(raw) > 15:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 15:
         raise SignatureError("timestamp is not unix seconds")
     return float(raw)
 

@@ -15,7 +15,8 @@ async def read_limited(request: Request, max_bytes: int) -> bytes:
     Both checks are needed: Content-Length can be absent (chunked) or lie downwards.
     """
     declared = request.headers.get("content-length")
-    if declared is not None and declared.strip().isdigit() and int(declared) > max_bytes:
+    digits = (declared or "").strip()
+    if digits.isascii() and digits.isdigit() and int(digits) > max_bytes:
         raise BodyTooLarge
     chunks: list[bytes] = []
     size = 0

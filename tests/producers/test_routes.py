@@ -206,3 +206,19 @@ def test_after_an_outage_the_retry_is_accepted(
     # Then it is accepted as new (the failed attempt gave its dedupe claim back)
     assert resp.status_code == 202 and resp.json()["duplicate"] is False
     assert queue_len(broker, keys) == 1
+
+
+@pytest.mark.parametrize("stamp", ["\u00b2", "\u0663", "1e9", "-5", "", " ", "9" * 40])
+def test_odd_timestamps_are_refused_not_crashed(stamp: str) -> None:
+    # Given a generic delivery whose timestamp header is not plain ASCII digits (latin-1 "²"
+    # and Arabic-Indic digits count as digits for str.isdigit, but float() refuses them)
+    from producers.sources.base import Inbound
+    from producers.sources.generic import GenericSource
+    from shared.errors import SignatureError
+
+    body = encode(payload("generic"))
+    headers = {k.lower(): v for k, v in signed_headers("generic", body, NOW_S).items()}
+    headers["x-paceline-timestamp"] = stamp
+    # When verified / Then a SignatureError (401), never another exception (500)
+    with pytest.raises(SignatureError):
+        GenericSource().verify(Inbound(body, headers, NOW_S, 300, "t"), b"gen-secret-1")
