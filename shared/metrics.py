@@ -1,0 +1,206 @@
+"""Prometheus metrics: one `Metrics` per process, on a registry the entry point builds.
+
+Nothing registers at import time (no default registry), so tests and several components in one
+process never collide. Label values go through `label_value`, which refuses anything that could
+be personal data (an `@`, spaces, long text): tenants may be labels, requesters never.
+
+Multi-process workers: each process serves its own registry on its own port
+(`start_metrics_server(registry, base_port + index)`), and Prometheus scrapes every one.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+
+GLOBAL_SCOPE = "global"
+CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
+_LABEL_RE = re.compile(r"^[A-Za-z0-9_.:/\-]{1,120}$")
+STEP_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 50)
+# Parked tickets wait for budget for hours: the latency buckets reach a day.
+LATENCY_BUCKETS_S = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 900, 3600, 4 * 3600, 86400)
+
+
+class LabelRejected(ValueError):
+    """Raised when a label value could carry personal data or free text."""
+
+
+def label_value(value: str) -> str:
+    if "@" in value or not _LABEL_RE.match(value):
+        raise LabelRejected("metric label refused: must be an id or code, never an email or text")
+    return value
+
+
+def tenant_scope(tenant_id: str) -> str:
+    return label_value(f"tenant:{tenant_id}")
+
+
+class Metrics:
+    """Every paceline metric, with small typed setters the components call."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+        r = registry
+        self.spend = Gauge("paceline_spend_micros", "Spent today (µ$)", ["scope"], registry=r)
+        self.reserved = Gauge(
+            "paceline_reserved_micros", "Outstanding reservations (µ$)", ["scope"], registry=r
+        )
+        self.ceiling = Gauge("paceline_ceiling_micros", "Daily ceiling (µ$)", registry=r)
+        self.pace = Gauge("paceline_pace_micros_per_hour", "Pace bucket refill", registry=r)
+        self.admissions = Counter(
+            "paceline_admission_decisions",
+            "Admission decisions",
+            ["decision", "reason", "lane"],
+            registry=r,
+        )
+        self.parked = Gauge("paceline_parked", "Tickets parked", ["lane"], registry=r)
+        self.dead_letters = Counter(
+            "paceline_dead_letters", "Tickets dead-lettered", ["reason"], registry=r
+        )
+        self.dlq_size = Gauge(
+            "paceline_dlq_size", "Entries in the dead-letter registry", registry=r
+        )
+        self.circuit_state = Gauge(
+            "paceline_circuit_state", "Provider circuit: 0 closed, 1 half-open, 2 open", registry=r
+        )
+        self.queue_depth = Gauge("paceline_queue_depth", "Messages queued", ["queue"], registry=r)
+        self.queue_oldest_age = Gauge(
+            "paceline_queue_oldest_age_seconds", "Age of the oldest queued message", ["queue"],
+            registry=r,
+        )  # fmt: skip
+        self.agent_steps = Histogram(
+            "paceline_agent_steps", "Agent steps per ticket", buckets=STEP_BUCKETS, registry=r
+        )
+        self.llm_tokens = Counter(
+            "paceline_llm_tokens", "Tokens billed", ["kind", "model"], registry=r
+        )
+        self.llm_calls = Counter(
+            "paceline_llm_calls", "Provider calls", ["model", "status"], registry=r
+        )
+        self.ticket_latency = Histogram(
+            "paceline_ticket_latency_seconds",
+            "Accepted to final outcome",
+            ["lane", "status"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=r,
+        )
+        self.tickets = Counter("paceline_tickets", "Final outcomes", ["status", "lane"], registry=r)
+        self.webhook_requests = Counter(
+            "paceline_webhook_requests", "Webhook requests", ["source", "status"], registry=r
+        )
+
+    # --- the ledger (the scheduler calls this on each tick) ---------------------------
+    def collect_ledger_gauges(
+        self,
+        *,
+        spend_micros: Mapping[str, int],
+        reserved_micros: Mapping[str, int],
+        ceiling_micros: int,
+        pace_micros_per_hour: int,
+    ) -> None:
+        for scope, micros in spend_micros.items():
+            self.spend.labels(label_value(scope)).set(micros)
+        for scope, micros in reserved_micros.items():
+            self.reserved.labels(label_value(scope)).set(micros)
+        self.ceiling.set(ceiling_micros)
+        self.pace.set(pace_micros_per_hour)
+
+    # --- admission and parking ---------------------------------------------------------
+    def admission(self, *, decision: str, reason: str, lane: str) -> None:
+        self.admissions.labels(label_value(decision), label_value(reason), label_value(lane)).inc()
+
+    def set_parked(self, lane: str, count: int) -> None:
+        self.parked.labels(label_value(lane)).set(count)
+
+    # --- failures ----------------------------------------------------------------------
+    def dead_lettered(self, reason: str) -> None:
+        self.dead_letters.labels(label_value(reason)).inc()
+
+    def set_dlq_size(self, count: int) -> None:
+        self.dlq_size.set(count)
+
+    def set_circuit(self, state: str) -> None:
+        self.circuit_state.set(CIRCUIT_STATES[state.replace("-", "_")])
+
+    # --- queues ------------------------------------------------------------------------
+    def set_queue(self, queue: str, *, depth: int, oldest_age_s: float) -> None:
+        self.queue_depth.labels(label_value(queue)).set(depth)
+        self.queue_oldest_age.labels(label_value(queue)).set(oldest_age_s)
+
+    # --- the agent and the provider ----------------------------------------------------
+    def agent_finished(self, steps: int) -> None:
+        self.agent_steps.observe(steps)
+
+    def llm_call(
+        self,
+        *,
+        model: str,
+        status: str,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cached_tokens: int = 0,
+    ) -> None:
+        model = label_value(model)
+        self.llm_calls.labels(model, label_value(status)).inc()
+        # Cached input is part of prompt_tokens in the API's usage; count it apart.
+        self.llm_tokens.labels("input", model).inc(max(prompt_tokens - cached_tokens, 0))
+        self.llm_tokens.labels("cached_input", model).inc(cached_tokens)
+        self.llm_tokens.labels("output", model).inc(completion_tokens)
+
+    # --- outcomes and intake -----------------------------------------------------------
+    def ticket_finished(self, *, lane: str, status: str, latency_s: float) -> None:
+        lane, status = label_value(lane), label_value(status)
+        self.tickets.labels(status, lane).inc()
+        self.ticket_latency.labels(lane, status).observe(latency_s)
+
+    def webhook_request(self, *, source: str, status: int | str) -> None:
+        self.webhook_requests.labels(label_value(source), label_value(str(status))).inc()
+
+
+def render_metrics(registry: CollectorRegistry) -> tuple[bytes, str]:
+    """The body and content type for a `/metrics` route (FastAPI: `Response(body, media_type=)`)."""
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def metrics_response(registry: CollectorRegistry) -> Any:
+    """A ready Starlette/FastAPI response for `/metrics`."""
+    from starlette.responses import Response
+
+    body, content_type = render_metrics(registry)
+    return Response(content=body, media_type=content_type)
+
+
+@dataclass
+class MetricsServer:
+    port: int
+    _server: Any
+    _thread: threading.Thread
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def start_metrics_server(
+    registry: CollectorRegistry,
+    port: int,
+    *,
+    addr: str = "0.0.0.0",  # noqa: S104 - scraped
+) -> MetricsServer:
+    """Serve `registry` on `addr:port` in a daemon thread (port 0 picks a free one)."""
+    server, thread = start_http_server(port, addr=addr, registry=registry)
+    return MetricsServer(port=int(server.server_port), _server=server, _thread=thread)
