@@ -9,8 +9,10 @@ Three tools, from cheapest to most specific:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pydantic import SecretStr
@@ -34,6 +36,27 @@ MIN_QUOTE_CHARS = 16
 MIN_TEXT_CHARS = 8
 # Bound the work per event: a huge ticket only contributes its first part.
 MAX_TEXT_CHARS = 20_000
+
+
+# Ticket text known to the current thread or task (the worker sets it around a ticket), so logs
+# and error reports can mask quotes of it.
+_ticket_texts: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "paceline_ticket_texts", default=()
+)
+
+
+@contextlib.contextmanager
+def ticket_text(*texts: str) -> Iterator[None]:
+    """Within this block, any log line or error event quoting one of `texts` has it masked."""
+    token = _ticket_texts.set(_ticket_texts.get() + tuple(t for t in texts if t))
+    try:
+        yield
+    finally:
+        _ticket_texts.reset(token)
+
+
+def current_ticket_texts() -> tuple[str, ...]:
+    return _ticket_texts.get()
 
 
 def mask_emails(value: str) -> str:

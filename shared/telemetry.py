@@ -12,10 +12,7 @@ What is sent: exceptions from actors and the webhook app, and ERROR log records.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
-from collections.abc import Iterator
 from typing import Any, Protocol
 
 import sentry_sdk
@@ -25,17 +22,23 @@ from sentry_sdk.integrations.logging import LoggingIntegration
 from sentry_sdk.transport import Transport
 
 from shared.errors import BudgetError, TransientError
-from shared.redact import SENSITIVE_KEYS, TextRedactor, drop_sensitive_keys, secret_values
+from shared.redact import (
+    SENSITIVE_KEYS,
+    TextRedactor,
+    current_ticket_texts,
+    drop_sensitive_keys,
+    secret_values,
+    ticket_text,
+)
 from shared.redact import strings_in as _strings_in
 from shared.settings import Settings
 
-# Ticket text known to the current thread or task (set by the worker around a ticket).
-_ticket_texts: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
-    "paceline_ticket_texts", default=()
-)
 _DROPPED_ERRORS: tuple[type[BaseException], ...] = (TransientError, BudgetError)
 _LONG_TEXT_CHARS = 40
 _REQUEST_HEADERS_KEPT = frozenset({"content-type", "content-length", "user-agent", "host"})
+
+
+__all__ = ["init_sentry", "report_dead_letter", "shutdown_sentry", "ticket_text"]
 
 
 class DeadLetterLike(Protocol):
@@ -46,16 +49,6 @@ class DeadLetterLike(Protocol):
     attempts: int
 
 
-@contextlib.contextmanager
-def ticket_text(*texts: str) -> Iterator[None]:
-    """Within this block, any event or breadcrumb quoting one of `texts` has it masked."""
-    token = _ticket_texts.set(_ticket_texts.get() + tuple(t for t in texts if t))
-    try:
-        yield
-    finally:
-        _ticket_texts.reset(token)
-
-
 class Scrubber:
     """The `before_send` and `before_breadcrumb` hooks; holds the secrets to mask."""
 
@@ -63,7 +56,7 @@ class Scrubber:
         self._secrets = secrets
 
     def _redactor(self, extra_texts: list[str]) -> TextRedactor:
-        return TextRedactor([*_ticket_texts.get(), *extra_texts], secrets=self._secrets)
+        return TextRedactor([*current_ticket_texts(), *extra_texts], secrets=self._secrets)
 
     def before_send(self, event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
         exc_info = hint.get("exc_info")

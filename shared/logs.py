@@ -1,0 +1,96 @@
+"""Structured JSON logs on the root logger, redacted before they are written.
+
+One line per record: `ts`, `level`, `logger`, `msg`, `component`, and any context passed with
+`extra=` (`ticket_id`, `tenant_id`, `reservation_id`, `job_id`, ...). The redacting filter sits
+on the handler (logger-level filters do not see records propagated from child loggers): it
+masks email addresses, quotes of the ticket in hand (`shared.redact.ticket_text`) and every
+configured secret, and drops fields named like ticket text.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from shared.redact import TextRedactor, current_ticket_texts, secret_values
+from shared.settings import Settings
+
+DROPPED_FIELDS = frozenset({"body", "subject", "text", "messages"})
+CONTEXT_FIELDS = ("ticket_id", "tenant_id", "reservation_id", "job_id")
+# Attributes every LogRecord has; anything else on a record came in through `extra=`.
+_RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+_HANDLER_MARK = "_paceline_json"
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record in place: message formatted and masked, sensitive extras gone."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redactor = TextRedactor(current_ticket_texts(), secrets=self._secrets)
+        record.msg = redactor.redact(record.getMessage())
+        record.args = None
+        for name in list(vars(record)):
+            if name in _RECORD_ATTRS:
+                continue
+            if name.lower() in DROPPED_FIELDS:
+                delattr(record, name)
+            else:
+                setattr(record, name, redactor.redact_all(getattr(record, name)))
+        if record.exc_info:
+            # The traceback's last line repeats the exception's message: mask it as text.
+            record.exc_text = redactor.redact("".join(traceback.format_exception(*record.exc_info)))
+            record.exc_info = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, component: str) -> None:
+        super().__init__()
+        self._component = component
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "component": self._component,
+        }
+        for name in CONTEXT_FIELDS:
+            if hasattr(record, name):
+                line[name] = getattr(record, name)
+        for name, value in vars(record).items():
+            if name not in _RECORD_ATTRS and name not in line and not name.startswith("_"):
+                line[name] = value
+        if record.exc_text:
+            line["exc"] = record.exc_text
+        return json.dumps(line, default=str, ensure_ascii=False)
+
+
+def configure_logging(
+    settings: Settings, component: str, *, stream: TextIO | None = None
+) -> logging.Handler:
+    """Install the JSON handler on the root logger (replacing one installed before)."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, _HANDLER_MARK, False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stderr)
+    setattr(handler, _HANDLER_MARK, True)
+    handler.addFilter(RedactingFilter(secret_values(settings)))
+    handler.setFormatter(JsonFormatter(component))
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    return handler
