@@ -1,0 +1,46 @@
+"""The polite word a customer gets when their (or their company's) daily budget is used up.
+
+A ticket parked on `user_daily_cap` or `tenant_daily_cap` waits until local midnight; the
+customer should hear that a person has it, not silence. The text names no amounts and no
+internal reasons, and carries nothing from the ticket (no names, no email): it is safe to log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from shared.clock import next_midnight_s
+from shared.models import Ticket
+
+if TYPE_CHECKING:
+    from workers.context import WorkerContext
+
+CAP_REASONS = ("user_daily_cap", "tenant_daily_cap")
+
+_BODY = {
+    "user_daily_cap": (
+        "Thank you for getting in touch. You have sent us several requests today, more than "
+        "our automated assistant can answer in one day, so a member of our team will pick "
+        "this one up and reply to you personally."
+    ),
+    "tenant_daily_cap": (
+        "Thank you for getting in touch. Our automated assistant has reached its limit for "
+        "today, so a member of our team will pick up your request and reply to you personally."
+    ),
+}
+
+
+def acknowledge_cap(ctx: WorkerContext, ticket: Ticket, reason: str) -> str:
+    """The acknowledgement for a cap-parked ticket, with when automatic answers resume.
+
+    Unknown reasons get the tenant wording: it promises a person, which is always true.
+    """
+    body = _BODY.get(reason, _BODY["tenant_daily_cap"])
+    resume_s = next_midnight_s(ctx.clock.now_s(), ctx.settings.tz)
+    resume = datetime.fromtimestamp(resume_s, ctx.settings.tz)
+    return (
+        f"{body} If you would rather wait for an automatic answer, it will be available again "
+        f"from {resume:%H:%M} ({ctx.settings.timezone}) on {resume:%d %B}. "
+        f"Your reference is {ticket.ticket_id}."
+    )

@@ -1,0 +1,173 @@
+"""The scheduler: one leader at a time sets the pace, releases parked work and raises alerts.
+
+Each `tick()` (once a second in `paceline scheduler`; tests and `simulate` call it by hand on
+a ManualClock): hold the lease -> reap expired reservations -> set the even pace -> release
+due parked tickets, live first, no more than the bucket can pay for -> alerts. A standby's
+tick only tries to take the lease, so running two schedulers is safe: only the leader
+releases, and the parking lot's release moves each member out atomically, so two ticks can
+never both release one ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import dramatiq
+import redis
+
+from shared.clock import Clock
+from shared.keys import Keys
+from shared.ledger import Ledger
+from shared.models import Lane
+from shared.pricing import PriceTable
+from shared.settings import Settings
+from workers.envelope import model_ladder
+from workers.parking import ParkingLot
+from workers.scheduler.alerts import Alerts
+from workers.scheduler.leader import DEFAULT_LEASE_MS, LeaderLease
+from workers.scheduler.pace import Pacer, PaceState
+
+log = logging.getLogger("paceline.scheduler")
+
+Enqueue = Callable[[dramatiq.Message[Any]], object]
+# Most tickets one tick releases whatever the bucket holds (pacing off, or a huge burst).
+MAX_RELEASE_PER_TICK = 5_000
+NON_LIVE = (Lane.REDRIVE, Lane.REPLAY)
+
+
+@dataclass
+class TickReport:
+    leader: bool
+    token: int | None = None
+    rate_micros_per_h: int = 0
+    tokens_micros: int = 0
+    reaped: int = 0
+    released: dict[str, int] = field(default_factory=dict)
+    alerts: list[str] = field(default_factory=list)
+
+
+class Scheduler:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock,
+        client: redis.Redis,
+        enqueue: Enqueue | None = None,
+        lease_ms: int = DEFAULT_LEASE_MS,
+        instance_id: str | None = None,
+        typical_envelope_micros: int | None = None,
+        max_release_per_tick: int = MAX_RELEASE_PER_TICK,
+        alerts: Alerts | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.keys = Keys(settings.namespace)
+        self._r = client
+        self.ledger = Ledger(client, self.keys, settings, clock)
+        self.lot = ParkingLot(client, self.keys)
+        self.lease = LeaderLease(client, self.keys, lease_ms=lease_ms, instance_id=instance_id)
+        self.pacer = Pacer(client, self.keys, settings, clock, self.ledger)
+        self.alerts = alerts or Alerts(client, self.keys, settings, clock)
+        self.max_release = max_release_per_tick
+        self.envelope_micros = typical_envelope_micros or _cheapest_envelope(settings)
+        self._enqueue = enqueue
+        self._broker: dramatiq.Broker | None = None
+
+    # --- one tick ----------------------------------------------------------------------
+    def tick(self) -> TickReport:
+        if not self.lease.hold():
+            return TickReport(leader=False)
+        report = TickReport(leader=True, token=self.lease.token)
+        report.reaped = self.ledger.reap()
+        pace = self.pacer.update()
+        report.rate_micros_per_h = pace.rate_micros_per_h
+        report.tokens_micros = pace.tokens_micros
+        report.released = self.release(pace)
+        report.alerts = [a.name for a in self.alerts.check(pace.ceiling_micros)]
+        return report
+
+    def release(self, pace: PaceState) -> dict[str, int]:
+        """Release due tickets, live first, as many as the bucket can pay for."""
+        now_ms = int(self.clock.now_s() * 1000)
+        if self.settings.pacing != "even":
+            return self._release_lanes(now_ms, self.max_release, (Lane.LIVE, *NON_LIVE))
+        tokens = pace.tokens_micros
+        live_n = self._affordable(tokens)
+        released = self._release_lanes(now_ms, live_n, (Lane.LIVE,))
+        # Replay and redrive only get what lies beyond the live lane's share of the burst.
+        left = tokens - released.get(Lane.LIVE.value, 0) * self.envelope_micros
+        left -= pace.burst_micros * self.settings.live_reserve_pct // 100
+        released.update(self._release_lanes(now_ms, self._affordable(left), NON_LIVE))
+        return released
+
+    def _affordable(self, tokens_micros: int) -> int:
+        if tokens_micros <= 0:
+            return 0
+        # At least one: admission may still grant a partial envelope to a short ticket.
+        return min(max(tokens_micros // self.envelope_micros, 1), self.max_release)
+
+    def _release_lanes(self, now_ms: int, limit: int, lanes: tuple[Lane, ...]) -> dict[str, int]:
+        if limit <= 0:
+            return {}
+        if self._enqueue is not None:
+            return self.lot.release_due(now_ms, self._enqueue, limit=limit, lanes=lanes)
+        broker = self.broker()
+        if _same_redis(self.settings):
+            return self.lot.release_due_into_redis(
+                now_ms, self.keys.dramatiq_namespace, limit=limit, lanes=lanes
+            )
+        return self.lot.release_due(now_ms, broker.enqueue, limit=limit, lanes=lanes)
+
+    def broker(self) -> dramatiq.Broker:
+        if self._broker is None:
+            from shared.broker import build_broker
+
+            self._broker = build_broker(self.settings)
+        return self._broker
+
+    # --- the process -------------------------------------------------------------------
+    def run(self, stop: threading.Event, *, interval_s: float = 1.0) -> None:
+        """Tick until `stop` is set; always give the lease up on the way out."""
+        was_leader = False
+        try:
+            while not stop.is_set():
+                try:
+                    report = self.tick()
+                except redis.RedisError as exc:
+                    log.warning("scheduler tick failed: %s", type(exc).__name__)
+                    report = TickReport(leader=self.lease.is_leader)
+                if report.leader != was_leader:
+                    log.info(
+                        "scheduler %s",
+                        "leads" if report.leader else "stands by",
+                        extra={"instance": self.lease.instance_id, "token": report.token},
+                    )
+                    was_leader = report.leader
+                stop.wait(interval_s)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        try:
+            self.lease.release()
+        finally:
+            if self._broker is not None:
+                self._broker.close()
+                self._broker = None
+
+
+def _cheapest_envelope(settings: Settings) -> int:
+    prices = PriceTable.load(settings.pricing_file)
+    return min(
+        prices.worst_case_micros(m, 0, settings.request_token_cap) for m in model_ladder(settings)
+    )
+
+
+def _same_redis(settings: Settings) -> bool:
+    """The fast release writes dramatiq's keys with the ledger's client: same server only."""
+    return settings.effective_broker_url == settings.redis_url
