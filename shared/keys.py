@@ -25,6 +25,7 @@ Two namespaces on one Redis never see each other: every key below, and dramatiq'
 | <ns>:dlq:index                        | zset   | retention (by sweep)   | entry id by failure ms     |
 | <ns>:circuit                          | hash   | none                   | provider circuit breaker   |
 | <ns>:circuit:window:<bucket>          | hash   | 2 windows              | ok/error counts            |
+| <ns>:circuit:probe                    | string | probe timeout          | half-open probe token      |
 | <ns>:scheduler:leader                 | string | lease                  | the leader's id            |
 | <ns>:scheduler:fence                  | string | none                   | fencing token counter      |
 | <ns>:scheduler:spend_samples          | zset   | none (trimmed 2 h)     | tenant spend snapshots     |
@@ -129,6 +130,10 @@ class Keys:
 
     def circuit_window(self, bucket: int) -> str:
         return self._k("circuit", "window", str(bucket))
+
+    @property
+    def circuit_probe(self) -> str:
+        return self._k("circuit", "probe")
 
     @property
     def scheduler_leader(self) -> str:

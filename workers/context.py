@@ -16,6 +16,7 @@ from shared.outcomes import OutcomeStore
 from shared.pricing import PriceTable
 from shared.redis_client import make_redis
 from shared.settings import Settings
+from workers.failures.circuit import ProviderCircuit
 from workers.failures.dlq import DeadLetterRegistry
 from workers.parking import ParkingLot
 
@@ -63,6 +64,11 @@ class WorkerContext:
             http=httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0)),
         )
         ctx.extras["deliver_reply"] = _reply_sender(ctx)
+        # The provider circuit: the agent's CircuitHook and an admission gate (one object, so
+        # admission parks tickets exactly while the agent would refuse to call).
+        circuit = ProviderCircuit(client, keys, settings, clock)
+        ctx.extras["circuit"] = circuit
+        ctx.extras.setdefault("gates", []).append(circuit)
         if with_agent:
             from workers.agent_factory import build_agent
 

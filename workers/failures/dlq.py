@@ -2,7 +2,13 @@
 
 dramatiq's dead-letter copy is the message as last enqueued, without the final traceback (and
 with `throws` there is none), so every failure is recorded here: a hash of JSON entries by id
-and an index by failure time. Entries hold the ticket (so it can be requeued), never logged.
+(`<ns>:dlq:entries`) and an index by failure time (`<ns>:dlq:index`). Entries hold the ticket
+(so it can be requeued), never logged. When dramatiq also holds a copy (a message it nacked:
+`<ns>:dq:<queue>.XQ` zset + `.XQ.msgs` hash, keyed by the message's `redis_message_id`),
+removing our entry removes that copy too, so the two never disagree.
+
+Everything streams: the index is walked by a (score, member) cursor in batches, which stays
+correct while entries are removed under it (a requeue removes what it has read).
 """
 
 from __future__ import annotations
@@ -10,12 +16,17 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import redis
 from pydantic import BaseModel, Field
 
 from shared.keys import Keys
+from shared.models import Lane
+
+DAY_MS = 24 * 3600 * 1000
+BATCH = 500
 
 
 class DeadLetter(BaseModel):
@@ -32,6 +43,47 @@ class DeadLetter(BaseModel):
     failed_at_ms: int
     ticket: dict[str, Any]
     message_id: str | None = None
+    # Where dramatiq's own dead-letter copy lives, when it made one (nacked messages only).
+    redis_message_id: str | None = None
+    queue_name: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """What a listing shows: never the ticket body, the requester or the traceback."""
+        return {
+            "entry_id": self.entry_id,
+            "ticket_id": self.ticket_id,
+            "event_id": self.event_id,
+            "tenant_id": self.tenant_id,
+            "lane": self.lane,
+            "reason": self.reason,
+            "error": self.error[:200],
+            "attempts": self.attempts,
+            "cost_micros": self.cost_micros,
+            "failed_at_ms": self.failed_at_ms,
+        }
+
+
+@dataclass(frozen=True)
+class DLQFilter:
+    """Which entries an operator means; every field optional, all of them must match."""
+
+    reason: str | None = None
+    tenant: str | None = None
+    since_ms: int | None = None
+    until_ms: int | None = None
+    text: str | None = None
+
+    def matches(self, entry: DeadLetter) -> bool:
+        if self.reason is not None and entry.reason != self.reason:
+            return False
+        if self.tenant is not None and entry.tenant_id != self.tenant:
+            return False
+        if self.text:
+            needle = self.text.lower()
+            hay = (entry.reason, entry.error, entry.ticket_id)
+            if not any(needle in h.lower() for h in hay):
+                return False
+        return True
 
 
 class DeadLetterRegistry:
@@ -48,29 +100,105 @@ class DeadLetterRegistry:
 
     def get(self, entry_id: str) -> DeadLetter | None:
         raw = self._r.hget(self._keys.dlq_entries, entry_id)
-        return DeadLetter.model_validate_json(raw) if raw else None
+        return DeadLetter.model_validate_json(cast(str, raw)) if raw else None
 
     def size(self) -> int:
         return int(self._r.zcard(self._keys.dlq_index))
 
-    def iter_entries(self, batch: int = 500) -> Iterator[DeadLetter]:
-        """Oldest first, `batch` at a time: never the whole registry in memory."""
-        start = 0
+    def iter_ids(
+        self, since_ms: int | None = None, until_ms: int | None = None, batch: int = BATCH
+    ) -> Iterator[list[str]]:
+        """Entry ids oldest first, a batch at a time, by a cursor on (failure ms, id).
+
+        A batch ends on a whole failure-time group, so removing entries already returned never
+        makes the walk skip one; entries recorded after `until_ms` are never reached.
+        """
+        lo: str = "-inf" if since_ms is None else str(since_ms)
+        hi: str = "+inf" if until_ms is None else str(until_ms)
         while True:
-            ids = self._r.zrange(self._keys.dlq_index, start, start + batch - 1)
-            if not ids:
+            rows = self._zrange(lo, hi, batch)
+            if not rows:
                 return
-            for raw in self._r.hmget(self._keys.dlq_entries, ids):
+            if len(rows) < batch:
+                yield [m for m, _ in rows]
+                return
+            last = rows[-1][1]
+            head = [m for m, s in rows if s < last]
+            # The whole group at the last score (failures in one millisecond: small).
+            tail = cast(list[str], self._r.zrangebyscore(self._keys.dlq_index, last, last))
+            yield head + tail
+            lo = f"({last}"
+
+    def _zrange(self, lo: str, hi: str, batch: int) -> list[tuple[str, int]]:
+        rows = cast(
+            list[tuple[str, float]],
+            self._r.zrangebyscore(
+                self._keys.dlq_index, lo, hi, start=0, num=batch, withscores=True
+            ),
+        )
+        return [(m, int(s)) for m, s in rows]
+
+    def iter_entries(
+        self, flt: DLQFilter | None = None, batch: int = BATCH
+    ) -> Iterator[DeadLetter]:
+        """Matching entries, oldest first: never the whole registry in memory."""
+        flt = flt or DLQFilter()
+        for ids in self.iter_ids(flt.since_ms, flt.until_ms, batch):
+            for raw in cast(list[str | None], self._r.hmget(self._keys.dlq_entries, ids)):
                 if raw:
-                    yield DeadLetter.model_validate_json(raw)
-            start += batch
+                    entry = DeadLetter.model_validate_json(raw)
+                    if flt.matches(entry):
+                        yield entry
+
+    def claim(self, entry: DeadLetter) -> bool:
+        """Remove one entry (and dramatiq's copy); True only for the one caller that removed
+        it, so two operators draining the same reason never requeue a ticket twice."""
+        pipe = self._r.pipeline(transaction=True)
+        pipe.zrem(self._keys.dlq_index, entry.entry_id)
+        pipe.hdel(self._keys.dlq_entries, entry.entry_id)
+        removed, _ = pipe.execute()
+        if removed:
+            self._drop_dramatiq_copy(entry)
+        return bool(removed)
 
     def remove(self, entry_id: str) -> bool:
+        entry = self.get(entry_id)
+        if entry is None:
+            pipe = self._r.pipeline(transaction=True)
+            pipe.zrem(self._keys.dlq_index, entry_id)
+            pipe.hdel(self._keys.dlq_entries, entry_id)
+            return bool(pipe.execute()[1])
+        return self.claim(entry)
+
+    def _drop_dramatiq_copy(self, entry: DeadLetter) -> None:
+        # Only a message dramatiq nacked has a copy, and FailureRecorder notes its id then;
+        # one the actor dead-lettered itself was acked and left none.
+        if entry.redis_message_id is None:
+            return
+        xq = dramatiq_xq(self._keys, entry.queue_name or Lane(entry.lane).queue_name)
         pipe = self._r.pipeline(transaction=True)
-        pipe.hdel(self._keys.dlq_entries, entry_id)
-        pipe.zrem(self._keys.dlq_index, entry_id)
-        removed, _ = pipe.execute()
-        return bool(removed)
+        pipe.zrem(xq, entry.redis_message_id)
+        pipe.hdel(xq + ".msgs", entry.redis_message_id)
+        pipe.execute()
+
+    def sweep(self, now_ms: int, retention_days: int, batch: int = BATCH) -> int:
+        """Delete entries older than the retention, `batch` at a time; returns how many."""
+        cutoff_ms = now_ms - retention_days * DAY_MS
+        removed = 0
+        for ids in self.iter_ids(None, cutoff_ms - 1, batch):
+            for raw in cast(list[str | None], self._r.hmget(self._keys.dlq_entries, ids)):
+                if raw:
+                    self._drop_dramatiq_copy(DeadLetter.model_validate_json(raw))
+            pipe = self._r.pipeline(transaction=True)
+            pipe.zrem(self._keys.dlq_index, *ids)
+            pipe.hdel(self._keys.dlq_entries, *ids)
+            removed += int(pipe.execute()[0])
+        return removed
+
+
+def dramatiq_xq(keys: Keys, queue_name: str) -> str:
+    """dramatiq's dead-letter zset for a queue (a delay queue `x.DQ` dead-letters into `x`)."""
+    return f"{keys.dramatiq_namespace}:{queue_name.removesuffix('.DQ')}.XQ"
 
 
 def entry_json(entry: DeadLetter) -> str:

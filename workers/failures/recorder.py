@@ -70,6 +70,9 @@ class FailureRecorder(Middleware):
                 failed_at_ms=ctx.now_ms(),
                 ticket=ticket.to_message(),
                 message_id=message.message_id,
+                # dramatiq nacks this message next: its dead-letter copy is keyed by this id.
+                redis_message_id=message.options.get("redis_message_id"),
+                queue_name=message.queue_name,
             )
         )
         ctx.outcomes.finalize(

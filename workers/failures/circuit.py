@@ -1,0 +1,189 @@
+"""The provider circuit breaker, shared by every worker through Redis.
+
+closed    -> calls go through; each attempt's outcome lands in a sliding window of buckets
+             (`<ns>:circuit:window:<bucket>`). When at least `circuit_min_calls` attempts in the
+             window failed at `circuit_error_rate_pct` or more, the circuit opens.
+open      -> no calls until `retry_at_ms` (now + `circuit_open_s`); admission parks tickets
+             until then (reason "provider_circuit_open") instead of burning retries.
+half_open -> after `retry_at_ms` one caller wins the probe token (SET NX with a TTL, so a probe
+             whose worker died is retried); its success closes the circuit and clears the
+             window, its failure re-opens it for another `circuit_open_s`.
+
+Every transition is one Lua script, so many workers never disagree about the state. Time comes
+from the injected clock (as `now_ms` arguments), never from Redis' own TIME.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import uuid
+from typing import Any, cast
+
+import redis
+
+from shared.clock import Clock
+from shared.keys import Keys
+from shared.models import Lane, Ticket
+from shared.settings import Settings
+
+REASON = "provider_circuit_open"
+DEFAULT_WINDOW_S = 30.0
+WINDOW_BUCKETS = 10
+# While a probe is out, tickets wait this long before admission looks again.
+PROBE_WAIT_MS = 1_000
+# Share of `circuit_open_s` added as jitter to a parked ticket's release, so a fleet of
+# parked tickets does not hit the gate in the same millisecond the circuit half-opens.
+RELEASE_JITTER_PCT = 20
+
+# KEYS: 1 circuit hash, 2 probe key, 3.. window buckets (current first)
+# ARGV: 1 now ms, 2 ok (1|0), 3 min calls, 4 error rate pct, 5 open ms, 6 bucket ttl ms, 7 token
+_RECORD = """
+local now, ok, token = tonumber(ARGV[1]), ARGV[2] == '1', ARGV[7]
+local open_ms = tonumber(ARGV[5])
+if token ~= '' and redis.call('GET', KEYS[2]) == token then
+  redis.call('DEL', KEYS[2])
+  if ok then
+    redis.call('HSET', KEYS[1], 'state', 'closed', 'retry_at_ms', 0, 'changed_at_ms', now)
+    for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
+    return 'closed'
+  end
+  redis.call('HSET', KEYS[1], 'state', 'open', 'retry_at_ms', now + open_ms, 'changed_at_ms', now)
+  redis.call('HINCRBY', KEYS[1], 'opens', 1)
+  return 'open'
+end
+redis.call('HINCRBY', KEYS[3], ok and 'ok' or 'err', 1)
+redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[6]))
+local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
+if state ~= 'closed' or ok then return state end
+local total, errs = 0, 0
+for i = 3, #KEYS do
+  local c = redis.call('HMGET', KEYS[i], 'ok', 'err')
+  local e = tonumber(c[2] or '0')
+  total = total + tonumber(c[1] or '0') + e
+  errs = errs + e
+end
+if total >= tonumber(ARGV[3]) and errs * 100 >= tonumber(ARGV[4]) * total then
+  redis.call('HSET', KEYS[1], 'state', 'open', 'retry_at_ms', now + open_ms, 'changed_at_ms', now)
+  redis.call('HINCRBY', KEYS[1], 'opens', 1)
+  return 'open'
+end
+return 'closed'
+"""
+
+# KEYS: 1 circuit hash, 2 probe key   ARGV: 1 now ms, 2 token, 3 probe ttl ms
+# Returns 1 (closed: go), 2 (you hold the probe), 0 (open: do not call)
+_ALLOW = """
+local c = redis.call('HMGET', KEYS[1], 'state', 'retry_at_ms')
+local state = c[1] or 'closed'
+if state == 'closed' then return 1 end
+if tonumber(ARGV[1]) < tonumber(c[2] or '0') then return 0 end
+if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', tonumber(ARGV[3])) then
+  redis.call('HSET', KEYS[1], 'state', 'half_open', 'changed_at_ms', ARGV[1])
+  return 2
+end
+return 0
+"""
+
+
+class ProviderCircuit:
+    """The agent's `CircuitHook` (allow/record) and an admission gate (check), in one object.
+
+    One instance per worker process, shared by its threads: the probe token a thread wins in
+    `allow()` is kept thread-locally until that same thread's `record()`, because the agent
+    calls both from the thread that runs the ticket.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        settings: Settings,
+        clock: Clock,
+        *,
+        window_s: float = DEFAULT_WINDOW_S,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._r = client
+        self._keys = keys
+        self._clock = clock
+        self._min_calls = settings.circuit_min_calls
+        self._rate_pct = settings.circuit_error_rate_pct
+        self._open_ms = int(settings.circuit_open_s * 1000)
+        self._bucket_ms = max(int(window_s * 1000) // WINDOW_BUCKETS, 1)
+        # A probe can take no longer than one provider call; after that another may go.
+        self._probe_ttl_ms = int((settings.llm_timeout_s + 5) * 1000)
+        self._rng = rng or random.Random()
+        self._local = threading.local()
+        self._record = client.register_script(_RECORD)
+        self._allow = client.register_script(_ALLOW)
+
+    def _now_ms(self) -> int:
+        return int(self._clock.now_s() * 1000)
+
+    def _bucket_keys(self, now_ms: int) -> list[str]:
+        current = now_ms // self._bucket_ms
+        return [self._keys.circuit_window(current - i) for i in range(WINDOW_BUCKETS)]
+
+    # --- CircuitHook -------------------------------------------------------------------
+    def allow(self) -> bool:
+        token = uuid.uuid4().hex
+        got = int(
+            self._allow(
+                keys=[self._keys.circuit, self._keys.circuit_probe],
+                args=[self._now_ms(), token, self._probe_ttl_ms],
+            )
+        )
+        if got == 2:
+            self._local.token = token
+        return got != 0
+
+    def record(self, ok: bool) -> None:
+        token = getattr(self._local, "token", "")
+        self._local.token = ""
+        now_ms = self._now_ms()
+        self._record(
+            keys=[self._keys.circuit, self._keys.circuit_probe, *self._bucket_keys(now_ms)],
+            args=[
+                now_ms,
+                1 if ok else 0,
+                self._min_calls,
+                self._rate_pct,
+                self._open_ms,
+                2 * self._bucket_ms * WINDOW_BUCKETS,
+                token,
+            ],
+        )
+
+    # --- admission gate ----------------------------------------------------------------
+    def check(self, ticket: Ticket, lane: Lane) -> tuple[int, str] | None:
+        """Park the ticket while the circuit is open or a probe is out; None when closed."""
+        state, retry_at = self._r.hmget(self._keys.circuit, ["state", "retry_at_ms"])
+        if state in (None, "closed"):
+            return None
+        now_ms = self._now_ms()
+        retry_at_ms = int(retry_at or 0)
+        if state == "open" and now_ms < retry_at_ms:
+            jitter_ms = self._rng.randint(0, self._open_ms * RELEASE_JITTER_PCT // 100)
+            return retry_at_ms + jitter_ms, REASON
+        if state == "half_open" and self._r.exists(self._keys.circuit_probe):
+            return now_ms + min(PROBE_WAIT_MS, self._open_ms), REASON
+        return None  # due for a probe: let this ticket try to win it
+
+    # --- reading -----------------------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        raw = cast(dict[str, str], self._r.hgetall(self._keys.circuit))
+        counts = {"ok": 0, "err": 0}
+        pipe = self._r.pipeline(transaction=False)
+        for key in self._bucket_keys(self._now_ms()):
+            pipe.hmget(key, ["ok", "err"])
+        for ok_n, err_n in pipe.execute():
+            counts["ok"] += int(ok_n or 0)
+            counts["err"] += int(err_n or 0)
+        return {
+            "state": raw.get("state", "closed"),
+            "retry_at_ms": int(raw.get("retry_at_ms", 0) or 0),
+            "opens": int(raw.get("opens", 0) or 0),
+            "window_ok": counts["ok"],
+            "window_err": counts["err"],
+        }
