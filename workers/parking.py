@@ -28,18 +28,34 @@ INFLIGHT_TIMEOUT_MS = 60_000
 BULK_MAX = 1_000
 LANE_ORDER = (Lane.LIVE, Lane.REDRIVE, Lane.REPLAY)
 
+# Finds up to ARGV[2] due members of one lane (prefix ARGV[3]) into `out`. The lanes share
+# one sorted set, so it pages past other lanes' due members (up to a bound) instead of
+# looking at only the first few: otherwise a backlog of due replay tickets would hide every
+# due live ticket from the release (live must never wait behind replay).
+_SCAN_DUE = """
+local limit = tonumber(ARGV[2])
+local page = math.max(4 * limit, 200)
+local out, offset = {}, 0
+while #out < limit and offset < 100000 do
+  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', offset, page)
+  for _, m in ipairs(due) do
+    if string.sub(m, 1, #ARGV[3]) == ARGV[3] then
+      out[#out + 1] = m
+      if #out >= limit then break end
+    end
+  end
+  if #due < page then break end
+  offset = offset + page
+end
+"""
+
 # KEYS[1] parked zset  KEYS[2] inflight zset   ARGV: 1 now ms, 2 limit, 3 lane prefix
 # Moves up to `limit` due members of one lane to in-flight and returns them.
 _TAKE_DUE = """
-local out = {}
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 4 * tonumber(ARGV[2]))
-for _, m in ipairs(due) do
-  if string.sub(m, 1, #ARGV[3]) == ARGV[3] then
-    redis.call('ZREM', KEYS[1], m)
-    redis.call('ZADD', KEYS[2], ARGV[1], m)
-    out[#out + 1] = m
-    if #out >= tonumber(ARGV[2]) then break end
-  end
+""" + _SCAN_DUE + """
+for _, m in ipairs(out) do
+  redis.call('ZREM', KEYS[1], m)
+  redis.call('ZADD', KEYS[2], ARGV[1], m)
 end
 return out
 """
@@ -59,15 +75,7 @@ return #stale
 # a batch costs a constant number of commands.
 # KEYS[1] parked  KEYS[2] inflight  KEYS[3] messages   ARGV: 1 now ms, 2 limit, 3 lane prefix
 _TAKE_DUE_BULK = """
-local limit = tonumber(ARGV[2])
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 4 * limit)
-local out = {}
-for _, m in ipairs(due) do
-  if string.sub(m, 1, #ARGV[3]) == ARGV[3] then
-    out[#out + 1] = m
-    if #out >= limit then break end
-  end
-end
+""" + _SCAN_DUE + """
 if #out == 0 then return {{}, {}} end
 local scored = {}
 for i = 1, #out, 200 do
