@@ -170,6 +170,17 @@ class Metrics:
         self.webhook_requests.labels(label_value(source), label_value(str(status))).inc()
 
 
+_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+
+
+def exposed_names(registry: CollectorRegistry) -> set[str]:
+    """Every series name `registry` can expose (what dashboards and alert rules may query)."""
+    names: set[str] = set()
+    for family in registry.collect():
+        names.update(family.name + suffix for suffix in _SUFFIXES.get(family.type, ("",)))
+    return names
+
+
 def render_metrics(registry: CollectorRegistry) -> tuple[bytes, str]:
     """The body and content type for a `/metrics` route (FastAPI: `Response(body, media_type=)`)."""
     return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -197,7 +197,8 @@ def init_sentry(settings: Settings, *, component: str, transport: Transport | No
 
     Must run before the broker is built (see the module docstring).
     """
-    if settings.sentry_dsn is None:
+    # An empty value (a blank placeholder in a manifest) means off too.
+    if settings.sentry_dsn is None or not settings.sentry_dsn.get_secret_value():
         return False
     scrubber = Scrubber(secret_values(settings))
     options: dict[str, Any] = _privacy_options()

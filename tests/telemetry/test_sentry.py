@@ -35,6 +35,7 @@ def assert_clean(raw: bytes) -> None:
 def test_off_without_a_dsn(namespace: str) -> None:
     # Given settings with no DSN / When initialising / Then nothing is set up
     assert init_sentry(make_settings(namespace), component="test") is False
+    assert init_sentry(make_settings(namespace, sentry_dsn=""), component="test") is False
     assert not sentry_sdk.get_client().is_active()
 
 
