@@ -113,3 +113,28 @@ def generic_ticket(n: int | str, **over: Any) -> dict[str, Any]:
     }
     doc.update(over)
     return doc
+
+
+class ReleaseLoop:
+    """Releases due parked tickets every `every_s` (what the scheduler does, minus pacing)."""
+
+    def __init__(self, ctx: Any, broker: Any, every_s: float = 0.2) -> None:
+        self.ctx = ctx
+        self.broker = broker
+        self.every_s = every_s
+        self.stop_event = threading.Event()
+        self.released = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop_event.wait(self.every_s):
+            done = self.ctx.parking.release_due(self.ctx.now_ms(), self.broker.enqueue)
+            self.released += sum(done.values())
+
+    def __enter__(self) -> ReleaseLoop:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_event.set()
+        self.thread.join(timeout=5)

@@ -2,10 +2,12 @@
 
 dramatiq's delayed messages sit unacked in a worker's memory until their eta; a ticket
 deferred until midnight must not. Parked messages live in Redis: a sorted set by release time
-(`<ns>:parked`, member `<lane>|<message id>`) and a hash of encoded messages. Release is
+(`<ns>:parked`, member `<lane>|<message id>|<park nonce>`) and a hash of encoded messages. Release is
 two-phase so a crash between "taken out" and "enqueued" loses nothing: members move to an
 in-flight set first and are only deleted after the broker accepted them; in-flight members
-older than `INFLIGHT_TIMEOUT_MS` go back to the lot. A ticket released twice is harmless: the
+older than `INFLIGHT_TIMEOUT_MS` go back to the lot. Each park gets its own member (the nonce):
+a released ticket can be re-parked by a fast worker before the release has cleaned up, and
+the cleanup must not delete the new parking. A ticket released twice is harmless: the
 actor does nothing for an event that already has a final outcome, and admission reuses an
 open reservation.
 """
@@ -17,11 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import uuid4
 
+import logging
+import uuid
+
 import dramatiq
 import redis
 
 from shared.keys import Keys
 from shared.models import Lane
+
+log = logging.getLogger("paceline.parking")
 
 INFLIGHT_TIMEOUT_MS = 60_000
 # Largest batch the bulk path moves at once (Lua's unpack has a stack limit near 8,000).
@@ -117,7 +124,7 @@ class ParkingLot:
         return self._keys.parked + ":reason"
 
     def park(self, message: dramatiq.Message[Any], lane: Lane, release_ms: int, reason: str) -> str:
-        member = f"{lane.value}|{message.message_id}"
+        member = f"{lane.value}|{message.message_id}|{uuid.uuid4().hex[:8]}"
         pipe = self._r.pipeline(transaction=True)
         pipe.hset(self._keys.parked_messages, member, message.encode().decode())
         pipe.hset(self._reasons, member, reason)
@@ -169,7 +176,9 @@ class ParkingLot:
             encoded = self._r.hmget(self._keys.parked_messages, members)
             done: list[str] = []
             for member, raw in zip(members, encoded, strict=True):
-                if raw is not None:
+                if raw is None:
+                    log.error("parked member %s had no message; skipped", member)
+                else:
                     enqueue(dramatiq.Message.decode(raw.encode()))
                 done.append(member)
             pipe = self._r.pipeline(transaction=True)
