@@ -23,6 +23,7 @@ Two namespaces on one Redis never see each other: every key below, and dramatiq'
 | <ns>:outcomes:index                   | zset   | none                   | ticket key by update ms    |
 | <ns>:dlq:entries                      | hash   | retention (by sweep)   | entry id -> JSON entry     |
 | <ns>:dlq:index                        | zset   | retention (by sweep)   | entry id by failure ms     |
+| <ns>:dlq:requeued:<ticket_key>:<ms>   | string | 1 day                  | one requeue per dead letter|
 | <ns>:circuit                          | hash   | none                   | provider circuit breaker   |
 | <ns>:circuit:window:<bucket>          | hash   | 2 windows              | ok/error counts            |
 | <ns>:circuit:probe                    | string | probe timeout          | half-open probe token      |
@@ -123,6 +124,9 @@ class Keys:
     @property
     def dlq_index(self) -> str:
         return self._k("dlq", "index")
+
+    def dlq_requeued(self, ticket_key: str, dead_at_ms: int) -> str:
+        return self._k("dlq", "requeued", ticket_key, str(dead_at_ms))
 
     @property
     def circuit(self) -> str:

@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "shared.cli.cmd_budget",
     "shared.cli.cmd_plan",
     "shared.cli.cmd_replay",
+    "shared.cli.cmd_dlq",
 )
 
 
