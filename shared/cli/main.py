@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "shared.cli.cmd_plan",
     "shared.cli.cmd_replay",
     "shared.cli.cmd_dlq",
+    "shared.cli.cmd_scheduler",
+    "shared.cli.cmd_simulate",
 )
 
 

@@ -84,10 +84,9 @@ class SpendVelocity:
         if last and now_ms - int(last[0][1]) < SAMPLE_EVERY_MS:
             return None
         day = budget_day(now_s, self._settings.tz)
-        raw = cast(dict[str, str], self._r.hgetall(self._keys.spent(day)))
-        spent = {
-            s[len(TENANT_PREFIX) :]: int(v) for s, v in raw.items() if s.startswith(TENANT_PREFIX)
-        }
+        # The day's hash also holds every requester's scope; only tenants come back over the wire.
+        rows = self._r.hscan_iter(self._keys.spent(day), match=TENANT_PREFIX + "*", count=5000)
+        spent = {str(f)[len(TENANT_PREFIX) :]: int(v) for f, v in rows}
         doc = json.dumps({"at": now_ms, "day": day, "spent": spent}, sort_keys=True)
         pipe = self._r.pipeline(transaction=False)
         pipe.zadd(self._keys.spend_samples, {doc: now_ms})
