@@ -58,4 +58,5 @@ def build_broker(
         middleware=mw,
         namespace=keys.dramatiq_namespace,
         heartbeat_timeout=settings.heartbeat_timeout_ms,
+        maintenance_chance=settings.broker_maintenance_per_million,
     )

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     retry_max_ms: int = Field(default=30_000, ge=1)
     dlq_retention_days: int = Field(default=30, ge=1)
     heartbeat_timeout_ms: int = Field(default=60_000, ge=1_000)
+    # dramatiq re-delivers a dead worker's messages during "maintenance", run on this many
+    # Redis commands per million; dramatiq's default (1,000) can take minutes on an idle queue.
+    broker_maintenance_per_million: int = Field(default=10_000, ge=1, le=1_000_000)
     circuit_error_rate_pct: int = Field(default=50, ge=1, le=100)
     circuit_min_calls: int = Field(default=10, ge=1)
     circuit_open_s: float = Field(default=10.0, gt=0)
