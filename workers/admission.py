@@ -68,11 +68,6 @@ class AdmissionMiddleware(Middleware):
             # Not a ticket: the actor dead-letters it with the reason; no money is involved.
             message.options[OPTION] = {"invalid": True}
             return
-        known = ctx.outcomes.status(ticket.ticket_id)
-        if known and known[0].is_final and known[1] == ticket.event_id:
-            log.info("duplicate delivery skipped", extra={"ticket_id": ticket.ticket_id})
-            raise SkipMessage("already final")
-
         assert ctx.agent is not None
         bound = ctx.agent.prompt_bound(ticket)
         candidates = candidates_for(bound, ctx.settings, ctx.prices, model_ladder(ctx.settings))
@@ -95,8 +90,13 @@ class AdmissionMiddleware(Middleware):
                 requester_id=ticket.requester.id,
                 lane=lane.value,
                 candidates=candidates,
+                ticket_id=ticket.ticket_id,
+                event_id=ticket.event_id,
             )
         )
+        if decision.kind == "skip":
+            log.info("duplicate delivery skipped", extra={"ticket_id": ticket.ticket_id})
+            raise SkipMessage("already final")
         if decision.kind == "admit":
             message.options[OPTION] = {
                 "reservation_id": decision.reservation_id,

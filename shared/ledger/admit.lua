@@ -1,10 +1,11 @@
 -- admit: decide, atomically, whether a ticket's envelope fits every cap and the pace.
 -- KEYS[1] caps hash   KEYS[2] pace hash   KEYS[3] leases zset   KEYS[4] by_ticket hash
+-- KEYS[5] the ticket's outcome hash (optional): a final outcome for this event -> 'skip'
 -- ARGV: 1 prefix, 2 now_ms, 3 day, 4 day_end_ms, 5 ticket key, 6 new reservation id,
 --       7 lease_ms, 8 tenant, 9 user scope ("user:<tenant>:<id>"), 10 lane,
 --       11 ceiling, 12 tenant cap, 13 user cap (defaults, micros), 14 live reserve pct,
 --       15 pacing ("even"|"off"), 16 burst micros, 17 tight pct, 18 held retry ms,
---       19 n candidates, then n x (model, full micros, min micros)
+--       19 n candidates, then n x (model, full micros, min micros), then the event id
 -- Returns {decision, reservation id, grant, model, reason, until_ms, reused}
 local p = ARGV[1]
 local now = tonumber(ARGV[2])
@@ -12,6 +13,17 @@ local day, day_end = ARGV[3], tonumber(ARGV[4])
 local ticket, rid, lease_ms = ARGV[5], ARGV[6], tonumber(ARGV[7])
 local tenant, user_scope, lane = ARGV[8], ARGV[9], ARGV[10]
 local live = (lane == 'live')
+
+-- A duplicate delivery of an event that already ended does nothing (one round trip).
+local n_cand = tonumber(ARGV[19])
+if KEYS[5] then
+  local o = redis.call('HMGET', KEYS[5], 'status', 'event_id')
+  local event = ARGV[19 + n_cand * 3 + 1]
+  local finals = {answered=true, escalated=true, rejected=true, dead_lettered=true}
+  if o[1] and finals[o[1]] and o[2] == event then
+    return {'skip', '', 0, '', 'already_final', 0, 0}
+  end
+end
 
 reap(p, now, 20, KEYS[3], KEYS[4], KEYS[2])
 
@@ -96,7 +108,7 @@ if pacing then
 end
 
 -- Degrade before refusing: when the bucket is low, start from the next cheaper model.
-local n = tonumber(ARGV[19])
+local n = n_cand
 local first = 1
 if pacing and n > 1 and tokens * 100 < burst * tonumber(ARGV[17]) then first = 2 end
 for i = first, n do

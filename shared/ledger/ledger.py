@@ -17,7 +17,7 @@ from shared.clock import Clock, budget_day, day_bounds_s
 from shared.keys import Keys
 from shared.settings import Settings
 
-DecisionKind = Literal["admit", "defer", "reject"]
+DecisionKind = Literal["admit", "defer", "reject", "skip"]
 # How soon to look again when money is only held by reservations in flight.
 HELD_RETRY_MS = 1_000
 # Below this share of its burst the bucket counts as "tight" and the ladder steps down.
@@ -40,6 +40,9 @@ class AdmissionRequest:
     requester_id: str
     lane: str
     candidates: list[Candidate]
+    # Set both to have admission skip an event whose outcome is already final.
+    ticket_id: str | None = None
+    event_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,19 @@ class DrawResult:
     ok: bool
     left_micros: int
     lost: bool = False
+
+
+def _decision(raw: list[Any]) -> Decision:
+    kind, rid, grant, model, reason, until_ms, reused = raw
+    return Decision(
+        kind=kind,
+        reason=reason,
+        reservation_id=rid or None,
+        grant_micros=int(grant),
+        model=model or None,
+        until_ms=int(until_ms),
+        reused=bool(int(reused)),
+    )
 
 
 class Ledger:
@@ -87,6 +103,37 @@ class Ledger:
 
     # --- the four operations -----------------------------------------------------------
     def admit(self, req: AdmissionRequest) -> Decision:
+        raw = self._admit(keys=self._admit_keys(req), args=self._admit_args(req))
+        return _decision(raw)
+
+    def _admit_keys(self, req: AdmissionRequest) -> list[str]:
+        k = self._keys
+        keys = [k.caps, k.pace, k.leases, k.reservation_by_ticket]
+        if req.ticket_id is not None:
+            keys.append(k.ticket(req.ticket_id))
+        return keys
+
+    def admit_many(self, reqs: list[AdmissionRequest]) -> list[Decision]:
+        """Several admissions in one round trip (each still its own atomic script)."""
+        k = self._keys
+        pipe = self._r.pipeline(transaction=False)
+        for req in reqs:
+            self._admit(keys=self._admit_keys(req), args=self._admit_args(req), client=pipe)
+        return [_decision(raw) for raw in pipe.execute()]
+
+    def settle_many(self, calls: list[tuple[str, str, int]]) -> list[bool]:
+        """(reservation id, call id, actual micros) settles in one round trip."""
+        k = self._keys
+        pipe = self._r.pipeline(transaction=False)
+        for rid, call_id, actual in calls:
+            self._settle(
+                keys=[k.reservation(rid), k.reservation_draws(rid), k.reservation_settled(rid)],
+                args=[self._prefix, call_id, actual],
+                client=pipe,
+            )
+        return [int(status) == 1 for status, _ in pipe.execute()]
+
+    def _admit_args(self, req: AdmissionRequest) -> list[Any]:
         if not req.candidates:
             raise ValueError("admission needs at least one candidate model")
         now_s = self._clock.now_s()
@@ -115,18 +162,8 @@ class Ledger:
         ]
         for c in req.candidates:
             args += [c.model, c.full_micros, c.min_micros]
-        k = self._keys
-        raw = self._admit(keys=[k.caps, k.pace, k.leases, k.reservation_by_ticket], args=args)
-        kind, rid, grant, model, reason, until_ms, reused = raw
-        return Decision(
-            kind=kind,
-            reason=reason,
-            reservation_id=rid or None,
-            grant_micros=int(grant),
-            model=model or None,
-            until_ms=int(until_ms),
-            reused=bool(int(reused)),
-        )
+        args.append(req.event_id or "")
+        return args
 
     def draw(self, reservation_id: str, call_id: str, worst_micros: int) -> DrawResult:
         k = self._keys

@@ -1,0 +1,214 @@
+"""Issues 2 and 3: our broker set-up against plain dramatiq, tickets/s end to end, ledger
+decisions/s against a trivial EVALSHA, and the admission middleware's cost on a no-op actor."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+
+from producers.enqueue import Intake
+from shared.clock import SystemClock
+from shared.keys import Keys
+from shared.ledger import AdmissionRequest, Candidate, Ledger
+from shared.messages import ticket_message
+from shared.models import Lane, Ticket
+from tests.bench.common import Timer, bench_namespace, row
+from tests.conftest import REDIS_URL, SimulatorProcess
+from tests.helpers import generic_ticket
+from workers.runtime import RunningWorker
+
+COMMAND = ".venv/bin/python tests/bench/run_all.py --only core"
+NOOP_MESSAGES = 3000
+
+
+def _drain(broker: dramatiq.Broker, queues: set[str], done: threading.Event, threads: int = 8) -> float:
+    worker = dramatiq.Worker(broker, queues=queues, worker_threads=threads, worker_timeout=50)
+    with Timer() as t:
+        worker.start()
+        done.wait(120)
+    worker.stop()
+    return t.seconds
+
+
+def plain_dramatiq_noop(namespace: str) -> float:
+    broker = RedisBroker(url=REDIS_URL, namespace=f"{namespace}:plain")
+    count = {"n": 0}
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def noop() -> None:
+        with lock:
+            count["n"] += 1
+            if count["n"] >= NOOP_MESSAGES:
+                done.set()
+
+    actor = dramatiq.Actor(noop, broker=broker, actor_name="noop", queue_name="noop", priority=0, options={})
+    for _ in range(NOOP_MESSAGES):
+        actor.send()
+    seconds = _drain(broker, {"noop"}, done)
+    broker.close()
+    return NOOP_MESSAGES / seconds
+
+
+def our_broker_noop(settings: Any) -> float:
+    """The same no-op through `build_worker_broker`: our namespace, middleware and settings."""
+    worker_ctx = RunningWorker(settings, threads=8)
+    broker = worker_ctx.broker
+    count = {"n": 0}
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def noop() -> None:
+        with lock:
+            count["n"] += 1
+            if count["n"] >= NOOP_MESSAGES:
+                done.set()
+
+    actor = dramatiq.Actor(noop, broker=broker, actor_name="noop", queue_name="noop", priority=0, options={})
+    for _ in range(NOOP_MESSAGES):
+        actor.send()
+    seconds = _drain(broker, {"noop"}, done)
+    worker_ctx.stop()
+    return NOOP_MESSAGES / seconds
+
+
+def admitted_noop(settings: Any, with_admission: bool) -> float:
+    """Ticket messages whose actor does nothing but close its reservation, with and without
+    the admission middleware in front (issue 3b)."""
+    running = RunningWorker(settings, threads=8)
+    ctx = running.ctx
+    from shared.broker import build_broker, default_middleware
+    from workers.admission import OPTION, AdmissionMiddleware
+
+    mw = default_middleware() + ([AdmissionMiddleware(ctx)] if with_admission else [])
+    broker = build_broker(settings, middleware=mw)
+    count = {"n": 0}
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def handle(ticket: Any, lane: str = "live") -> None:
+        message = dramatiq.middleware.CurrentMessage.get_current_message()
+        rid = (message.options.get(OPTION) or {}).get("reservation_id")
+        if rid:
+            ctx.ledger.release(rid)
+        with lock:
+            count["n"] += 1
+            if count["n"] >= NOOP_MESSAGES:
+                done.set()
+
+    dramatiq.Actor(handle, broker=broker, actor_name="handle_ticket", queue_name="tickets_live",
+                   priority=0, options={})
+    for n in range(NOOP_MESSAGES):
+        ticket = Ticket.model_validate(generic_ticket(f"{int(with_admission)}-{n}"))
+        broker.enqueue(ticket_message(ticket, Lane.LIVE))
+    seconds = _drain(broker, {"tickets_live"}, done)
+    broker.close()
+    running.stop()
+    return NOOP_MESSAGES / seconds
+
+
+def ledger_pairs(settings: Any, connections: int = 32, seconds: float = 3.0) -> tuple[float, float]:
+    """admit + settle pairs/s from `connections` threads, each its own connection sending
+    batches in one round trip (each decision still one atomic script), against the same
+    threads sending a trivial EVALSHA the same way. Both client-bound on 2 cores: the Python
+    client shares the machine with Redis."""
+    keys = Keys(settings.namespace)
+    batch = 50
+
+    def run(kind: str) -> float:
+        stop = time.perf_counter() + seconds
+        totals = [0] * connections
+
+        def loop(i: int) -> None:
+            client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+            ledger = Ledger(client, keys, settings, SystemClock())
+            trivial = client.register_script("return 1")
+            cand = [Candidate("gpt-4o-mini", 2000, 500)]
+            n = 0
+            while time.perf_counter() < stop:
+                if kind == "trivial":
+                    pipe = client.pipeline(transaction=False)
+                    for _ in range(batch * 2):
+                        trivial(keys=[], args=[], client=pipe)
+                    pipe.execute()
+                else:
+                    reqs = [AdmissionRequest(f"b{i}-{n}-{j}", "acme", f"u{i}", "live", cand)
+                            for j in range(batch)]
+                    decisions = ledger.admit_many(reqs)
+                    ledger.settle_many([(d.reservation_id, "c1", 400) for d in decisions
+                                        if d.reservation_id])
+                n += batch
+            totals[i] = n
+            client.close()
+
+        threads = [threading.Thread(target=loop, args=(i,)) for i in range(connections)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return sum(totals) / seconds
+
+    return run("ledger"), run("trivial")
+
+
+def end_to_end_tickets(settings_env: dict[str, Any], sim: SimulatorProcess, n: int = 300) -> float:
+    with bench_namespace(llm_base_url=sim.base_url, llm_api_key="sk-bench", **settings_env) as settings:
+        running = RunningWorker(settings, threads=16)
+        ctx = running.ctx
+        intake = Intake(broker=running.broker, client=ctx.redis, keys=ctx.keys, clock=ctx.clock,
+                        dedupe_window_s=600)
+        tickets = [Ticket.model_validate(generic_ticket(i)) for i in range(n)]
+        for t in tickets:
+            intake.submit(t)
+        with Timer() as timer:
+            running.start()
+            while ctx.outcomes.summary()["pending"] > 0:
+                time.sleep(0.02)
+        running.stop()
+        return n / timer.seconds
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    logging.getLogger("dramatiq").setLevel(logging.ERROR)
+    rows = []
+    with bench_namespace(daily_ceiling_usd="1000", tenant_daily_cap_usd="1000",
+                         user_daily_cap_usd="1000", pacing="off") as s:
+        plain = plain_dramatiq_noop(s.namespace)
+        ours = our_broker_noop(s)
+        rows.append(row(2, "no-op messages/s, our broker set-up vs plain dramatiq", ours, "msg/s",
+                        baseline=plain, target="report ratio", command=COMMAND))
+    sim = SimulatorProcess("--seed", "3")
+    try:
+        e2e = end_to_end_tickets({"pacing": "off"}, sim, n=150 if quick else 300)
+    finally:
+        sim.stop()
+    rows.append(row(2, "tickets/s end to end, simulator at 0 ms, 16 threads", e2e, "tickets/s",
+                    command=COMMAND))
+    with bench_namespace(daily_ceiling_usd="100000", tenant_daily_cap_usd="100000",
+                         user_daily_cap_usd="100000", pacing="off") as s:
+        pairs, trivial = ledger_pairs(s, seconds=2.0 if quick else 4.0)
+        rows.append(row(3, "ledger admit+settle(+release) pairs/s, 32 connections", pairs, "pairs/s",
+                        baseline=trivial, target=">= 25000 and >= 0.3 of trivial",
+                        passed=pairs >= 25000 and pairs / trivial >= 0.3, command=COMMAND))
+    with bench_namespace(daily_ceiling_usd="100000", tenant_daily_cap_usd="100000",
+                         user_daily_cap_usd="100000", pacing="off") as s:
+        without = admitted_noop(s, with_admission=False)
+    with bench_namespace(daily_ceiling_usd="100000", tenant_daily_cap_usd="100000",
+                         user_daily_cap_usd="100000", pacing="off") as s:
+        with_ = admitted_noop(s, with_admission=True)
+    rows.append(row(3, "no-op ticket actor with admission vs without", with_, "msg/s",
+                    baseline=without, target=">= 0.85", passed=with_ / without >= 0.85, command=COMMAND))
+    return rows
+
+
+if __name__ == "__main__":
+    import json
+
+    for r in run():
+        print(json.dumps(r))
