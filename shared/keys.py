@@ -34,6 +34,7 @@ Two namespaces on one Redis never see each other: every key below, and dramatiq'
 | <ns>:alerts:<day>                     | hash   | 8 days                 | alert -> fired at          |
 | <ns>:callback:<ticket_key>            | string | retention              | callback delivered marker  |
 | <ns>:replay:checkpoint:<name>         | hash   | 30 days                | replay resume position     |
+| <ns>:ops:spend_hourly:<day>           | hash   | 8 days                 | hour -> cumulative spent   |
 """
 
 from __future__ import annotations
@@ -163,6 +164,9 @@ class Keys:
 
     def replay_checkpoint(self, name: str) -> str:
         return self._k("replay", "checkpoint", name)
+
+    def spend_hourly(self, day: str) -> str:
+        return self._k("ops", "spend_hourly", day)
 
     def scan_pattern(self) -> str:
         """Every key of this namespace; tests use it to clean up only what they wrote."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import traceback
 from datetime import UTC, datetime
@@ -39,7 +40,8 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         redactor = TextRedactor(current_ticket_texts(), secrets=self._secrets)
-        record.msg = redactor.redact(record.getMessage())
+        record.args = _without_messages(record.args)
+        record.msg = redactor.redact(hide_message_reprs(record.getMessage()))
         record.args = None
         for name in list(vars(record)):
             if name in _RECORD_ATTRS:
@@ -50,9 +52,51 @@ class RedactingFilter(logging.Filter):
                 setattr(record, name, redactor.redact_all(getattr(record, name)))
         if record.exc_info:
             # The traceback's last line repeats the exception's message: mask it as text.
-            record.exc_text = redactor.redact("".join(traceback.format_exception(*record.exc_info)))
+            text = "".join(traceback.format_exception(*record.exc_info))
+            record.exc_text = redactor.redact(hide_message_reprs(text))
             record.exc_info = None
         return True
+
+
+# dramatiq logs whole messages ("Message handle_ticket({...'body': ..., 'email': ...}) was
+# skipped."): the args are the ticket. A message becomes `<message id>` before formatting, and
+# a repr already in the text (an exception quoting one) is cut out the same way.
+_MESSAGE_REPR = re.compile(
+    r"(?:<MessageProxy )?Message\(queue_name=.*?message_id='([^']*)'.*?message_timestamp=\d+\)>?",
+    re.DOTALL,
+)
+_TICKET_CALL = re.compile(r"\bhandle_ticket(?:_\w+)?\(.*\)", re.DOTALL)
+
+
+class _MessageRef:
+    def __init__(self, message_id: str) -> None:
+        self._text = f"<message {message_id}>"
+
+    def __str__(self) -> str:
+        return self._text
+
+    __repr__ = __str__
+
+
+def _is_message(value: object) -> bool:
+    return type(value).__name__ in ("Message", "MessageProxy") and hasattr(value, "message_id")
+
+
+def _without_messages(args: Any) -> Any:
+    if isinstance(args, tuple):
+        return tuple(_MessageRef(a.message_id) if _is_message(a) else a for a in args)
+    if isinstance(args, dict):
+        return {k: _MessageRef(v.message_id) if _is_message(v) else v for k, v in args.items()}
+    return args
+
+
+def hide_message_reprs(text: str) -> str:
+    """Replace any dramatiq message repr (or ticket actor call) quoted in `text`."""
+    if "Message(" in text:
+        text = _MESSAGE_REPR.sub(lambda m: f"<message {m.group(1)}>", text)
+    if "handle_ticket" in text:
+        text = _TICKET_CALL.sub("<message>", text)
+    return text
 
 
 class JsonFormatter(logging.Formatter):

@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     alert_webhook_url: str | None = None
     alert_thresholds_pct: str = "50,80,100"
+    # Prometheus port of worker and scheduler processes (0: off); a worker process whose port
+    # is taken (several on one host) serves on the next free one above it.
+    metrics_port: int = Field(default=9100, ge=0, le=65535)
 
     @field_validator("timezone")
     @classmethod

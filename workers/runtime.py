@@ -11,12 +11,14 @@ from dramatiq.middleware import Retries
 from shared.broker import build_broker, default_middleware
 from shared.clock import Clock
 from shared.messages import queue_for
+from shared.metrics import Metrics
 from shared.models import Lane
 from shared.settings import Settings
 from workers.actors import register_actors
 from workers.admission import AdmissionMiddleware
 from workers.context import WorkerContext
 from workers.failures.recorder import FailureRecorder, should_retry
+from workers.observe import ObserveMiddleware, build_metrics, start_process_metrics
 
 log = logging.getLogger("paceline.worker")
 
@@ -38,10 +40,18 @@ def build_worker_broker(ctx: WorkerContext) -> dramatiq.Broker:
             retry_when=should_retry(s.max_retries),
         ),
         AdmissionMiddleware(ctx),
+        # Last: it reads what admission and the actor recorded.
+        ObserveMiddleware(worker_metrics(ctx), ctx.redis, s, ctx.clock),
     ]
     broker = build_broker(s, middleware=middleware)
     register_actors(broker, ctx, queue_prefix=queue_prefix(s))
     return broker
+
+
+def worker_metrics(ctx: WorkerContext) -> Metrics:
+    """The process's metrics (one registry per worker context; workers export no state)."""
+    metrics: Metrics = ctx.extras.setdefault("metrics", build_metrics(ctx.settings))
+    return metrics
 
 
 def lane_queues(settings: Settings, lanes: list[Lane] | None = None) -> set[str]:
@@ -90,8 +100,11 @@ class RunningWorker:
 
 def serve_forever(settings: Settings, *, threads: int, lanes: list[Lane] | None, stop: threading.Event) -> None:
     worker = RunningWorker(settings, threads=threads, lanes=lanes).start()
+    server = start_process_metrics(settings, worker_metrics(worker.ctx))
     log.info("worker started", extra={"threads": threads})
     try:
         stop.wait()
     finally:
         worker.stop()
+        if server is not None:
+            server.stop()

@@ -26,6 +26,8 @@ from producers.sources.base import Inbound, Parsed, Source
 from producers.sources.registry import build_sources
 from producers.webhook import responses
 from producers.webhook.body import BodyTooLarge, read_limited
+from producers.webhook.metrics import mount_metrics
+from producers.webhook.ops import mount_ops
 from producers.webhook.readiness import unreachable
 from shared.broker import build_broker
 from shared.clock import Clock, SystemClock
@@ -63,6 +65,11 @@ def create_app(
     )
     sources = build_sources()
     app = FastAPI(title="paceline webhooks", docs_url=None, redoc_url=None, openapi_url=None)
+    # GET /metrics (state gauges refreshed on scrape) and GET /ops (the operator's page).
+    mount_metrics(
+        app, settings, client=client, clock=clock, broker=broker, sources=frozenset(sources)
+    )
+    mount_ops(app, settings, client=client, clock=clock, broker=broker)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

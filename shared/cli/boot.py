@@ -6,13 +6,26 @@ broker class), so this runs before anything else in a process.
 
 from __future__ import annotations
 
-import logging
-
 from shared.cli.common import settings_or_exit
+from shared.logs import configure_logging
 from shared.settings import Settings
+from shared.telemetry import init_sentry
 
 
 def boot(component: str) -> Settings:
     settings = settings_or_exit()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # JSON lines, redacted (emails, ticket text, secrets, dramatiq message reprs).
+    configure_logging(settings, component)
+    init_sentry(settings, component=component)
+    if component == "scheduler":
+        _serve_state_metrics(settings)
     return settings
+
+
+def _serve_state_metrics(settings: Settings) -> None:
+    """The scheduler exports the state gauges (spend, parked, queues, ...) on metrics_port."""
+    from shared.redis_client import make_redis
+    from workers.observe import build_metrics, start_process_metrics
+
+    client = make_redis(settings, max_connections=2)
+    start_process_metrics(settings, build_metrics(settings, client=client, state=True))

@@ -1,0 +1,81 @@
+"""`GET /metrics` on the webhook app, and a count of webhook requests by source and status.
+
+The webhook app exports the state gauges (spend, parked, queues, DLQ, circuit) refreshed on
+scrape; see workers/observe.py for why workers do not. The request counter is a plain ASGI
+wrapper (no BaseHTTPMiddleware: it would add a task per request on the hot path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import dramatiq
+import redis
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from shared.clock import Clock
+from shared.metrics import Metrics, metrics_response
+from shared.settings import Settings
+from workers.observe import build_metrics
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+PREFIX = "/webhooks/"
+
+
+class CountWebhookRequests:
+    """Counts `POST /webhooks/<source>` by source (known ones only: a label is never free
+    text a client chose) and response status."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, sources: frozenset[str]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.sources = sources
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith(PREFIX):
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def send_and_note(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_note)
+        finally:
+            source = path[len(PREFIX) :].strip("/")
+            self.metrics.webhook_request(
+                source=source if source in self.sources else "unknown", status=status
+            )
+
+
+def mount_metrics(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    client: redis.Redis,
+    clock: Clock,
+    broker: dramatiq.Broker,
+    sources: frozenset[str],
+) -> Metrics:
+    metrics = build_metrics(settings, client=client, clock=clock, broker=broker, state=True)
+
+    @app.get("/metrics")
+    async def metrics_route() -> Response:
+        # A scrape may read Redis (state gauges): keep it off the event loop.
+        response: Response = await run_in_threadpool(metrics_response, metrics.registry)
+        return response
+
+    app.add_middleware(CountWebhookRequests, metrics=metrics, sources=sources)
+    return metrics

@@ -1,0 +1,271 @@
+"""`/ops`: the operator's page (spend against the pace line, tenants, queues, dead letters,
+circuit) and its one action, requeueing dead letters by reason.
+
+Access needs `PACELINE_OPS_TOKEN`; with none set the page is refused outright. A request is
+let in by `Authorization: Bearer <token>`, or by a session cookie that `GET /ops?token=…`
+sets (HttpOnly, SameSite=Strict, a MAC of the token rather than the token) and then redirects
+away from the token-bearing URL. The requeue form must also carry a form token (a second MAC
+of the ops token, only readable from the page itself) and, when the browser sends an Origin,
+come from this origin: a cross-site page can neither read the form token nor ride the cookie.
+
+A requeue follows the CLI's rules through the failure engineer's `Redrive`: priced first (a
+confirm step shows the estimate), refused when it exceeds what the redrive lane may spend today.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import Counter
+from html import escape
+from itertools import islice
+from pathlib import Path
+from string import Template
+from urllib.parse import parse_qs
+
+import dramatiq
+import redis
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from producers.webhook.ops_chart import spend_chart
+from shared.budget_status import budget_status
+from shared.clock import Clock
+from shared.keys import Keys
+from shared.models import Lane
+from shared.money import fmt_usd
+from shared.pricing import PriceTable
+from shared.settings import Settings
+from workers.failures.dlq import DLQFilter
+from workers.failures.redrive import Redrive, redrive_headroom
+from workers.observe import StateGauges
+
+COOKIE = "paceline_ops"
+# Reasons are summed over at most this many entries, so a huge DLQ cannot stall the page.
+DLQ_SCAN_MAX = 20_000
+_PAGE = Template((Path(__file__).parent / "ops_page.html").read_text(encoding="utf-8"))
+
+
+def _mac(token: str, purpose: str) -> str:
+    return hmac.new(token.encode(), f"paceline-ops:{purpose}".encode(), hashlib.sha256).hexdigest()
+
+
+class OpsAuth:
+    def __init__(self, settings: Settings) -> None:
+        self.token = settings.ops_token.get_secret_value() if settings.ops_token else ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.token)
+
+    def valid_token(self, candidate: str) -> bool:
+        return self.enabled and hmac.compare_digest(candidate.encode(), self.token.encode())
+
+    def allowed(self, request: Request) -> bool:
+        if not self.enabled:
+            return False
+        auth = request.headers.get("authorization", "")
+        if auth[:7].lower() == "bearer " and self.valid_token(auth[7:].strip()):
+            return True
+        cookie = request.cookies.get(COOKIE, "")
+        return bool(cookie) and hmac.compare_digest(cookie, _mac(self.token, "session"))
+
+    @property
+    def session(self) -> str:
+        return _mac(self.token, "session")
+
+    @property
+    def form_token(self) -> str:
+        return _mac(self.token, "form")
+
+
+def _refused(auth: OpsAuth) -> Response:
+    if not auth.enabled:
+        return HTMLResponse("ops page disabled: PACELINE_OPS_TOKEN is not set", status_code=403)
+    return HTMLResponse(
+        "ops token required", status_code=401, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1] == host
+
+
+def mount_ops(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    client: redis.Redis,
+    clock: Clock,
+    broker: dramatiq.Broker,
+) -> None:
+    auth = OpsAuth(settings)
+    gauges = StateGauges(settings, client, clock=clock, broker=broker)
+    amqp = settings.effective_broker_url.startswith(("amqp://", "amqps://"))
+    prices = PriceTable.load(settings.pricing_file)
+
+    def redrive() -> Redrive:
+        prefix = settings.namespace if amqp else None
+        keys = Keys(settings.namespace)
+        return Redrive(settings, client, keys, clock, prices, queue_prefix=prefix)
+
+    @app.get("/ops", response_model=None)
+    async def ops_page(request: Request) -> Response:
+        token = request.query_params.get("token")
+        if token is not None:
+            if not auth.valid_token(token):
+                return _refused(auth)
+            # Trade the token in the URL (history, logs) for a cookie, and leave the URL.
+            resp = RedirectResponse("/ops", status_code=303)
+            resp.set_cookie(
+                COOKIE, auth.session, httponly=True, samesite="strict", path="/ops",
+                secure=request.url.scheme == "https",
+            )  # fmt: skip
+            return resp
+        if not auth.allowed(request):
+            return _refused(auth)
+        html = await run_in_threadpool(_render, settings, gauges, auth, "")
+        return _page(html)
+
+    @app.post("/ops/dlq/requeue", response_model=None)
+    async def requeue(request: Request) -> Response:
+        if not auth.allowed(request):
+            return _refused(auth)
+        form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
+        field = {k: v[0] for k, v in form.items() if v}
+        if not _same_origin(request) or not hmac.compare_digest(
+            field.get("form_token", ""), auth.form_token
+        ):
+            return HTMLResponse("cross-site request refused", status_code=403)
+        reason = field.get("reason", "").strip()
+        if not reason:
+            return HTMLResponse("name a reason", status_code=400)
+        confirm = field.get("confirm") == "1"
+        status, notice = await run_in_threadpool(_requeue, redrive(), broker, reason, confirm, auth)
+        html = await run_in_threadpool(_render, settings, gauges, auth, notice)
+        return _page(html, status)
+
+
+def _page(html: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(
+        html,
+        status_code=status,
+        headers={
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+            "form-action 'self'; frame-ancestors 'none'",
+        },
+    )
+
+
+def _requeue(
+    rd: Redrive, broker: dramatiq.Broker, reason: str, confirm: bool, auth: OpsAuth
+) -> tuple[int, str]:
+    """The CLI's `dlq requeue --reason R` (dry run unless `confirm`): (status, notice html)."""
+    flt = DLQFilter(reason=reason)
+    plan = rd.plan([], flt)
+    room = redrive_headroom(rd.ledger, rd.settings)
+    r = escape(reason)
+    if plan.tickets == 0:
+        return 200, _notice(f"Nothing to requeue for <b>{r}</b> ({plan.stale} stale).")
+    priced = (
+        f"{plan.tickets} tickets for <b>{r}</b>: estimated {fmt_usd(plan.worst_micros)} worst "
+        f"case (likely {fmt_usd(plan.likely_micros)}); the redrive lane may spend "
+        f"{fmt_usd(room['available_micros'])} today"
+    )
+    if plan.worst_micros > room["available_micros"]:
+        return 409, _notice(
+            f"Requeue refused: {priced} (ceiling {fmt_usd(room['ceiling_micros'])} - spent "
+            f"{fmt_usd(room['spent_micros'])} - reserved {fmt_usd(room['reserved_micros'])} - "
+            f"live reserve {fmt_usd(room['live_reserve_micros'])}).",
+            refused=True,
+        )
+    if not confirm:
+        button = _requeue_form(reason, auth, "Confirm requeue", confirm=True, id_="confirm")
+        return 200, _notice(f"Dry run: {priced}. {button}")
+    broker.declare_queue(rd.queue_name)
+    result = rd.requeue(broker, [], flt)
+    return 200, _notice(
+        f"Requeued <b id='requeued-count'>{result.requeued}</b> for <b>{r}</b> into the redrive "
+        f"lane; skipped {result.stale}, failed {result.failed}.",
+        refused=bool(result.failed),
+    )
+
+
+def _notice(html: str, *, refused: bool = False) -> str:
+    return f"<div class='notice{' refused' if refused else ''}' id='notice'>{html}</div>"
+
+
+def _requeue_form(reason: str, auth: OpsAuth, label: str, *, confirm: bool, id_: str) -> str:
+    return (
+        "<form method='post' action='/ops/dlq/requeue' style='display:inline'>"
+        f"<input type='hidden' name='form_token' value='{auth.form_token}'>"
+        f"<input type='hidden' name='reason' value='{escape(reason, quote=True)}'>"
+        f"<input type='hidden' name='confirm' value='{1 if confirm else 0}'>"
+        f"<button type='submit' id='{id_}'>{escape(label)}</button></form>"
+    )
+
+
+def _render(settings: Settings, gauges: StateGauges, auth: OpsAuth, notice: str) -> str:
+    books = budget_status(gauges.ledger, settings, gauges.clock)
+    snap = gauges.snapshot()
+    series = gauges.spend.hourly()
+    ceiling = snap["ceiling_micros"]
+    tenant_rows = (
+        "".join(
+            f"<tr data-tenant='{escape(t, quote=True)}'><td>{escape(t)}</td>"
+            f"<td class='n'>${v['spent_usd']:.6f}</td><td class='n'>${v['reserved_usd']:.6f}</td>"
+            f"<td class='n'>${v['cap_usd']:.2f}</td></tr>"
+            for t, v in books["tenants"].items()
+        )
+        or "<tr><td colspan='4'>no spend today</td></tr>"
+    )
+    queue_rows = "".join(
+        f"<tr data-lane='{lane.value}'><td>{lane.value}</td><td>{escape(q)}</td>"
+        f"<td class='n'>{int(d['depth'])}</td><td class='n'>{d['oldest_age_s']:.1f}</td>"
+        f"<td class='n'>{snap['parked'].get(lane.value, 0)}</td></tr>"
+        for lane, (q, d) in zip(list(Lane), snap["queues"].items(), strict=True)
+    )
+    entries = gauges.dead_letters.iter_entries(DLQFilter())
+    reasons = Counter(e.reason for e in islice(entries, DLQ_SCAN_MAX))
+    dlq_rows = (
+        "".join(
+            f"<tr data-reason='{escape(reason, quote=True)}'><td>{escape(reason)}</td>"
+            f"<td class='n'>{n}</td><td>"
+            f"{_requeue_form(reason, auth, 'Requeue…', confirm=False, id_='requeue-' + str(i))}"
+            "</td></tr>"
+            for i, (reason, n) in enumerate(sorted(reasons.items()))
+        )
+        or "<tr><td colspan='3'>no dead letters</td></tr>"
+    )
+    c = snap["circuit"]
+    circuit_row = (
+        f"<tr><td class='state-{c['state']}'>{c['state']}</td><td class='n'>{c['opens']}</td>"
+        f"<td class='n'>{c['window_ok']}</td><td class='n'>{c['window_err']}</td>"
+        f"<td class='n'>{c['retry_at_ms'] or '—'}</td></tr>"
+    )
+    return _PAGE.substitute(
+        day=escape(books["day"]),
+        timezone=escape(books["timezone"]),
+        pacing=escape(books["pacing"]),
+        notice=notice,
+        spent_usd=fmt_usd(series[-1][1]),
+        reserved_usd=fmt_usd(snap["reserved"].get("global", 0)),
+        ceiling_usd=fmt_usd(ceiling),
+        pace_line_usd=f"${books['pace_line_usd']:,.4f}",
+        pace_rate_usd=fmt_usd(snap["pace_micros_per_hour"]),
+        circuit_state=escape(c["state"]),
+        chart=spend_chart(series, ceiling, gauges.spend.hour_now()),
+        tenant_rows=tenant_rows,
+        queue_rows=queue_rows,
+        dlq_size=snap["dlq_size"],
+        dlq_rows=dlq_rows,
+        circuit_row=circuit_row,
+    )
