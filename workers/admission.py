@@ -24,6 +24,7 @@ from shared.ledger import AdmissionRequest
 from shared.messages import is_ticket_actor
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from workers.context import WorkerContext
+from workers.scheduler.acknowledge import CAP_REASONS, acknowledge_cap
 from workers.envelope import candidates_for, model_ladder
 
 log = logging.getLogger("paceline.admission")
@@ -110,6 +111,9 @@ class AdmissionMiddleware(Middleware):
 
     def _park(self, message: Any, ticket: Ticket, lane: Lane, until_ms: int, reason: str) -> None:
         ctx = self.ctx
+        # A requester or tenant out of budget hears from us (a person will reply), not silence;
+        # the ticket still waits for the new budget day in case nobody picks it up first.
+        ack = acknowledge_cap(ctx, ticket, reason) if reason in CAP_REASONS else None
         # Park first, then say so: if the park fails the message is retried, not lost.
         clean = dramatiq.Message(
             queue_name=message.queue_name,
@@ -130,6 +134,7 @@ class AdmissionMiddleware(Middleware):
                 lane=lane,
                 status=OutcomeStatus.PARKED,
                 reason=reason,
+                reply=ack,
                 job_id=message.message_id,
                 updated_at_ms=ctx.now_ms(),
             )

@@ -15,7 +15,7 @@ from typing import Any
 import dramatiq
 from pydantic import ValidationError
 
-from shared.errors import InvalidTicket, PermanentError, TransientError
+from shared.errors import BudgetError, InvalidTicket, PermanentError, TransientError
 from shared.ledger import ReservationBudget
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from workers.admission import OPTION, AdmissionError
@@ -55,6 +55,12 @@ def handle_ticket(ctx: WorkerContext, message: Any, ticket_doc: Any, lane: str) 
         if exc.retry_after_s:
             delay_ms = max(delay_ms, int(exc.retry_after_s * 1000))
         park_after_failure(ctx, message, ticket, lane_, ctx.now_ms() + delay_ms, exc.reason, parks)
+        return
+    except BudgetError as exc:
+        # The money went away under us (a lost lease): wait and be admitted again, no retry.
+        ctx.ledger.release(rid)
+        park_after_failure(ctx, message, ticket, lane_, ctx.now_ms() + PROVIDER_PARK_BASE_MS,
+                           type(exc).__name__, int(message.options.get("provider_parks", 0)))
         return
     except PermanentError as exc:
         spent = _spent_on(ctx, rid)

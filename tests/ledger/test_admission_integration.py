@@ -144,6 +144,8 @@ def test_parked_on_a_daily_cap_until_local_midnight_in_a_non_utc_zone(
         assert wait_for(lambda: worker.ctx.outcomes.summary()["parked"] == 1)
         parked = worker.ctx.outcomes.get("T-2")
         assert parked is not None and parked.reason == "user_daily_cap"
+        # with a polite acknowledgement that a person will pick it up (never silence)
+        assert parked.reply and "personally" in parked.reply and "T-2" in parked.reply
         entry = worker.ctx.parking.entries()[0]
         midnight = datetime(2026, 11, 26, 0, 0, tzinfo=tz).timestamp() * 1000
         assert entry.release_ms == int(midnight)

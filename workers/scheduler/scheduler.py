@@ -27,6 +27,7 @@ from shared.pricing import PriceTable
 from shared.settings import Settings
 from workers.envelope import model_ladder
 from workers.parking import ParkingLot
+from workers.failures.dlq import DeadLetterRegistry
 from workers.scheduler.alerts import Alerts
 from workers.scheduler.leader import DEFAULT_LEASE_MS, LeaderLease
 from workers.scheduler.pace import Pacer, PaceState
@@ -37,6 +38,8 @@ Enqueue = Callable[[dramatiq.Message[Any]], object]
 # Most tickets one tick releases whatever the bucket holds (pacing off, or a huge burst).
 MAX_RELEASE_PER_TICK = 5_000
 NON_LIVE = (Lane.REDRIVE, Lane.REPLAY)
+# Dead letters past their retention are deleted by the leader every this many ticks.
+SWEEP_EVERY_TICKS = 600
 
 
 @dataclass
@@ -48,6 +51,7 @@ class TickReport:
     reaped: int = 0
     released: dict[str, int] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
+    swept: int = 0
 
 
 class Scheduler:
@@ -77,6 +81,8 @@ class Scheduler:
         self.envelope_micros = typical_envelope_micros or _cheapest_envelope(settings)
         self._enqueue = enqueue
         self._broker: dramatiq.Broker | None = None
+        self.dead_letters = DeadLetterRegistry(client, self.keys)
+        self._ticks = 0
 
     # --- one tick ----------------------------------------------------------------------
     def tick(self) -> TickReport:
@@ -89,6 +95,11 @@ class Scheduler:
         report.tokens_micros = pace.tokens_micros
         report.released = self.release(pace)
         report.alerts = [a.name for a in self.alerts.check(pace.ceiling_micros)]
+        self._ticks += 1
+        if self._ticks % SWEEP_EVERY_TICKS == 1:
+            report.swept = self.dead_letters.sweep(
+                int(self.clock.now_s() * 1000), self.settings.dlq_retention_days
+            )
         return report
 
     def release(self, pace: PaceState) -> dict[str, int]:
