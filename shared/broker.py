@@ -53,7 +53,7 @@ def build_broker(
         return broker
     from dramatiq.brokers.redis import RedisBroker
 
-    return RedisBroker(
+    return RedisBroker(  # type: ignore[no-untyped-call]
         url=url,
         middleware=mw,
         namespace=keys.dramatiq_namespace,

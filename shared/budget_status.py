@@ -55,10 +55,15 @@ def budget_status(ledger: Ledger, settings: Settings, clock: Clock) -> dict[str,
     }
 
 
-def set_cap(ledger: Ledger, scope: str, usd: str, *, who: str | None = None, note: str = "") -> dict[str, Any]:
+def set_cap(
+    ledger: Ledger, scope: str, usd: str, *, who: str | None = None, note: str = ""
+) -> dict[str, Any]:
     """Change a cap at runtime; every change is logged in `<ns>:caps:audit` with who and when."""
     if not (scope in ("global", "tenant:*", "user:*") or scope.startswith(SCOPE_PREFIXES)):
-        raise ValueError(f"unknown scope {scope!r}: use global, tenant:<id>, tenant:*, user:<tenant>:<id>, user:*")
+        raise ValueError(
+            f"unknown scope {scope!r}: use global, tenant:<id>, tenant:*, "
+            "user:<tenant>:<id>, user:*"
+        )
     micros = usd_to_micros(usd)
     if micros <= 0:
         raise ValueError("a cap must be more than $0")

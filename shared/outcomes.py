@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import cast
 
 import redis
 
@@ -51,7 +52,11 @@ class OutcomeStore:
     def _write(self, outcome: Outcome, mode: str) -> bool:
         doc = outcome.model_dump_json()
         ok = self._script(
-            keys=[self._keys.ticket(outcome.ticket_id), self._keys.outcomes_index, self._counts_key],
+            keys=[
+                self._keys.ticket(outcome.ticket_id),
+                self._keys.outcomes_index,
+                self._counts_key,
+            ],
             args=[
                 outcome.status.value,
                 outcome.event_id,
@@ -86,11 +91,13 @@ class OutcomeStore:
         return Outcome.model_validate_json(doc) if doc else None
 
     def status(self, ticket_id: str) -> tuple[OutcomeStatus, str] | None:
-        status, event = self._r.hmget(self._keys.ticket(ticket_id), ["status", "event_id"])
+        status, event = cast(
+            list[str | None], self._r.hmget(self._keys.ticket(ticket_id), ["status", "event_id"])
+        )
         return (OutcomeStatus(status), event or "") if status else None
 
     def summary(self) -> dict[str, int]:
-        raw = self._r.hgetall(self._counts_key)
+        raw = cast(dict[str, str], self._r.hgetall(self._counts_key))
         counts = {s.value: 0 for s in OutcomeStatus}
         for status, n in raw.items():
             counts[status] = max(int(n), 0)
@@ -101,7 +108,9 @@ class OutcomeStore:
         """Ticket ids, oldest update first, in batches (never the whole index at once)."""
         start = 0
         while True:
-            ids = self._r.zrange(self._keys.outcomes_index, start, start + batch - 1)
+            ids = cast(
+                list[str], self._r.zrange(self._keys.outcomes_index, start, start + batch - 1)
+            )
             if not ids:
                 return
             yield from ids

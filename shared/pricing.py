@@ -36,7 +36,9 @@ class ModelPrice:
     def batch(self) -> ModelPrice:
         """Batch API pricing: half of every kind."""
         f = 100 - BATCH_DISCOUNT_PCT
-        return ModelPrice(self.input * f // 100, self.cached_input * f // 100, self.output * f // 100)
+        return ModelPrice(
+            self.input * f // 100, self.cached_input * f // 100, self.output * f // 100
+        )
 
 
 # Public list prices, USD per 1M tokens (input / cached input / output). They change:

@@ -24,8 +24,8 @@ from shared.ledger import AdmissionRequest
 from shared.messages import is_ticket_actor
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from workers.context import WorkerContext
-from workers.scheduler.acknowledge import CAP_REASONS, acknowledge_cap
 from workers.envelope import candidates_for, model_ladder
+from workers.scheduler.acknowledge import CAP_REASONS, acknowledge_cap
 
 log = logging.getLogger("paceline.admission")
 
@@ -57,7 +57,9 @@ class AdmissionMiddleware(Middleware):
         except (SkipMessage, MiddlewareError):
             raise
         except Exception as exc:
-            log.warning("admission failed: %s", type(exc).__name__, extra={"job_id": message.message_id})
+            log.warning(
+                "admission failed: %s", type(exc).__name__, extra={"job_id": message.message_id}
+            )
             raise AdmissionError(f"admission failed: {type(exc).__name__}") from exc
 
     def _admit(self, broker: dramatiq.Broker, message: Any) -> None:
@@ -115,7 +117,7 @@ class AdmissionMiddleware(Middleware):
         # the ticket still waits for the new budget day in case nobody picks it up first.
         ack = acknowledge_cap(ctx, ticket, reason) if reason in CAP_REASONS else None
         # Park first, then say so: if the park fails the message is retried, not lost.
-        clean = dramatiq.Message(
+        clean: dramatiq.Message[Any] = dramatiq.Message(
             queue_name=message.queue_name,
             actor_name=message.actor_name,
             args=message.args,
@@ -139,7 +141,11 @@ class AdmissionMiddleware(Middleware):
                 updated_at_ms=ctx.now_ms(),
             )
         )
-        log.info("parked: %s", reason, extra={"ticket_id": ticket.ticket_id, "tenant_id": ticket.tenant_id})
+        log.info(
+            "parked: %s",
+            reason,
+            extra={"ticket_id": ticket.ticket_id, "tenant_id": ticket.tenant_id},
+        )
 
     def _finish(
         self, ticket: Ticket, lane: Lane, message: Any, status: OutcomeStatus, reason: str

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import dramatiq
 import httpx
-import redis
+from redis import Redis
 
 from shared.clock import Clock, SystemClock
 from shared.keys import Keys
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 class WorkerContext:
     settings: Settings
     clock: Clock
-    redis: redis.Redis
+    redis: Redis
     keys: Keys
     ledger: Ledger
     outcomes: OutcomeStore
@@ -45,7 +45,7 @@ class WorkerContext:
         settings: Settings,
         *,
         clock: Clock | None = None,
-        client: redis.Redis | None = None,
+        client: Redis | None = None,
         with_agent: bool = True,
     ) -> WorkerContext:
         clock = clock or SystemClock()
@@ -90,7 +90,12 @@ def _reply_sender(ctx: WorkerContext) -> Any:
 
     def send(ticket: Any, outcome_doc: dict[str, Any]) -> str:
         return deliver_reply(
-            ticket, outcome_doc, settings=ctx.settings, redis_client=ctx.redis, keys=ctx.keys, http=ctx.http
+            ticket,
+            outcome_doc,
+            settings=ctx.settings,
+            redis_client=ctx.redis,
+            keys=ctx.keys,
+            http=ctx.http,
         )
 
     return send

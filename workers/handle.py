@@ -59,8 +59,15 @@ def handle_ticket(ctx: WorkerContext, message: Any, ticket_doc: Any, lane: str) 
     except BudgetError as exc:
         # The money went away under us (a lost lease): wait and be admitted again, no retry.
         ctx.ledger.release(rid)
-        park_after_failure(ctx, message, ticket, lane_, ctx.now_ms() + PROVIDER_PARK_BASE_MS,
-                           type(exc).__name__, int(message.options.get("provider_parks", 0)))
+        park_after_failure(
+            ctx,
+            message,
+            ticket,
+            lane_,
+            ctx.now_ms() + PROVIDER_PARK_BASE_MS,
+            type(exc).__name__,
+            int(message.options.get("provider_parks", 0)),
+        )
         return
     except PermanentError as exc:
         spent = _spent_on(ctx, rid)
@@ -104,7 +111,9 @@ def deliver(ctx: WorkerContext, ticket: Ticket, outcome: Outcome) -> None:
     try:
         deliver_reply(ticket, outcome.public())
     except Exception as exc:  # the answer is kept either way; the operator sees the reason
-        log.warning("reply delivery failed: %s", type(exc).__name__, extra={"ticket_id": ticket.ticket_id})
+        log.warning(
+            "reply delivery failed: %s", type(exc).__name__, extra={"ticket_id": ticket.ticket_id}
+        )
         outcome.reason = (outcome.reason + "; " if outcome.reason else "") + "reply_delivery_failed"
 
 
@@ -133,9 +142,15 @@ def _spent_on(ctx: WorkerContext, rid: str) -> int:
 
 
 def park_after_failure(
-    ctx: WorkerContext, message: Any, ticket: Ticket, lane: Lane, until_ms: int, reason: str, parks: int
+    ctx: WorkerContext,
+    message: Any,
+    ticket: Ticket,
+    lane: Lane,
+    until_ms: int,
+    reason: str,
+    parks: int,
 ) -> None:
-    clean = dramatiq.Message(
+    clean: dramatiq.Message[Any] = dramatiq.Message(
         queue_name=message.queue_name,
         actor_name=message.actor_name,
         args=message.args,
@@ -153,7 +168,12 @@ def park_after_failure(
 
 
 def dead_letter(
-    ctx: WorkerContext, message: Any, ticket: Ticket, lane: Lane, exc: BaseException, cost_micros: int
+    ctx: WorkerContext,
+    message: Any,
+    ticket: Ticket,
+    lane: Lane,
+    exc: BaseException,
+    cost_micros: int,
 ) -> None:
     reason = getattr(exc, "reason", type(exc).__name__)
     ctx.dead_letters.record(

@@ -2,8 +2,8 @@
 
 dramatiq's delayed messages sit unacked in a worker's memory until their eta; a ticket
 deferred until midnight must not. Parked messages live in Redis: a sorted set by release time
-(`<ns>:parked`, member `<lane>|<message id>|<park nonce>`) and a hash of encoded messages. Release is
-two-phase so a crash between "taken out" and "enqueued" loses nothing: members move to an
+(`<ns>:parked`, member `<lane>|<message id>|<park nonce>`) and a hash of encoded messages.
+Release is two-phase so a crash between "taken out" and "enqueued" loses nothing: members move to an
 in-flight set first and are only deleted after the broker accepted them; in-flight members
 older than `INFLIGHT_TIMEOUT_MS` go back to the lot. Each park gets its own member (the nonce):
 a released ticket can be re-parked by a fast worker before the release has cleaned up, and
@@ -14,13 +14,12 @@ open reservation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
-from uuid import uuid4
-
 import logging
 import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, cast
+from uuid import uuid4
 
 import dramatiq
 import redis
@@ -58,14 +57,18 @@ end
 
 # KEYS[1] parked zset  KEYS[2] inflight zset   ARGV: 1 now ms, 2 limit, 3 lane prefix
 # Moves up to `limit` due members of one lane to in-flight and returns them.
-_TAKE_DUE = """
-""" + _SCAN_DUE + """
+_TAKE_DUE = (
+    """
+"""
+    + _SCAN_DUE
+    + """
 for _, m in ipairs(out) do
   redis.call('ZREM', KEYS[1], m)
   redis.call('ZADD', KEYS[2], ARGV[1], m)
 end
 return out
 """
+)
 
 # KEYS[1] parked  KEYS[2] inflight   ARGV: 1 now ms, 2 timeout ms
 _RECOVER = """
@@ -81,8 +84,11 @@ return #stale
 # (one ZREM and one ZADD per chunk, not per member) and returns the encoded messages too, so
 # a batch costs a constant number of commands.
 # KEYS[1] parked  KEYS[2] inflight  KEYS[3] messages   ARGV: 1 now ms, 2 limit, 3 lane prefix
-_TAKE_DUE_BULK = """
-""" + _SCAN_DUE + """
+_TAKE_DUE_BULK = (
+    """
+"""
+    + _SCAN_DUE
+    + """
 if #out == 0 then return {{}, {}} end
 local scored = {}
 for i = 1, #out, 200 do
@@ -97,6 +103,7 @@ for i = 1, #out, 200 do
 end
 return {out, redis.call('HMGET', KEYS[3], unpack(out))}
 """
+)
 
 
 @dataclass(frozen=True)
@@ -137,13 +144,20 @@ class ParkingLot:
 
     def counts_by_lane(self) -> dict[str, int]:
         counts = {lane.value: 0 for lane in Lane}
-        for member in self._r.zscan_iter(self._keys.parked, count=1000):
-            counts[member[0].split("|", 1)[0]] += 1
+        for member, _score in cast(
+            Iterable[tuple[str, float]], self._r.zscan_iter(self._keys.parked, count=1000)
+        ):
+            counts[member.split("|", 1)[0]] += 1
         return counts
 
     def entries(self, limit: int = 100) -> list[ParkedEntry]:
-        rows = self._r.zrange(self._keys.parked, 0, limit - 1, withscores=True)
-        reasons = self._r.hmget(self._reasons, [m for m, _ in rows]) if rows else []
+        rows = cast(
+            list[tuple[str, float]],
+            self._r.zrange(self._keys.parked, 0, limit - 1, withscores=True),
+        )
+        reasons = cast(
+            list[str | None], self._r.hmget(self._reasons, [m for m, _ in rows]) if rows else []
+        )
         return [
             ParkedEntry(m, Lane(m.split("|", 1)[0]), int(score), reason or "")
             for (m, score), reason in zip(rows, reasons, strict=True)
@@ -173,7 +187,7 @@ class ParkingLot:
             )
             if not members:
                 continue
-            encoded = self._r.hmget(self._keys.parked_messages, members)
+            encoded = cast(list[str | None], self._r.hmget(self._keys.parked_messages, members))
             done: list[str] = []
             for member, raw in zip(members, encoded, strict=True):
                 if raw is None:

@@ -20,7 +20,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document."
 
 def _ledger() -> Ledger:
     settings = settings_or_exit()
-    return Ledger(make_redis(settings, max_connections=4), Keys(settings.namespace), settings, SystemClock())
+    return Ledger(
+        make_redis(settings, max_connections=4), Keys(settings.namespace), settings, SystemClock()
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -38,16 +40,28 @@ def register(app: typer.Typer) -> None:
             print_json(doc)
             return
         table = Table(show_header=False, title=f"budget day {doc['day']} ({doc['timezone']})")
-        for key in ("ceiling_usd", "spent_usd", "reserved_usd", "remaining_usd", "pace_usd_per_hour",
-                    "pace_line_usd", "llm_calls"):
+        for key in (
+            "ceiling_usd",
+            "spent_usd",
+            "reserved_usd",
+            "remaining_usd",
+            "pace_usd_per_hour",
+            "pace_line_usd",
+            "llm_calls",
+        ):
             table.add_row(key, str(doc[key]))
         Console().print(table)
 
     @budget.command("set")
     def set_(
-        scope: Annotated[str, typer.Argument(help="global | tenant:<id> | tenant:* | user:<tenant>:<id> | user:*")],
+        scope: Annotated[
+            str,
+            typer.Argument(help="global | tenant:<id> | tenant:* | user:<tenant>:<id> | user:*"),
+        ],
         usd: Annotated[str, typer.Argument(help="New daily cap in USD.")],
-        who: Annotated[str | None, typer.Option(help="Who is changing it (default: $USER).")] = None,
+        who: Annotated[
+            str | None, typer.Option(help="Who is changing it (default: $USER).")
+        ] = None,
         note: Annotated[str, typer.Option(help="Why.")] = "",
         as_json: JsonOpt = False,
     ) -> None:

@@ -59,8 +59,12 @@ def register(app: typer.Typer) -> None:
         table = Table("ticket", "status", "reason", "model", "cost $", "latency ms")
         for row in rows:
             table.add_row(
-                row["ticket_id"], row["status"], str(row["reason"] or ""), str(row["model"] or ""),
-                f"{row['cost_usd']:.6f}", str(row["latency_ms"] or ""),
+                row["ticket_id"],
+                row["status"],
+                str(row["reason"] or ""),
+                str(row["model"] or ""),
+                f"{row['cost_usd']:.6f}",
+                str(row["latency_ms"] or ""),
             )
         Console().print(table)
 

@@ -18,11 +18,15 @@ SIM_KEY = "sk-sim-local"
 def register(app: typer.Typer) -> None:
     @app.command()
     def up(
-        demo: Annotated[bool, typer.Option(help="Feed the bundled sample, summarise, exit.")] = False,
+        demo: Annotated[
+            bool, typer.Option(help="Feed the bundled sample, summarise, exit.")
+        ] = False,
         port: Annotated[int, typer.Option(help="Webhook port (0: any free port).")] = 8080,
         threads: Annotated[int, typer.Option(min=1, max=256, help="Worker threads.")] = 16,
         timeout_s: Annotated[float, typer.Option(help="Demo: give up after this long.")] = 600,
-        as_json: Annotated[bool, typer.Option("--json", help="Demo: print the summary as JSON.")] = False,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Demo: print the summary as JSON.")
+        ] = False,
     ) -> None:
         """Run simulator (unless PACELINE_LLM_BASE_URL is set), webhook app, worker, scheduler."""
         settings = settings_or_exit()
@@ -32,27 +36,49 @@ def register(app: typer.Typer) -> None:
             redis_url = stack.ensure_redis(settings.redis_url)
             namespace = f"{settings.namespace}-demo" if demo else settings.namespace
             env = stack.env
-            env.update({"PACELINE_REDIS_URL": redis_url, "PACELINE_NAMESPACE": namespace,
-                        "PACELINE_WORKER_THREADS": str(threads)})
+            env.update(
+                {
+                    "PACELINE_REDIS_URL": redis_url,
+                    "PACELINE_NAMESPACE": namespace,
+                    "PACELINE_WORKER_THREADS": str(threads),
+                }
+            )
             if demo:
                 _clear_namespace(redis_url, namespace)
             if not settings.llm_base_url:
                 sim_port = free_port()
-                stack.start_paceline("simulator", "simulator", "--port", str(sim_port), "--seed", "1",
-                                     ready_url=f"http://127.0.0.1:{sim_port}/v1/models")
+                stack.start_paceline(
+                    "simulator",
+                    "simulator",
+                    "--port",
+                    str(sim_port),
+                    "--seed",
+                    "1",
+                    ready_url=f"http://127.0.0.1:{sim_port}/v1/models",
+                )
                 env["PACELINE_LLM_BASE_URL"] = f"http://127.0.0.1:{sim_port}/v1"
                 env.setdefault("PACELINE_LLM_API_KEY", SIM_KEY)
             secret = settings.webhook_secret("generic")
             secret_text = secret.decode() if secret else secrets.token_hex(16)
             env["PACELINE_WEBHOOK_SECRET_GENERIC"] = secret_text
             web_port = free_port() if (demo or port == 0) else port
-            stack.start_paceline("webhook", "webhook", "--host", "127.0.0.1", "--port", str(web_port),
-                                 ready_url=f"http://127.0.0.1:{web_port}/readyz")
+            stack.start_paceline(
+                "webhook",
+                "webhook",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(web_port),
+                ready_url=f"http://127.0.0.1:{web_port}/readyz",
+            )
             stack.start_paceline("worker", "worker", "--threads", str(threads))
             stack.start_paceline("scheduler", "scheduler")
             webhook_url = f"http://127.0.0.1:{web_port}"
-            typer.echo(f"paceline: stack up (namespace {namespace}, webhooks {webhook_url}, "
-                       f"logs {stack.logs_dir})", err=True)
+            typer.echo(
+                f"paceline: stack up (namespace {namespace}, webhooks {webhook_url}, "
+                f"logs {stack.logs_dir})",
+                err=True,
+            )
             if demo:
                 _run_demo(stack, webhook_url, secret_text, redis_url, namespace, timeout_s, as_json)
             else:
@@ -77,8 +103,15 @@ def _clear_namespace(redis_url: str, namespace: str) -> None:
         client.close()
 
 
-def _run_demo(stack: Stack, webhook_url: str, secret: str, redis_url: str, namespace: str,
-              timeout_s: float, as_json: bool) -> None:
+def _run_demo(
+    stack: Stack,
+    webhook_url: str,
+    secret: str,
+    redis_url: str,
+    namespace: str,
+    timeout_s: float,
+    as_json: bool,
+) -> None:
     from shared.cli.demo import feed, print_summary, summarise, wait_for_outcomes
     from shared.data import load_sample
     from shared.keys import Keys

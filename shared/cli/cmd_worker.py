@@ -30,7 +30,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def worker(
         processes: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
-        threads: Annotated[int | None, typer.Option(min=1, max=256, help="Threads per process.")] = None,
+        threads: Annotated[
+            int | None, typer.Option(min=1, max=256, help="Threads per process.")
+        ] = None,
         queues: Annotated[
             list[str] | None,
             typer.Option(help="Lanes to consume (live, redrive, replay); default all."),

@@ -1,4 +1,4 @@
-"""The demo of `paceline up --demo`: the bundled history through the real webhook, then a summary."""
+"""`paceline up --demo`: the bundled history through the real webhook, then a summary."""
 
 from __future__ import annotations
 
@@ -32,8 +32,11 @@ class Fed:
 def sign(secret: str, body: bytes) -> dict[str, str]:
     ts = str(int(time.time()))
     mac = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return {"X-Paceline-Timestamp": ts, "X-Paceline-Signature": f"sha256={mac}",
-            "Content-Type": "application/json"}
+    return {
+        "X-Paceline-Timestamp": ts,
+        "X-Paceline-Signature": f"sha256={mac}",
+        "Content-Type": "application/json",
+    }
 
 
 def feed(webhook_url: str, secret: str, tickets: list[dict[str, Any]], threads: int = 8) -> Fed:
@@ -42,7 +45,9 @@ def feed(webhook_url: str, secret: str, tickets: list[dict[str, Any]], threads: 
 
         def post(doc: dict[str, Any]) -> tuple[str, int, bool]:
             body = json.dumps(doc).encode()
-            resp = client.post(f"{webhook_url}/webhooks/generic", content=body, headers=sign(secret, body))
+            resp = client.post(
+                f"{webhook_url}/webhooks/generic", content=body, headers=sign(secret, body)
+            )
             dup = resp.status_code == 202 and bool(resp.json().get("duplicate"))
             return str(doc.get("ticket_id")), resp.status_code, dup
 
@@ -57,12 +62,18 @@ def feed(webhook_url: str, secret: str, tickets: list[dict[str, Any]], threads: 
     return fed
 
 
-def wait_for_outcomes(store: OutcomeStore, expected: int, timeout_s: float, alive: Any) -> dict[str, int]:
+def wait_for_outcomes(
+    store: OutcomeStore, expected: int, timeout_s: float, alive: Any
+) -> dict[str, int]:
     """Show a progress bar until every accepted ticket is final or parked."""
     console = Console(stderr=True)
     with Progress(
-        TextColumn("[bold]answering"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(), console=console, transient=False,
+        TextColumn("[bold]answering"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     ) as progress:
         task = progress.add_task("tickets", total=expected)
         deadline = time.monotonic() + timeout_s
@@ -78,9 +89,13 @@ def wait_for_outcomes(store: OutcomeStore, expected: int, timeout_s: float, aliv
             time.sleep(0.2)
 
 
-def summarise(store: OutcomeStore, fed: Fed, expect: dict[str, str], elapsed_s: float) -> dict[str, Any]:
+def summarise(
+    store: OutcomeStore, fed: Fed, expect: dict[str, str], elapsed_s: float
+) -> dict[str, Any]:
     outcomes: list[Outcome] = list(store.iter_outcomes())
-    latencies = sorted(o.latency_ms for o in outcomes if o.latency_ms is not None and o.status.is_final)
+    latencies = sorted(
+        o.latency_ms for o in outcomes if o.latency_ms is not None and o.status.is_final
+    )
     counts = store.summary()
     labelled = [o for o in outcomes if o.ticket_id in expect and o.status.is_final]
     matched = sum(1 for o in labelled if o.status.value == expect[o.ticket_id])
@@ -99,7 +114,9 @@ def summarise(store: OutcomeStore, fed: Fed, expect: dict[str, str], elapsed_s: 
         "latency_p95_ms": _pct(latencies, 95),
         "answered_pct": round(100 * counts.get("answered", 0) / max(len(fed.accepted), 1), 1),
         "labels_matched": f"{matched}/{len(labelled)}",
-        "should_escalate_escalated": sum(1 for o in should_escalate if o.status == OutcomeStatus.ESCALATED),
+        "should_escalate_escalated": sum(
+            1 for o in should_escalate if o.status == OutcomeStatus.ESCALATED
+        ),
         "should_escalate_total": len(should_escalate),
         "elapsed_s": round(elapsed_s, 1),
     }
@@ -115,9 +132,24 @@ def _pct(sorted_values: list[int], pct: int) -> int | None:
 
 def print_summary(doc: dict[str, Any]) -> None:
     table = Table(title="paceline demo", show_header=False)
-    for key in ("accepted", "duplicates_dropped", "answered", "escalated", "parked", "rejected",
-                "dead_lettered", "pending", "llm_calls", "prompt_tokens", "completion_tokens",
-                "cost_usd", "latency_p50_ms", "latency_p95_ms", "answered_pct", "labels_matched",
-                "elapsed_s"):
+    for key in (
+        "accepted",
+        "duplicates_dropped",
+        "answered",
+        "escalated",
+        "parked",
+        "rejected",
+        "dead_lettered",
+        "pending",
+        "llm_calls",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_usd",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "answered_pct",
+        "labels_matched",
+        "elapsed_s",
+    ):
         table.add_row(key, str(doc.get(key)))
     Console().print(table)

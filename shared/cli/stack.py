@@ -59,8 +59,19 @@ class Stack:
         port = free_port()
         self._spawn(
             "redis",
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", self.logs_dir],
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.logs_dir,
+            ],
         )
         private = f"redis://127.0.0.1:{port}/0"
         self._wait(lambda: redis_answers(private), "redis-server")
@@ -72,7 +83,7 @@ class Stack:
             self._wait(lambda: _http_ok(ready_url), name)
 
     def _spawn(self, name: str, cmd: list[str]) -> None:
-        log = open(os.path.join(self.logs_dir, f"{name}.log"), "wb")  # noqa: SIM115
+        log = open(os.path.join(self.logs_dir, f"{name}.log"), "wb")
         self.procs[name] = subprocess.Popen(
             cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -98,7 +109,9 @@ class Stack:
     def stop(self, timeout_s: float = 20) -> None:
         """SIGTERM every child (workers finish their current ticket), then wait, then kill.
         Redis goes last so the others can finish writing."""
-        order = [n for n in self.procs if n != "redis"] + (["redis"] if "redis" in self.procs else [])
+        order = [n for n in self.procs if n != "redis"] + (
+            ["redis"] if "redis" in self.procs else []
+        )
         for name in order[:-1] if "redis" in self.procs else order:
             _signal(self.procs[name], signal.SIGTERM)
         deadline = time.monotonic() + timeout_s

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import redis
 
@@ -115,7 +115,6 @@ class Ledger:
 
     def admit_many(self, reqs: list[AdmissionRequest]) -> list[Decision]:
         """Several admissions in one round trip (each still its own atomic script)."""
-        k = self._keys
         pipe = self._r.pipeline(transaction=False)
         for req in reqs:
             self._admit(keys=self._admit_keys(req), args=self._admit_args(req), client=pipe)
@@ -214,7 +213,7 @@ class Ledger:
 
     # --- reading the books -------------------------------------------------------------
     def reservation(self, reservation_id: str) -> dict[str, str]:
-        data: dict[str, str] = self._r.hgetall(self._keys.reservation(reservation_id))
+        data = cast(dict[str, str], self._r.hgetall(self._keys.reservation(reservation_id)))
         return data
 
     def spent(self, scope: str = "global", day: str | None = None) -> int:
@@ -238,11 +237,11 @@ class Ledger:
         }
 
     def caps(self) -> dict[str, int]:
-        raw: dict[str, str] = self._r.hgetall(self._keys.caps)
+        raw = cast(dict[str, str], self._r.hgetall(self._keys.caps))
         return {k: int(v) for k, v in raw.items()}
 
     def pace_state(self) -> dict[str, int]:
-        raw: dict[str, str] = self._r.hgetall(self._keys.pace)
+        raw = cast(dict[str, str], self._r.hgetall(self._keys.pace))
         return {k: int(float(v)) for k, v in raw.items()}
 
 

@@ -27,7 +27,9 @@ COMMAND = ".venv/bin/python tests/bench/run_all.py --only core"
 NOOP_MESSAGES = 3000
 
 
-def _drain(broker: dramatiq.Broker, queues: set[str], done: threading.Event, threads: int = 8) -> float:
+def _drain(
+    broker: dramatiq.Broker, queues: set[str], done: threading.Event, threads: int = 8
+) -> float:
     worker = dramatiq.Worker(broker, queues=queues, worker_threads=threads, worker_timeout=50)
     with Timer() as t:
         worker.start()
@@ -48,7 +50,9 @@ def plain_dramatiq_noop(namespace: str) -> float:
             if count["n"] >= NOOP_MESSAGES:
                 done.set()
 
-    actor = dramatiq.Actor(noop, broker=broker, actor_name="noop", queue_name="noop", priority=0, options={})
+    actor = dramatiq.Actor(
+        noop, broker=broker, actor_name="noop", queue_name="noop", priority=0, options={}
+    )
     for _ in range(NOOP_MESSAGES):
         actor.send()
     seconds = _drain(broker, {"noop"}, done)
@@ -70,7 +74,9 @@ def our_broker_noop(settings: Any) -> float:
             if count["n"] >= NOOP_MESSAGES:
                 done.set()
 
-    actor = dramatiq.Actor(noop, broker=broker, actor_name="noop", queue_name="noop", priority=0, options={})
+    actor = dramatiq.Actor(
+        noop, broker=broker, actor_name="noop", queue_name="noop", priority=0, options={}
+    )
     for _ in range(NOOP_MESSAGES):
         actor.send()
     seconds = _drain(broker, {"noop"}, done)
@@ -102,8 +108,14 @@ def admitted_noop(settings: Any, with_admission: bool) -> float:
             if count["n"] >= NOOP_MESSAGES:
                 done.set()
 
-    dramatiq.Actor(handle, broker=broker, actor_name="handle_ticket", queue_name="tickets_live",
-                   priority=0, options={})
+    dramatiq.Actor(
+        handle,
+        broker=broker,
+        actor_name="handle_ticket",
+        queue_name="tickets_live",
+        priority=0,
+        options={},
+    )
     for n in range(NOOP_MESSAGES):
         ticket = Ticket.model_validate(generic_ticket(f"{int(with_admission)}-{n}"))
         broker.enqueue(ticket_message(ticket, Lane.LIVE))
@@ -138,11 +150,14 @@ def ledger_pairs(settings: Any, connections: int = 32, seconds: float = 3.0) -> 
                         trivial(keys=[], args=[], client=pipe)
                     pipe.execute()
                 else:
-                    reqs = [AdmissionRequest(f"b{i}-{n}-{j}", "acme", f"u{i}", "live", cand)
-                            for j in range(batch)]
+                    reqs = [
+                        AdmissionRequest(f"b{i}-{n}-{j}", "acme", f"u{i}", "live", cand)
+                        for j in range(batch)
+                    ]
                     decisions = ledger.admit_many(reqs)
-                    ledger.settle_many([(d.reservation_id, "c1", 400) for d in decisions
-                                        if d.reservation_id])
+                    ledger.settle_many(
+                        [(d.reservation_id, "c1", 400) for d in decisions if d.reservation_id]
+                    )
                 n += batch
             totals[i] = n
             client.close()
@@ -158,11 +173,18 @@ def ledger_pairs(settings: Any, connections: int = 32, seconds: float = 3.0) -> 
 
 
 def end_to_end_tickets(settings_env: dict[str, Any], sim: SimulatorProcess, n: int = 300) -> float:
-    with bench_namespace(llm_base_url=sim.base_url, llm_api_key="sk-bench", **settings_env) as settings:
+    with bench_namespace(
+        llm_base_url=sim.base_url, llm_api_key="sk-bench", **settings_env
+    ) as settings:
         running = RunningWorker(settings, threads=16)
         ctx = running.ctx
-        intake = Intake(broker=running.broker, client=ctx.redis, keys=ctx.keys, clock=ctx.clock,
-                        dedupe_window_s=600)
+        intake = Intake(
+            broker=running.broker,
+            client=ctx.redis,
+            keys=ctx.keys,
+            clock=ctx.clock,
+            dedupe_window_s=600,
+        )
         tickets = [Ticket.model_validate(generic_ticket(i)) for i in range(n)]
         for t in tickets:
             intake.submit(t)
@@ -177,33 +199,84 @@ def end_to_end_tickets(settings_env: dict[str, Any], sim: SimulatorProcess, n: i
 def run(quick: bool = False) -> list[dict[str, Any]]:
     logging.getLogger("dramatiq").setLevel(logging.ERROR)
     rows = []
-    with bench_namespace(daily_ceiling_usd="1000", tenant_daily_cap_usd="1000",
-                         user_daily_cap_usd="1000", pacing="off") as s:
+    with bench_namespace(
+        daily_ceiling_usd="1000",
+        tenant_daily_cap_usd="1000",
+        user_daily_cap_usd="1000",
+        pacing="off",
+    ) as s:
         plain = plain_dramatiq_noop(s.namespace)
         ours = our_broker_noop(s)
-        rows.append(row(2, "no-op messages/s, our broker set-up vs plain dramatiq", ours, "msg/s",
-                        baseline=plain, target="report ratio", command=COMMAND))
+        rows.append(
+            row(
+                2,
+                "no-op messages/s, our broker set-up vs plain dramatiq",
+                ours,
+                "msg/s",
+                baseline=plain,
+                target="report ratio",
+                command=COMMAND,
+            )
+        )
     sim = SimulatorProcess("--seed", "3")
     try:
         e2e = end_to_end_tickets({"pacing": "off"}, sim, n=150 if quick else 300)
     finally:
         sim.stop()
-    rows.append(row(2, "tickets/s end to end, simulator at 0 ms, 16 threads", e2e, "tickets/s",
-                    command=COMMAND))
-    with bench_namespace(daily_ceiling_usd="100000", tenant_daily_cap_usd="100000",
-                         user_daily_cap_usd="100000", pacing="off") as s:
+    rows.append(
+        row(
+            2,
+            "tickets/s end to end, simulator at 0 ms, 16 threads",
+            e2e,
+            "tickets/s",
+            command=COMMAND,
+        )
+    )
+    with bench_namespace(
+        daily_ceiling_usd="100000",
+        tenant_daily_cap_usd="100000",
+        user_daily_cap_usd="100000",
+        pacing="off",
+    ) as s:
         pairs, trivial = ledger_pairs(s, seconds=2.0 if quick else 4.0)
-        rows.append(row(3, "ledger admit+settle(+release) pairs/s, 32 connections", pairs, "pairs/s",
-                        baseline=trivial, target=">= 25000 and >= 0.3 of trivial",
-                        passed=pairs >= 25000 and pairs / trivial >= 0.3, command=COMMAND))
-    with bench_namespace(daily_ceiling_usd="100000", tenant_daily_cap_usd="100000",
-                         user_daily_cap_usd="100000", pacing="off") as s:
+        rows.append(
+            row(
+                3,
+                "ledger admit+settle(+release) pairs/s, 32 connections",
+                pairs,
+                "pairs/s",
+                baseline=trivial,
+                target=">= 25000 and >= 0.3 of trivial",
+                passed=pairs >= 25000 and pairs / trivial >= 0.3,
+                command=COMMAND,
+            )
+        )
+    with bench_namespace(
+        daily_ceiling_usd="100000",
+        tenant_daily_cap_usd="100000",
+        user_daily_cap_usd="100000",
+        pacing="off",
+    ) as s:
         without = admitted_noop(s, with_admission=False)
-    with bench_namespace(daily_ceiling_usd="100000", tenant_daily_cap_usd="100000",
-                         user_daily_cap_usd="100000", pacing="off") as s:
+    with bench_namespace(
+        daily_ceiling_usd="100000",
+        tenant_daily_cap_usd="100000",
+        user_daily_cap_usd="100000",
+        pacing="off",
+    ) as s:
         with_ = admitted_noop(s, with_admission=True)
-    rows.append(row(3, "no-op ticket actor with admission vs without", with_, "msg/s",
-                    baseline=without, target=">= 0.85", passed=with_ / without >= 0.85, command=COMMAND))
+    rows.append(
+        row(
+            3,
+            "no-op ticket actor with admission vs without",
+            with_,
+            "msg/s",
+            baseline=without,
+            target=">= 0.85",
+            passed=with_ / without >= 0.85,
+            command=COMMAND,
+        )
+    )
     return rows
 
 

@@ -15,16 +15,31 @@ from tests.conftest import REDIS_URL, delete_namespace, make_settings
 
 
 def row(
-    issue: int, name: str, figure: float, unit: str, *, baseline: float | None = None,
-    target: str = "", passed: bool | None = None, command: str = "make bench",
+    issue: int,
+    name: str,
+    figure: float,
+    unit: str,
+    *,
+    baseline: float | None = None,
+    target: str = "",
+    passed: bool | None = None,
+    command: str = "make bench",
     higher_is_better: bool = True,
 ) -> dict[str, Any]:
     ratio = None
     if baseline:
         ratio = round(figure / baseline, 3) if higher_is_better else round(baseline / figure, 3)
-    return {"issue": issue, "name": name, "figure": round(figure, 3), "unit": unit,
-            "baseline": None if baseline is None else round(baseline, 3), "ratio": ratio,
-            "target": target, "pass": passed, "command": command}
+    return {
+        "issue": issue,
+        "name": name,
+        "figure": round(figure, 3),
+        "unit": unit,
+        "baseline": None if baseline is None else round(baseline, 3),
+        "ratio": ratio,
+        "target": target,
+        "pass": passed,
+        "command": command,
+    }
 
 
 @contextmanager

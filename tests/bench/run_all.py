@@ -23,8 +23,17 @@ sys.path.insert(0, str(ROOT))
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-ORDER = ["core", "agent", "webhook", "replay", "scheduler", "dlq", "observability", "simulator",
-         "scaling"]
+ORDER = [
+    "core",
+    "agent",
+    "webhook",
+    "replay",
+    "scheduler",
+    "dlq",
+    "observability",
+    "simulator",
+    "scaling",
+]
 
 
 def discover() -> list[str]:
@@ -62,15 +71,21 @@ def main() -> int:
     for r in rows:
         verdict = {True: "[green]pass[/green]", False: "[red]FAIL[/red]", None: "-"}[r.get("pass")]  # type: ignore[index]
         table.add_row(
-            str(r.get("issue")), str(r["name"]), f"{r['figure']} {r['unit']}",
+            str(r.get("issue")),
+            str(r["name"]),
+            f"{r['figure']} {r['unit']}",
             "" if r.get("baseline") is None else str(r["baseline"]),
             "" if r.get("ratio") is None else str(r["ratio"]),
-            str(r.get("target") or ""), verdict,
+            str(r.get("target") or ""),
+            verdict,
         )
     console.print(table)
     doc = {
-        "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": os.cpu_count()},
+        "machine": {
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+        },
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "rows": rows,
         "errors": errors,

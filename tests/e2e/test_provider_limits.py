@@ -18,15 +18,21 @@ def test_nearly_exhausted_provider_window_parks_new_tickets(
     settings = make_settings(namespace, llm_base_url=private_simulator.base_url, llm_api_key="sk-t")
     with RunningWorker(settings, threads=1) as worker:
         ctx = worker.ctx
-        intake = Intake(broker=worker.broker, client=ctx.redis, keys=ctx.keys, clock=ctx.clock,
-                        dedupe_window_s=600)
+        intake = Intake(
+            broker=worker.broker,
+            client=ctx.redis,
+            keys=ctx.keys,
+            clock=ctx.clock,
+            dedupe_window_s=600,
+        )
         # When one ticket uses up the window (about three calls) and another arrives
         intake.submit(Ticket.model_validate(generic_ticket(1)))
         assert wait_for(lambda: (o := ctx.outcomes.get("T-1")) is not None and o.status.is_final)
         intake.submit(Ticket.model_validate(generic_ticket(2)))
         # Then the second waits in the parking lot for the window to reset, unpaid and unfailed
-        assert wait_for(lambda: (o := ctx.outcomes.get("T-2")) is not None
-                        and o.status == OutcomeStatus.PARKED)
+        assert wait_for(
+            lambda: (o := ctx.outcomes.get("T-2")) is not None and o.status == OutcomeStatus.PARKED
+        )
         parked = ctx.outcomes.get("T-2")
         assert parked is not None and parked.reason == "provider_rate_limit"
         assert ctx.ledger.reserved() == 0

@@ -25,13 +25,17 @@ def test_signed_webhook_to_answer_to_callback(namespace: str, simulator: Simulat
         llm_api_key="sk-test-e2e",
         webhook_secret_generic=SECRET,
     )
-    with CallbackReceiver() as callback, WebhookServer(settings) as app, RunningWorker(
-        settings, threads=2
-    ) as worker:
+    with (
+        CallbackReceiver() as callback,
+        WebhookServer(settings) as app,
+        RunningWorker(settings, threads=2) as worker,
+    ):
         # Given a signed ticket with a callback URL
         body = json.dumps(generic_ticket(1, callback_url=callback.url)).encode()
         # When the ticketing system posts it
-        resp = httpx.post(f"{app.url}/webhooks/generic", content=body, headers=sign_generic(SECRET, body))
+        resp = httpx.post(
+            f"{app.url}/webhooks/generic", content=body, headers=sign_generic(SECRET, body)
+        )
         # Then it is accepted, answered by the agent through the simulator, and called back once
         assert resp.status_code == 202, resp.text
         job = resp.json()
@@ -59,14 +63,24 @@ def test_signed_webhook_to_answer_to_callback(namespace: str, simulator: Simulat
     env = {**os.environ, "PACELINE_REDIS_URL": REDIS_URL, "PACELINE_NAMESPACE": namespace}
     shown = subprocess.run(
         [sys.executable, "-m", "shared.cli.main", "outcomes", "show", "T-1", "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     doc = json.loads(shown.stdout)
     assert doc["status"] == "answered" and doc["cost_usd"] > 0
     assert doc["prompt_tokens"] == outcome.prompt_tokens
     summary = subprocess.run(
         [sys.executable, "-m", "shared.cli.main", "outcomes", "summary", "--json"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     counts = json.loads(summary.stdout)
     assert counts["answered"] == 1 and counts["total"] == 1

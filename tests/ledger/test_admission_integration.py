@@ -4,8 +4,8 @@ the budget day rolls over in the operator's zone, oversize tickets are refused u
 from __future__ import annotations
 
 import random
-from decimal import Decimal
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -28,8 +28,9 @@ TOPICS = [
 
 def intake_for(worker: RunningWorker) -> Intake:
     ctx = worker.ctx
-    return Intake(broker=worker.broker, client=ctx.redis, keys=ctx.keys, clock=ctx.clock,
-                  dedupe_window_s=3600)
+    return Intake(
+        broker=worker.broker, client=ctx.redis, keys=ctx.keys, clock=ctx.clock, dedupe_window_s=3600
+    )
 
 
 def varied_ticket(n: int, rng: random.Random) -> Ticket:
@@ -37,8 +38,13 @@ def varied_ticket(n: int, rng: random.Random) -> Ticket:
     body = text * rng.randint(1, 40)
     requester = {"id": f"u-{n % 50}", "email": f"user{n}@example.com", "name": "Pat"}
     return Ticket.model_validate(
-        generic_ticket(n, subject=subject, body=body, requester=requester,
-                       tenant_id=["acme", "globex", "initech"][n % 3])
+        generic_ticket(
+            n,
+            subject=subject,
+            body=body,
+            requester=requester,
+            tenant_id=["acme", "globex", "initech"][n % 3],
+        )
     )
 
 
@@ -53,9 +59,14 @@ def test_64_threads_600_tickets_spend_exactly_up_to_the_ceiling(
 ) -> None:
     # Given a ceiling worth a fraction of the demand, caps per tenant/user out of the way
     settings = make_settings(
-        namespace, llm_base_url=simulator.base_url, llm_api_key="sk-test",
-        daily_ceiling_usd="0.12", tenant_daily_cap_usd="0.12", user_daily_cap_usd="0.12",
-        pacing="off", worker_threads=64,
+        namespace,
+        llm_base_url=simulator.base_url,
+        llm_api_key="sk-test",
+        daily_ceiling_usd="0.12",
+        tenant_daily_cap_usd="0.12",
+        user_daily_cap_usd="0.12",
+        pacing="off",
+        worker_threads=64,
     )
     rng = random.Random(3)
     tickets = [varied_ticket(n, rng) for n in range(600)]
@@ -105,13 +116,17 @@ def test_a_ticket_larger_than_the_request_cap_is_rejected_before_any_call(
     namespace: str, private_simulator: SimulatorProcess
 ) -> None:
     settings = make_settings(
-        namespace, llm_base_url=private_simulator.base_url, llm_api_key="sk-test",
+        namespace,
+        llm_base_url=private_simulator.base_url,
+        llm_api_key="sk-test",
         request_token_cap=2000,
     )
     with RunningWorker(settings, threads=2) as worker:
         big = Ticket.model_validate(generic_ticket("big", body="lorem ipsum " * 2000))
         intake_for(worker).submit(big)
-        assert wait_for(lambda: (o := worker.ctx.outcomes.get("T-big")) is not None and o.status.is_final)
+        assert wait_for(
+            lambda: (o := worker.ctx.outcomes.get("T-big")) is not None and o.status.is_final
+        )
     outcome = worker.ctx.outcomes.get("T-big")
     assert outcome is not None
     assert outcome.status == OutcomeStatus.REJECTED and outcome.reason == "request_too_large"
@@ -128,8 +143,11 @@ def test_parked_on_a_daily_cap_until_local_midnight_in_a_non_utc_zone(
     start = datetime(2026, 11, 25, 23, 30, tzinfo=tz).timestamp()
     clock = ManualClock(start)
     settings = make_settings(
-        namespace, llm_base_url=simulator.base_url, llm_api_key="sk-test",
-        timezone="Asia/Tokyo", pacing="off",
+        namespace,
+        llm_base_url=simulator.base_url,
+        llm_api_key="sk-test",
+        timezone="Asia/Tokyo",
+        pacing="off",
     )
     with RunningWorker(settings, threads=2, clock=clock) as worker:
         intake = intake_for(worker)

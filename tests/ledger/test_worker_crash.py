@@ -25,7 +25,10 @@ from tests.helpers import generic_ticket, wait_for
 def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "shared.cli.main", "worker", "--threads", "2"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -39,8 +42,11 @@ def test_sigkill_mid_call_leaks_no_reservation_and_counts_nothing_twice(
     # Given a slow provider (so the kill lands mid-call) and a short lease and heartbeat
     private_simulator.faults(latency_ms=2500)
     overrides = dict(
-        llm_base_url=private_simulator.base_url, llm_api_key="sk-test",
-        reservation_lease_s=6, heartbeat_timeout_ms=2000, broker_maintenance_per_million=500_000,
+        llm_base_url=private_simulator.base_url,
+        llm_api_key="sk-test",
+        reservation_lease_s=6,
+        heartbeat_timeout_ms=2000,
+        broker_maintenance_per_million=500_000,
     )
     settings = make_settings(namespace, **overrides)
     env = {**os.environ, "PACELINE_REDIS_URL": REDIS_URL}
@@ -55,7 +61,8 @@ def test_sigkill_mid_call_leaks_no_reservation_and_counts_nothing_twice(
         intake.submit(Ticket.model_validate(generic_ticket(1)))
         # When the worker is killed while a model call is in flight (drawn, not settled)
         assert wait_for(
-            lambda: any(int(h.get("drawn", 0)) > 0 for h in open_reservations(r, keys)), timeout_s=20
+            lambda: any(int(h.get("drawn", 0)) > 0 for h in open_reservations(r, keys)),
+            timeout_s=20,
         )
         held = open_reservations(r, keys)[0]
         first.send_signal(signal.SIGKILL)

@@ -26,8 +26,8 @@ from shared.models import Lane
 from shared.pricing import PriceTable
 from shared.settings import Settings
 from workers.envelope import model_ladder
-from workers.parking import ParkingLot
 from workers.failures.dlq import DeadLetterRegistry
+from workers.parking import ParkingLot
 from workers.scheduler.alerts import Alerts
 from workers.scheduler.leader import DEFAULT_LEASE_MS, LeaderLease
 from workers.scheduler.pace import Pacer, PaceState
