@@ -256,6 +256,7 @@ def _render(settings: Settings, gauges: StateGauges, auth: OpsAuth, notice: str)
         timezone=escape(books["timezone"]),
         pacing=escape(books["pacing"]),
         notice=notice,
+        form_token=auth.form_token,
         spent_usd=fmt_usd(series[-1][1]),
         reserved_usd=fmt_usd(snap["reserved"].get("global", 0)),
         ceiling_usd=fmt_usd(ceiling),

@@ -74,7 +74,7 @@ def spend_chart(series: list[tuple[int, int]], ceiling_micros: int, hour_now: fl
         f"data-spent-micros='{last_v}'>{escape(fmt_usd(last_v))} now</text>"
     )
     parts.append(
-        f"<text x='{WIDTH - RIGHT}' y='{TOP + 12}' text-anchor='end'>— spend  - - pace line "
+        f"<text x='{LEFT + 8}' y='{TOP + 14}' text-anchor='start'>— spend  - - pace line "
         f"(ceiling {escape(fmt_usd(ceiling_micros))})</text></svg>"
     )
     return "".join(parts)
