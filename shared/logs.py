@@ -40,7 +40,7 @@ class RedactingFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         redactor = TextRedactor(current_ticket_texts(), secrets=self._secrets)
-        record.args = _without_messages(record.args)
+        record.args = _without_messages(record)
         record.msg = redactor.redact(hide_message_reprs(record.getMessage()))
         record.args = None
         for name in list(vars(record)):
@@ -82,11 +82,25 @@ def _is_message(value: object) -> bool:
     return type(value).__name__ in ("Message", "MessageProxy") and hasattr(value, "message_id")
 
 
-def _without_messages(args: Any) -> Any:
+def _safe_arg(value: Any, from_dramatiq: bool) -> Any:
+    if _is_message(value):
+        return _MessageRef(value.message_id)
+    # dramatiq's own lines pass ids, names and counts; a container there is an actor's
+    # arguments ("Received args=%r kwargs=%r."), which are the ticket.
+    if from_dramatiq and isinstance(value, tuple | list | dict | set):
+        return "<hidden>"
+    return value
+
+
+def _without_messages(record: logging.LogRecord) -> Any:
+    args = record.args
+    # An actor's logger is named after the actor's module, so look at where the call was made.
+    path = record.pathname.replace("\\", "/")
+    from_dramatiq = record.name.startswith("dramatiq") or "/dramatiq/" in path
     if isinstance(args, tuple):
-        return tuple(_MessageRef(a.message_id) if _is_message(a) else a for a in args)
+        return tuple(_safe_arg(a, from_dramatiq) for a in args)
     if isinstance(args, dict):
-        return {k: _MessageRef(v.message_id) if _is_message(v) else v for k, v in args.items()}
+        return {k: _safe_arg(v, from_dramatiq) for k, v in args.items()}
     return args
 
 
