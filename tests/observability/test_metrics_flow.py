@@ -144,7 +144,7 @@ def test_webhook_metrics_expose_state_from_redis(namespace: str, r: redis.Redis)
 def test_metrics_server_takes_the_next_free_port(namespace: str) -> None:
     # Given the configured port already taken (another worker process on this host)
     with socket.socket() as taken:
-        taken.bind(("0.0.0.0", 0))  # noqa: S104
+        taken.bind(("0.0.0.0", 0))
         taken.listen()
         port = taken.getsockname()[1]
         settings = make_settings(namespace, metrics_port=port)
