@@ -1,0 +1,43 @@
+"""The bundled sample through the real worker and simulator: at least 80% answered without a
+human, and every ticket labelled for a human reaches one."""
+
+from __future__ import annotations
+
+from producers.enqueue import Intake
+from shared.data import load_sample
+from shared.models import OutcomeStatus, Ticket
+from tests.conftest import SimulatorProcess, make_settings
+from tests.helpers import wait_for
+from workers.runtime import RunningWorker
+
+
+def test_bundled_sample_answered_and_labels_respected(
+    namespace: str, simulator: SimulatorProcess
+) -> None:
+    settings = make_settings(namespace, llm_base_url=simulator.base_url, llm_api_key="sk-t")
+    sample = load_sample()
+    expect = {t["ticket_id"]: t["expect"] for t in sample}
+    with RunningWorker(settings, threads=16) as worker:
+        ctx = worker.ctx
+        intake = Intake(
+            broker=worker.broker,
+            client=ctx.redis,
+            keys=ctx.keys,
+            clock=ctx.clock,
+            dedupe_window_s=600,
+        )
+        submitted = [intake.submit(Ticket.model_validate(doc)) for doc in sample]
+        accepted = sum(1 for s in submitted if not s.duplicate)
+        # The deliberate repeats in the sample are dropped at the door
+        assert len(sample) - accepted == sum(1 for t in sample if "duplicate_of" in t)
+        assert wait_for(lambda: ctx.outcomes.summary()["pending"] == 0, timeout_s=90)
+        outcomes = {o.ticket_id: o for o in ctx.outcomes.iter_outcomes()}
+    assert len(outcomes) == accepted
+    answered = [o for o in outcomes.values() if o.status == OutcomeStatus.ANSWERED]
+    assert len(answered) >= 0.8 * accepted
+    should_escalate = [tid for tid, want in expect.items() if want == "escalated"]
+    assert should_escalate
+    for tid in should_escalate:
+        assert outcomes[tid].status == OutcomeStatus.ESCALATED, (tid, outcomes[tid].reason)
+    for o in answered:
+        assert o.reply and o.cost_micros > 0
