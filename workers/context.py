@@ -47,9 +47,13 @@ class WorkerContext:
         clock: Clock | None = None,
         client: Redis | None = None,
         with_agent: bool = True,
+        threads: int | None = None,
     ) -> WorkerContext:
         clock = clock or SystemClock()
-        client = client or make_redis(settings, max_connections=settings.worker_threads * 4 + 8)
+        # A few connections per thread (ledger, outcomes, parking, reply marker) plus the
+        # middleware's; the pool blocks rather than fails when they are all in use.
+        threads = threads or settings.worker_threads
+        client = client or make_redis(settings, max_connections=threads * 4 + 16)
         keys = Keys(settings.namespace)
         ctx = cls(
             settings=settings,

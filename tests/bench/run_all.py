@@ -48,7 +48,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "bench-results.json"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
-    console = Console()
+    console = Console(width=170)
     rows: list[dict[str, object]] = []
     errors: dict[str, str] = {}
     names = [n for n in discover() if not args.only or n in args.only]
