@@ -68,13 +68,10 @@ class Intake:
         try:
             at_ms = now_ms(self._clock)
             self._outcomes.mark_pending(
-                Outcome(
-                    ticket_id=ticket.ticket_id,
-                    event_id=ticket.event_id,
-                    tenant_id=ticket.tenant_id,
-                    requester_id=ticket.requester.id,
-                    lane=lane,
-                    status=OutcomeStatus.PENDING,
+                Outcome.for_ticket(
+                    ticket,
+                    lane,
+                    OutcomeStatus.PENDING,
                     job_id=message.message_id,
                     enqueued_at_ms=at_ms,
                     updated_at_ms=at_ms,

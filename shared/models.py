@@ -131,6 +131,21 @@ class Outcome(BaseModel):
     enqueued_at_ms: int | None = None
     updated_at_ms: int = 0
 
+    @classmethod
+    def for_ticket(
+        cls, ticket: Ticket, lane: Lane, status: OutcomeStatus, **fields: Any
+    ) -> Outcome:
+        """An outcome carrying the ticket's identity; `fields` fill in the rest."""
+        return cls(
+            ticket_id=ticket.ticket_id,
+            event_id=ticket.event_id,
+            tenant_id=ticket.tenant_id,
+            requester_id=ticket.requester.id,
+            lane=lane,
+            status=status,
+            **fields,
+        )
+
     @property
     def cost_usd(self) -> float:
         return round(self.cost_micros / 1_000_000, 6)

@@ -25,6 +25,7 @@ from shared.messages import is_ticket_actor
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from workers.context import WorkerContext
 from workers.envelope import candidates_for, model_ladder
+from workers.parking import parkable
 from workers.scheduler.acknowledge import CAP_REASONS, acknowledge_cap
 
 log = logging.getLogger("paceline.admission")
@@ -117,24 +118,14 @@ class AdmissionMiddleware(Middleware):
         # the ticket still waits for the new budget day in case nobody picks it up first.
         ack = acknowledge_cap(ctx, ticket, reason) if reason in CAP_REASONS else None
         # Park first, then say so: if the park fails the message is retried, not lost.
-        clean: dramatiq.Message[Any] = dramatiq.Message(
-            queue_name=message.queue_name,
-            actor_name=message.actor_name,
-            args=message.args,
-            kwargs=message.kwargs,
-            options={k: v for k, v in message.options.items() if k in ("retries",)},
-            message_id=message.message_id,
-            message_timestamp=message.message_timestamp,
-        )
+        retries = {k: v for k, v in message.options.items() if k == "retries"}
+        clean = parkable(message, **retries)
         ctx.parking.park(clean, lane, until_ms, reason)
         ctx.outcomes.update(
-            Outcome(
-                ticket_id=ticket.ticket_id,
-                event_id=ticket.event_id,
-                tenant_id=ticket.tenant_id,
-                requester_id=ticket.requester.id,
-                lane=lane,
-                status=OutcomeStatus.PARKED,
+            Outcome.for_ticket(
+                ticket,
+                lane,
+                OutcomeStatus.PARKED,
                 reason=reason,
                 reply=ack,
                 job_id=message.message_id,
@@ -152,13 +143,10 @@ class AdmissionMiddleware(Middleware):
     ) -> None:
         ctx = self.ctx
         ctx.outcomes.finalize(
-            Outcome(
-                ticket_id=ticket.ticket_id,
-                event_id=ticket.event_id,
-                tenant_id=ticket.tenant_id,
-                requester_id=ticket.requester.id,
-                lane=lane,
-                status=status,
+            Outcome.for_ticket(
+                ticket,
+                lane,
+                status,
                 reason=reason,
                 reply=REJECT_ACK,
                 job_id=message.message_id,

@@ -12,7 +12,6 @@ import logging
 import traceback
 from typing import Any
 
-import dramatiq
 from pydantic import ValidationError
 
 from shared.errors import BudgetError, InvalidTicket, PermanentError, TransientError
@@ -21,6 +20,7 @@ from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from workers.admission import OPTION, AdmissionError
 from workers.context import WorkerContext
 from workers.failures.dlq import DeadLetter
+from workers.parking import parkable
 
 log = logging.getLogger("paceline.worker")
 
@@ -118,13 +118,10 @@ def deliver(ctx: WorkerContext, ticket: Ticket, outcome: Outcome) -> None:
 
 
 def _base_outcome(ticket: Ticket, lane: Lane, message: Any, rid: str | None) -> Outcome:
-    return Outcome(
-        ticket_id=ticket.ticket_id,
-        event_id=ticket.event_id,
-        tenant_id=ticket.tenant_id,
-        requester_id=ticket.requester.id,
-        lane=lane,
-        status=OutcomeStatus.PENDING,
+    return Outcome.for_ticket(
+        ticket,
+        lane,
+        OutcomeStatus.PENDING,
         job_id=message.message_id,
         reservation_id=rid,
         enqueued_at_ms=int(message.message_timestamp),
@@ -150,15 +147,7 @@ def park_after_failure(
     reason: str,
     parks: int,
 ) -> None:
-    clean: dramatiq.Message[Any] = dramatiq.Message(
-        queue_name=message.queue_name,
-        actor_name=message.actor_name,
-        args=message.args,
-        kwargs=message.kwargs,
-        options={"provider_parks": parks},
-        message_id=message.message_id,
-        message_timestamp=message.message_timestamp,
-    )
+    clean = parkable(message, provider_parks=parks)
     ctx.parking.park(clean, lane, until_ms, reason)
     ctx.outcomes.update(
         _base_outcome(ticket, lane, message, None).model_copy(

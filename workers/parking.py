@@ -106,6 +106,20 @@ return {out, redis.call('HMGET', KEYS[3], unpack(out))}
 )
 
 
+def parkable(message: Any, **options: Any) -> dramatiq.Message[Any]:
+    """The message as it should wait: same id and arguments, only the options we keep
+    (never a stale reservation or a broker's delivery id)."""
+    return dramatiq.Message(
+        queue_name=message.queue_name,
+        actor_name=message.actor_name,
+        args=message.args,
+        kwargs=message.kwargs,
+        options=options,
+        message_id=message.message_id,
+        message_timestamp=message.message_timestamp,
+    )
+
+
 @dataclass(frozen=True)
 class ParkedEntry:
     member: str
