@@ -40,9 +40,10 @@ def build_worker_broker(ctx: WorkerContext) -> dramatiq.Broker:
             retry_when=should_retry(s.max_retries),
         ),
         AdmissionMiddleware(ctx),
-        # Last: it reads what admission and the actor recorded.
-        ObserveMiddleware(worker_metrics(ctx), ctx.redis, s, ctx.clock),
     ]
+    if ctx.extras.get("observe", True):  # off only for the observability benchmark's baseline
+        # Last: it reads what admission and the actor recorded.
+        middleware.append(ObserveMiddleware(worker_metrics(ctx), ctx.redis, s, ctx.clock))
     broker = build_broker(s, middleware=middleware)
     register_actors(broker, ctx, queue_prefix=queue_prefix(s))
     return broker
@@ -70,9 +71,9 @@ class RunningWorker:
         clock: Clock | None = None,
         ctx: WorkerContext | None = None,
     ) -> None:
-        self.ctx = ctx or WorkerContext.build(settings, clock=clock)
-        self.broker = build_worker_broker(self.ctx)
         threads = threads or settings.worker_threads
+        self.ctx = ctx or WorkerContext.build(settings, clock=clock, threads=threads)
+        self.broker = build_worker_broker(self.ctx)
         self.worker = dramatiq.Worker(
             self.broker,
             queues=lane_queues(settings, lanes),

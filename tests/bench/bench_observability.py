@@ -1,0 +1,142 @@
+"""What observability costs a worker: tickets/s with Sentry and Prometheus on against both off.
+
+One run, alternating modes (off, on, off, on, ...) so drift hits both alike. Each round: a
+fresh namespace, N tickets enqueued through the intake API, then a real `RunningWorker`
+(8 threads) against the simulator at 0 ms latency; the clock runs from the worker's start
+until every ticket is final. "on": Sentry initialised before the broker (its dramatiq
+integration, our scrubber) sending to a local DSN stand-in, the worker's `ObserveMiddleware`,
+its metrics server, and a scraper pulling worker metrics and the state gauges every 0.5 s
+(30x Prometheus' default rate). "off": no Sentry, no middleware, no server, no scraper.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from typing import Any
+
+import httpx
+import redis
+
+from producers.enqueue import Intake
+from shared.broker import build_broker
+from shared.clock import SystemClock
+from shared.keys import Keys
+from shared.metrics import start_metrics_server
+from shared.models import Ticket
+from shared.outcomes import OutcomeStore
+from shared.settings import Settings
+from shared.telemetry import init_sentry, shutdown_sentry
+from tests.bench.common import bench_namespace, row
+from tests.conftest import REDIS_URL, SimulatorProcess
+from tests.helpers import generic_ticket
+from tests.telemetry.dsn_server import SentryStandIn
+from workers.context import WorkerContext
+from workers.observe import build_metrics
+from workers.runtime import RunningWorker, worker_metrics
+
+ISSUE = 8
+COMMAND = ".venv/bin/python -c 'from tests.bench.bench_observability import run; print(run())'"
+THREADS = 8
+SCRAPE_EVERY_S = 0.5
+
+
+def _enqueue(settings: Settings, client: redis.Redis, n: int) -> None:
+    broker = build_broker(settings)
+    intake = Intake(
+        broker=broker, client=client, keys=Keys(settings.namespace), clock=SystemClock(),
+        dedupe_window_s=3600,
+    )  # fmt: skip
+    try:
+        for i in range(n):
+            doc = generic_ticket(i, requester={"id": f"u-{i}", "email": f"u{i}@example.com"})
+            intake.submit(Ticket.model_validate(doc))
+    finally:
+        broker.close()
+
+
+def _final(store: OutcomeStore) -> int:
+    counts = store.summary()
+    return sum(counts[s] for s in ("answered", "escalated", "rejected", "dead_lettered"))
+
+
+def _scraper(urls: list[str], stop: threading.Event) -> threading.Thread:
+    def loop() -> None:
+        with httpx.Client(timeout=5) as http:
+            while not stop.wait(SCRAPE_EVERY_S):
+                for url in urls:
+                    http.get(url).raise_for_status()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    return thread
+
+
+def _round(sim: SimulatorProcess, n: int, on: bool, sentry: SentryStandIn) -> float:
+    env: dict[str, Any] = {"llm_base_url": sim.base_url, "llm_api_key": "sk-bench"}
+    if on:
+        env["sentry_dsn"] = sentry.dsn
+    with bench_namespace(**env) as settings:
+        client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+        _enqueue(settings, client, n)
+        if on:
+            init_sentry(settings, component="bench")  # before any worker broker is built
+        ctx = WorkerContext.build(settings)
+        ctx.extras["observe"] = on
+        worker = RunningWorker(settings, threads=THREADS, ctx=ctx)
+        stop = threading.Event()
+        servers = []
+        if on:
+            state = build_metrics(settings, client=client, state=True)
+            servers = [
+                start_metrics_server(worker_metrics(ctx).registry, 0, addr="127.0.0.1"),
+                start_metrics_server(state.registry, 0, addr="127.0.0.1"),
+            ]
+            _scraper([f"http://127.0.0.1:{s.port}/metrics" for s in servers], stop)
+        store = OutcomeStore(client, Keys(settings.namespace))
+        start = time.perf_counter()
+        worker.start()
+        try:
+            while _final(store) < n:
+                time.sleep(0.02)
+            seconds = time.perf_counter() - start
+        finally:
+            stop.set()
+            worker.stop()
+            for server in servers:
+                server.stop()
+            if on:
+                shutdown_sentry()
+            client.close()
+    return n / seconds
+
+
+def run(quick: bool = False) -> list[dict[str, Any]]:
+    n, rounds = (60, 2) if quick else (300, 3)
+    sim = SimulatorProcess("--seed", "7")
+    sentry = SentryStandIn()
+    try:
+        _round(sim, 20, False, sentry)  # warm-up: imports, connections, the simulator
+        off: list[float] = []
+        on: list[float] = []
+        for _ in range(rounds):
+            off.append(_round(sim, n, False, sentry))
+            on.append(_round(sim, n, True, sentry))
+    finally:
+        sentry.stop()
+        sim.stop()
+    off_tps, on_tps = statistics.median(off), statistics.median(on)
+    ratio = on_tps / off_tps
+    return [
+        row(ISSUE, "tickets/s, observability off", off_tps, "tickets/s", command=COMMAND),
+        row(
+            ISSUE, "tickets/s, Sentry + Prometheus on (vs off)", on_tps, "tickets/s",
+            baseline=off_tps, target=">= 0.95 of off", passed=ratio >= 0.95, command=COMMAND,
+        ),
+    ]  # fmt: skip
+
+
+if __name__ == "__main__":
+    for r in run():
+        print(r)
