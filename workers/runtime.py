@@ -99,7 +99,9 @@ class RunningWorker:
         self.stop()
 
 
-def serve_forever(settings: Settings, *, threads: int, lanes: list[Lane] | None, stop: threading.Event) -> None:
+def serve_forever(
+    settings: Settings, *, threads: int, lanes: list[Lane] | None, stop: threading.Event
+) -> None:
     worker = RunningWorker(settings, threads=threads, lanes=lanes).start()
     server = start_process_metrics(settings, worker_metrics(worker.ctx))
     log.info("worker started", extra={"threads": threads})
