@@ -1,0 +1,26 @@
+-- intake: claim a delivery, record the ticket as pending, and put its message on dramatiq's
+-- Redis queue, in one atomic step (the fast path when the broker is this same Redis).
+-- No window exists in which a claim is taken but the message is not queued: a crash leaves
+-- either nothing (the vendor's retry is accepted) or all three.
+-- KEYS: 1 dedupe key, 2 ticket hash, 3 outcomes index, 4 outcome counts,
+--       5 dramatiq queue list, 6 dramatiq queue messages hash
+-- ARGV: 1 job id, 2 dedupe window s, 3 event id, 4 outcome doc, 5 now ms, 6 ticket id,
+--       7 ticket ttl s, 8 redis message id, 9 encoded message
+-- Returns {1, job id} when queued, {0, first job id} for a duplicate delivery.
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[2])) == false then
+  return {0, redis.call('GET', KEYS[1]) or ''}
+end
+-- As OutcomeStore's "pending" transition: a new event replaces the ticket's state.
+local cur_status = redis.call('HGET', KEYS[2], 'status')
+local cur_event = redis.call('HGET', KEYS[2], 'event_id')
+if not (cur_status and cur_event == ARGV[3]) then
+  if cur_status then redis.call('HINCRBY', KEYS[4], cur_status, -1) end
+  redis.call('HINCRBY', KEYS[4], 'pending', 1)
+  redis.call('HSET', KEYS[2], 'status', 'pending', 'event_id', ARGV[3], 'doc', ARGV[4])
+  redis.call('EXPIRE', KEYS[2], tonumber(ARGV[7]))
+  redis.call('ZADD', KEYS[3], tonumber(ARGV[5]), ARGV[6])
+end
+-- As dramatiq's dispatch.lua "enqueue".
+redis.call('HSET', KEYS[6], ARGV[8], ARGV[9])
+redis.call('RPUSH', KEYS[5], ARGV[8])
+return {1, ARGV[1]}

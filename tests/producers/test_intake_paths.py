@@ -1,0 +1,44 @@
+"""Both enqueue paths (one Lua script on the broker's Redis, and the general path RabbitMQ
+uses) keep the same promises: one job per delivery, pending recorded, message on its lane."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from producers.enqueue import Intake, shares_redis
+from shared.broker import build_broker
+from shared.clock import ManualClock
+from shared.keys import Keys
+from shared.models import Lane, OutcomeStatus, Ticket
+from shared.outcomes import OutcomeStore
+from tests.conftest import make_settings
+from tests.helpers import generic_ticket
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_one_job_per_delivery_on_both_paths(namespace: str, r: redis.Redis, direct: bool) -> None:
+    settings = make_settings(namespace)
+    broker = build_broker(settings)
+    assert shares_redis(broker, r)
+    keys = Keys(namespace)
+    intake = Intake(
+        broker=broker,
+        client=r,
+        keys=keys,
+        clock=ManualClock(),
+        dedupe_window_s=60,
+        direct_redis=direct,
+    )
+    ticket = Ticket.model_validate(generic_ticket(7))
+    # When the same delivery arrives three times
+    first, *again = [intake.submit(ticket, Lane.REPLAY) for _ in range(3)]
+    # Then one message is queued on the replay lane, and the repeats name the first job
+    assert not first.duplicate and all(a.duplicate and a.job_id == first.job_id for a in again)
+    queue = f"{keys.dramatiq_namespace}:{Lane.REPLAY.queue_name}"
+    assert r.llen(queue) == 1 and r.hlen(queue + ".msgs") == 1
+    outcome = OutcomeStore(r, keys).get("T-7")
+    assert outcome is not None and outcome.status == OutcomeStatus.PENDING
+    assert outcome.job_id == first.job_id and outcome.lane == Lane.REPLAY
+    assert r.ttl(keys.dedupe("generic", "evt-7")) > 30
+    broker.close()
