@@ -6,7 +6,7 @@ import signal
 
 import typer
 
-from shared.cli.common import Exit, fail, settings_or_exit
+from shared.cli.common import Exit, fail
 
 
 def webhook(
@@ -14,7 +14,9 @@ def webhook(
     port: int = typer.Option(8080, "--port", help="TCP port to listen on."),
 ) -> None:
     """Receive signed ticket webhooks: verify, dedupe, enqueue into the live lane."""
-    settings = settings_or_exit()
+    from shared.cli.boot import boot
+
+    settings = boot("webhook")  # JSON logs and Sentry before the app builds its broker
     # Imported here: the app and uvicorn are only needed by this command.
     import uvicorn
 
