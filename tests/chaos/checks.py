@@ -67,3 +67,19 @@ def check_drained(res: Result, stack: ChaosStack, n_in: int) -> None:
     res.expect(res.dead_lettered == 0, f"{res.dead_lettered} dead-lettered")
     res.expect(lot_empty(stack), "parking lot not empty at the end")
     res.expect(not stack.procs.dead(), f"processes exited on their own: {stack.procs.dead()}")
+
+
+def explain_lost(stack: ChaosStack, deliveries: list[Any], lost_ids: list[str]) -> list[str]:
+    """For each lost ticket: how its webhooks went and what the workers logged about its job,
+    so a failure report says where the ticket fell out."""
+    out = []
+    for tid in lost_ids[:5]:
+        sent = [(d.status, d.tries, d.duplicate) for d in deliveries if d.ticket_id == tid]
+        job = next((d.job_id for d in deliveries if d.ticket_id == tid and d.job_id), "")
+        retried = log_count(stack, "worker", f"Retrying message '{job}'") if job else 0
+        unacked = log_count(stack, "worker", f"post_process_message(<message {job}>)") if job else 0
+        out.append(
+            f"lost {tid}: webhooks (status, tries, duplicate)={sent}; worker log: "
+            f"'Retrying message' x{retried}, post_process failed x{unacked}"
+        )
+    return out

@@ -56,7 +56,11 @@ class Procs:
         # Appending: a restarted process keeps writing to the same log, after its first life.
         with open(os.path.join(self.logs_dir, f"{name}.log"), "ab") as log:
             proc = subprocess.Popen(
-                cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                cmd,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         self.procs[name] = proc
@@ -121,8 +125,19 @@ class PrivateRedis:
 
     def start(self) -> None:
         cmd = [
-            self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", self.dir,
-            "--appendonly", "yes", "--appendfsync", "always", "--save", "",
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            self.dir,
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
         ]
         with open(os.path.join(self.dir, "redis.log"), "ab") as log:
             self.proc = subprocess.Popen(

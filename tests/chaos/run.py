@@ -23,7 +23,13 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from tests.chaos.scenarios_process import redis_restart, scheduler_failover, sigkill_workers
-from tests.chaos.scenarios_traffic import duplicate_storm, poison, provider_outage, rate_limit_storm
+from tests.chaos.scenarios_traffic import (
+    duplicate_storm,
+    poison,
+    poison_call,
+    provider_outage,
+    rate_limit_storm,
+)
 from tests.chaos.tally import Result
 
 Scenario = Callable[[Result, str, bool, float], None]
@@ -36,8 +42,20 @@ SCENARIOS: dict[str, tuple[Scenario, bool, float]] = {
     "duplicates": (duplicate_storm, True, 60),
     "scheduler": (scheduler_failover, False, 60),
     "poison": (poison, True, 60),
+    "poisoncall": (poison_call, False, 30),
 }
-HEADER = ("scenario", "in", "answered", "escalated", "parked", "rejected", "dead", "lost", "secs", "ok")
+HEADER = (
+    "scenario",
+    "in",
+    "answered",
+    "escalated",
+    "parked",
+    "rejected",
+    "dead",
+    "lost",
+    "secs",
+    "ok",
+)
 
 
 def run_one(name: str, redis_url: str, smoke: bool) -> Result:
@@ -55,15 +73,27 @@ def run_one(name: str, redis_url: str, smoke: bool) -> Result:
 
 def row(res: Result) -> tuple[str, ...]:
     return (
-        res.name, str(res.tickets_in), str(res.answered), str(res.escalated), str(res.parked),
-        str(res.rejected), str(res.dead_lettered), str(res.lost), f"{res.seconds:.0f}",
+        res.name,
+        str(res.tickets_in),
+        str(res.answered),
+        str(res.escalated),
+        str(res.parked),
+        str(res.rejected),
+        str(res.dead_lettered),
+        str(res.lost),
+        f"{res.seconds:.0f}",
         "yes" if res.ok else "NO",
     )
 
 
 def table(rows: list[tuple[str, ...]]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))) for r in rows)  # noqa: E501
+    return "\n".join(
+        "  ".join(
+            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    )
 
 
 def report(res: Result) -> None:
@@ -92,7 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     total_s = round(time.monotonic() - started, 1)
     ok = all(r.ok for r in results)
     print(f"{'all scenarios passed' if ok else 'CHAOS FAILED'} in {total_s:.0f} s")
-    doc = {"smoke": args.smoke, "seconds": total_s, "ok": ok, "scenarios": [r.to_json() for r in results]}
+    doc = {
+        "smoke": args.smoke,
+        "seconds": total_s,
+        "ok": ok,
+        "scenarios": [r.to_json() for r in results],
+    }
     Path(args.json_out).write_text(json.dumps(doc, indent=2) + "\n")
     return 0 if ok else 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from tests.chaos.checks import check_callbacks, check_drained, log_count, n_final
+from tests.chaos.checks import check_callbacks, check_drained, explain_lost, log_count, n_final
 from tests.chaos.procs import PrivateRedis, wait_until
 from tests.chaos.stack import SECRET, ChaosStack
 from tests.chaos.tally import Result, statuses, wait_final
@@ -25,13 +25,19 @@ def sigkill_workers(res: Result, redis_url: str, smoke: bool, deadline_s: float)
             docs = sample_tickets("K", n, cb.url)
             feeder = threading.Thread(target=sender.send_all, args=(docs,), daemon=True)
             feeder.start()
+            all_ids = [d["ticket_id"] for d in docs]
             for k in range(1, kills + 1):
                 # Spread the kills over the run; each lands while the provider is mid-answer.
                 at = n * k // (kills + 2)
-                wait_until(lambda at=at: n_final(statuses(stack.client, stack.keys, [d["ticket_id"] for d in docs])) >= at, 60, 0.1)  # noqa: E501
-                stack.wait_in_flight()
+                done = lambda at=at: n_final(statuses(stack.client, stack.keys, all_ids)) >= at  # noqa: E731
+                wait_until(done, 60, 0.1)
+                mid_call = stack.wait_in_flight()
+                in_flight = stack.sim_stats()["in_flight"]
                 code = stack.procs.kill("worker-2")
-                res.notes.append(f"kill -9 worker-2 (exit {code}) at {at} final")
+                res.expect(mid_call, "no provider call was in flight at the kill")
+                res.notes.append(
+                    f"kill -9 worker-2 (exit {code}) at {at} final, {in_flight} calls in flight"
+                )
                 stack.procs.restart("worker-2")
             feeder.join(timeout=60)
             ids = sorted(sender.accepted())
@@ -64,7 +70,9 @@ def redis_restart(res: Result, _redis_url: str, smoke: bool, deadline_s: float) 
         down_s = 3.0
         time.sleep(down_s)
         red.start()
-        res.notes.append(f"redis SIGKILLed, down {down_s:.0f} s, restarted on the same port and dir")
+        res.notes.append(
+            f"redis SIGKILLed, down {down_s:.0f} s, restarted on the same port and dir"
+        )
         # Give every process time to notice and reconnect before judging who survived.
         time.sleep(8)
         dead = stack.procs.dead()
@@ -82,6 +90,7 @@ def redis_restart(res: Result, _redis_url: str, smoke: bool, deadline_s: float) 
         res.notes.append(f"{retried} webhooks retried by the sender (503 / refused while down)")
         final = wait_final(stack.client, stack.keys, accepted, deadline_s)
         res.count(final)
+        res.notes.extend(explain_lost(stack, sender.deliveries, res.lost_ids))
         check_drained(res, stack, len(accepted))
         sender.close()
     finally:
@@ -93,9 +102,7 @@ def scheduler_failover(res: Result, redis_url: str, smoke: bool, deadline_s: flo
     """Two schedulers; tickets parked behind a provider outage; SIGKILL the leader: the standby
     takes over, every parked ticket is released and answered once."""
     n = 60
-    stack = ChaosStack(
-        "scheduler", redis_url, schedulers=2, env={"PACELINE_CIRCUIT_OPEN_S": "3"}
-    )
+    stack = ChaosStack("scheduler", redis_url, schedulers=2, env={"PACELINE_CIRCUIT_OPEN_S": "3"})
     with CallbackReceiver() as cb:
         try:
             stack.start()
@@ -106,7 +113,11 @@ def scheduler_failover(res: Result, redis_url: str, smoke: bool, deadline_s: flo
             sender.send_all(docs)
             ids = sorted(sender.accepted())
             res.expect(len(ids) == n, f"only {len(ids)}/{n} webhooks accepted")
-            parked = lambda: sum(1 for s in statuses(stack.client, stack.keys, ids).values() if s == "parked")  # noqa: E731, E501
+
+            def parked() -> int:
+                now = statuses(stack.client, stack.keys, ids)
+                return sum(1 for s in now.values() if s == "parked")
+
             res.expect(wait_until(lambda: parked() >= n // 2, 30, 0.2), "tickets never parked")
             res.notes.append(f"{parked()} parked when the leader was killed")
             stack.procs.kill("scheduler-1")

@@ -12,13 +12,13 @@ import dramatiq
 
 from shared.broker import build_broker
 from shared.messages import HANDLE_TICKET
-from workers.failures.dlq import DeadLetterRegistry
 from tests.chaos.checks import check_callbacks, check_drained, llm_calls_recorded, n_final
 from tests.chaos.procs import wait_until
 from tests.chaos.stack import SECRET, ChaosStack
 from tests.chaos.tally import Result, statuses, wait_final
 from tests.chaos.traffic import Sender, sample_tickets, storm
 from tests.helpers import CallbackReceiver
+from workers.failures.dlq import DeadLetterRegistry
 
 
 def _provider_window(
@@ -65,8 +65,14 @@ def provider_outage(res: Result, redis_url: str, smoke: bool, deadline_s: float)
 
 def rate_limit_storm(res: Result, redis_url: str, smoke: bool, deadline_s: float) -> None:
     _provider_window(
-        res, redis_url, deadline_s, "ratelimit", 12.0,
-        error_rate=0.8, error_kind="rate_limit", retry_after_ms=1000,
+        res,
+        redis_url,
+        deadline_s,
+        "ratelimit",
+        12.0,
+        error_rate=0.8,
+        error_kind="rate_limit",
+        retry_after_ms=1000,
     )
 
 
@@ -83,9 +89,7 @@ def duplicate_storm(res: Result, redis_url: str, smoke: bool, deadline_s: float)
             ids = sorted(sender.accepted())
             res.expect(len(ids) == n, f"only {len(ids)}/{n} tickets accepted")
             firsts = Counter(d.ticket_id for d in sent if d.status == 202 and not d.duplicate)
-            res.expect(
-                all(firsts[t] == 1 for t in ids), "a ticket was enqueued more than once"
-            )
+            res.expect(all(firsts[t] == 1 for t in ids), "a ticket was enqueued more than once")
             jobs = {t: {d.job_id for d in sent if d.ticket_id == t} for t in ids}
             res.expect(all(len(j) == 1 for j in jobs.values()), "copies got different job ids")
             res.notes.append(f"{len(sent)} deliveries for {n} tickets")
@@ -98,41 +102,74 @@ def duplicate_storm(res: Result, redis_url: str, smoke: bool, deadline_s: float)
             check_callbacks(res, final, list(cb.received), exactly_once=True)
             served = int(stack.sim_stats()["by_status"].get("200", 0))
             recorded = llm_calls_recorded(stack.outcomes, set(ids))
-            res.expect(served == recorded, f"provider served {served} calls, outcomes record {recorded}")  # noqa: E501
+            res.expect(
+                served == recorded, f"provider served {served} calls, outcomes record {recorded}"
+            )
             sender.close()
         finally:
             stack.stop()
 
 
-def _poison_messages() -> list[dramatiq.Message[Any]]:
-    bad_args: list[tuple[Any, ...]] = [
-        ("not a ticket",),
-        ({"ticket_id": "P-dict", "event_id": "P-dict-evt", "body": 42},),
-        ([1, 2, 3],),
-        (None,),
-    ]
+# One argument that is not a ticket: the actor runs and can dead-letter it itself.
+BAD_ARG: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+    (("not a ticket",), {"lane": "live"}),
+    (({"ticket_id": "P-dict", "event_id": "P-dict-evt", "body": 42},), {"lane": "live"}),
+    (([1, 2, 3],), {"lane": "live"}),
+    ((None,), {"lane": "live"}),
+]
+# A call the actor cannot even be invoked with: no argument, two, or an unknown lane.
+BAD_CALL: list[tuple[tuple[Any, ...], dict[str, Any]]] = [
+    ((), {"lane": "live"}),
+    (("a", "b"), {"lane": "live"}),
+    (({"ticket_id": "P-lane", "event_id": "P-lane-evt"},), {"lane": "bogus"}),
+]
+
+
+def _messages(shapes: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[dramatiq.Message[Any]]:
     return [
         dramatiq.Message(
-            queue_name="tickets_live", actor_name=HANDLE_TICKET, args=args,
-            kwargs={"lane": "live"}, options={},
+            queue_name="tickets_live",
+            actor_name=HANDLE_TICKET,
+            args=args,
+            kwargs=kwargs,
+            options={},
         )
-        for args in bad_args
+        for args, kwargs in shapes
     ]
 
 
 def poison(res: Result, redis_url: str, smoke: bool, deadline_s: float) -> None:
-    """Messages that are not tickets, enqueued straight with dramatiq among good tickets."""
+    """Messages whose one argument is not a ticket, among good tickets."""
+    _poison(res, redis_url, smoke, deadline_s, "poison", BAD_ARG)
+
+
+def poison_call(res: Result, redis_url: str, smoke: bool, deadline_s: float) -> None:
+    """Messages the actor cannot be called with (no args, two args, unknown lane)."""
+    _poison(res, redis_url, smoke, deadline_s, "poisoncall", BAD_CALL)
+
+
+def _poison(
+    res: Result,
+    redis_url: str,
+    smoke: bool,
+    deadline_s: float,
+    name: str,
+    shapes: list[tuple[tuple[Any, ...], dict[str, Any]]],
+) -> None:
+    """Poison enqueued straight with dramatiq between batches of good webhooks: each must be
+    dead-lettered with a reason (outcome + DLQ entry), every good ticket answered."""
     n = 20 if smoke else 40
-    stack = ChaosStack("poison", redis_url)
+    stack = ChaosStack(name, redis_url)
     try:
         stack.start()
         sender = Sender(stack.web_url, SECRET)
-        docs = sample_tickets("P", n)
+        docs = sample_tickets(name.upper(), n)
         broker = build_broker(stack.settings())
         poison_ids = []
         try:
-            for i, msg in enumerate(_poison_messages()):
-                sender.send_all(docs[i * n // 4 : (i + 1) * n // 4])
+            msgs = _messages(shapes)
+            for i, msg in enumerate(msgs):
+                sender.send_all(docs[i * n // len(msgs) : (i + 1) * n // len(msgs)])
                 broker.enqueue(msg)
                 arg = msg.args[0] if msg.args else None
                 tid = arg.get("ticket_id") if isinstance(arg, dict) else None
@@ -148,7 +185,9 @@ def poison(res: Result, redis_url: str, smoke: bool, deadline_s: float) -> None:
         res.expect(
             all(final[t] in ("answered", "escalated") for t in good), "a good ticket did not finish"
         )
-        entries = {e.ticket_id: e for e in DeadLetterRegistry(stack.client, stack.keys).iter_entries()}
+        entries = {
+            e.ticket_id: e for e in DeadLetterRegistry(stack.client, stack.keys).iter_entries()
+        }
         no_reason = [t for t in poison_ids if t not in entries or not entries[t].reason]
         res.expect(not no_reason, f"poison without a dead letter and reason: {no_reason}")
         reasons = sorted({entries[t].reason for t in poison_ids if t in entries})

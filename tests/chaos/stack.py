@@ -84,8 +84,14 @@ class ChaosStack:
     # --- processes -----------------------------------------------------------------------
     def start(self) -> ChaosStack:
         self.procs.paceline(
-            "simulator", "simulator", "--port", str(self.sim_port), "--seed", "7",
-            "--latency-ms", str(self.latency_ms),
+            "simulator",
+            "simulator",
+            "--port",
+            str(self.sim_port),
+            "--seed",
+            "7",
+            "--latency-ms",
+            str(self.latency_ms),
         )
         self.procs.paceline("webhook", "webhook", "--port", str(self.web_port))
         for i in range(1, self.n_workers + 1):

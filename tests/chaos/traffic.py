@@ -71,7 +71,7 @@ class Sender:
                 status = resp.status_code
             except httpx.HTTPError:
                 status = 0
-            if status < 500 and status != 0 or time.monotonic() > deadline:
+            if (status < 500 and status != 0) or time.monotonic() > deadline:
                 break
             time.sleep(min(0.2 * tries, 1.0))
         d = Delivery(ticket_id=doc["ticket_id"], status=status, tries=tries)
