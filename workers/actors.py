@@ -17,11 +17,13 @@ def register_actors(
     broker: dramatiq.Broker, ctx: WorkerContext, *, queue_prefix: str | None = None
 ) -> None:
     """One actor per lane (same code, own queue, own priority: live is served first)."""
+
+    # Any arguments are accepted: a malformed message must reach handle_ticket, which
+    # dead-letters it with the reason, instead of failing inside dramatiq's call to the actor.
+    def _handle(*args: Any, **kwargs: Any) -> None:
+        handle_ticket(ctx, CurrentMessage.get_current_message(), args, kwargs)
+
     for lane in Lane:
-
-        def _handle(ticket: Any, lane: str = lane.value) -> None:
-            handle_ticket(ctx, CurrentMessage.get_current_message(), ticket, lane)
-
         dramatiq.Actor(
             _handle,
             broker=broker,

@@ -18,13 +18,13 @@ from typing import Any, Protocol
 
 import dramatiq
 from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
-from pydantic import ValidationError
 
 from shared.ledger import AdmissionRequest
 from shared.messages import is_ticket_actor
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from workers.context import WorkerContext
 from workers.envelope import candidates_for, model_ladder
+from workers.message_shape import read_ticket_message
 from workers.parking import parkable
 from workers.scheduler.acknowledge import CAP_REASONS, acknowledge_cap
 
@@ -65,12 +65,11 @@ class AdmissionMiddleware(Middleware):
 
     def _admit(self, broker: dramatiq.Broker, message: Any) -> None:
         ctx = self.ctx
-        lane = Lane(message.kwargs.get("lane", Lane.LIVE.value))
-        try:
-            ticket = Ticket.model_validate(message.args[0])
-        except (ValidationError, IndexError, TypeError):
+        read = read_ticket_message(message.actor_name, message.args, message.kwargs)
+        lane, ticket = read.lane, read.ticket
+        if ticket is None:
             # Not a ticket: the actor dead-letters it with the reason; no money is involved.
-            message.options[OPTION] = {"invalid": True}
+            message.options[OPTION] = {"invalid": read.problem}
             return
         assert ctx.agent is not None
         bound = ctx.agent.prompt_bound(ticket)

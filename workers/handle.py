@@ -12,14 +12,13 @@ import logging
 import traceback
 from typing import Any
 
-from pydantic import ValidationError
-
 from shared.errors import BudgetError, InvalidTicket, PermanentError, TransientError
 from shared.ledger import ReservationBudget
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from workers.admission import OPTION, AdmissionError
 from workers.context import WorkerContext
 from workers.failures.dlq import DeadLetter
+from workers.message_shape import poison_doc, read_ticket_message
 from workers.parking import parkable
 
 log = logging.getLogger("paceline.worker")
@@ -29,16 +28,17 @@ PROVIDER_PARK_BASE_MS = 5_000
 PROVIDER_PARK_MAX_MS = 300_000
 
 
-def handle_ticket(ctx: WorkerContext, message: Any, ticket_doc: Any, lane: str) -> None:
+def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> None:
     opts: dict[str, Any] = message.options.get(OPTION) or {}
-    lane_ = Lane(lane)
-    if opts.get("invalid"):
-        dead_letter_invalid(ctx, message, ticket_doc, lane_)
+    read = read_ticket_message(message.actor_name, args, kwargs)
+    lane_, ticket_or_none = read.lane, read.ticket
+    if ticket_or_none is None:
+        dead_letter_invalid(ctx, message, poison_doc(args), lane_, read.problem or "not a ticket")
         return
     if "reservation_id" not in opts:
         # Admission did not run to completion; never answer a ticket that was not paid for.
         raise AdmissionError("no reservation on the message")
-    ticket = Ticket.model_validate(ticket_doc)
+    ticket = ticket_or_none
     rid = str(opts["reservation_id"])
     budget = ReservationBudget(ctx.ledger, rid, int(opts["grant_micros"]))
     started_ms = ctx.now_ms()
@@ -197,15 +197,11 @@ def dead_letter(
         report(reason=reason, ticket_id=ticket.ticket_id, tenant_id=ticket.tenant_id)
 
 
-def dead_letter_invalid(ctx: WorkerContext, message: Any, ticket_doc: Any, lane: Lane) -> None:
+def dead_letter_invalid(
+    ctx: WorkerContext, message: Any, doc: dict[str, Any], lane: Lane, why: str
+) -> None:
     """A poison message: record what can be read of it, under a synthetic id if need be."""
-    doc = ticket_doc if isinstance(ticket_doc, dict) else {"raw": repr(ticket_doc)[:2000]}
     ticket_id = str(doc.get("ticket_id") or f"invalid-{message.message_id}")[:200]
-    try:
-        Ticket.model_validate(ticket_doc)
-        why = "unknown"
-    except ValidationError as exc:
-        why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
     err = InvalidTicket(f"not a ticket: {why}")
     ctx.dead_letters.record(
         DeadLetter(
