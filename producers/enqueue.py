@@ -22,6 +22,7 @@ import dramatiq
 import redis
 
 from shared.clock import Clock, now_ms
+from shared.errors import TransientError
 from shared.keys import TICKET_RETENTION_S, Keys
 from shared.messages import ticket_message
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
@@ -30,6 +31,11 @@ from shared.outcomes import OutcomeStore
 log = logging.getLogger(__name__)
 # How long a claim lives before its message is confirmed on the queue.
 CLAIM_TTL_S = 60
+CLAIMING = "claim:"
+
+
+class DeliveryInFlight(TransientError):
+    """Raised when the same delivery is being enqueued right now and is not confirmed yet."""
 
 
 def shares_redis(broker: dramatiq.Broker, client: redis.Redis) -> bool:
@@ -87,12 +93,17 @@ class Intake:
         # The claim starts short and is stretched to the full window only once the message is
         # on the queue: a process or Redis dying in between leaves a claim that expires in
         # seconds, not one that turns the vendor's retry into a "duplicate" for a week.
+        # Until the broker confirms, the claim reads "claim:<job>": a repeat that finds it is
+        # told to come back (DeliveryInFlight -> 503), never "duplicate", because the first
+        # attempt may still die before its message is queued.
         claimed = self._r.set(
-            dedupe_key, message.message_id, nx=True, ex=min(CLAIM_TTL_S, self._window_s)
+            dedupe_key, CLAIMING + message.message_id, nx=True, ex=min(CLAIM_TTL_S, self._window_s)
         )
         if not claimed:
-            first = self._r.get(dedupe_key)
-            return Submitted(job_id=str(first or ""), duplicate=True)
+            first = str(self._r.get(dedupe_key) or "")
+            if first.startswith(CLAIMING):
+                raise DeliveryInFlight("this delivery is being enqueued; retry shortly")
+            return Submitted(job_id=first, duplicate=True)
         try:
             at_ms = now_ms(self._clock)
             self._outcomes.mark_pending(
@@ -110,7 +121,7 @@ class Intake:
             self._r.delete(dedupe_key)
             raise
         try:
-            self._r.expire(dedupe_key, self._window_s)
+            self._r.set(dedupe_key, message.message_id, ex=self._window_s)
         except redis.RedisError:
             # The message is queued; a later duplicate is still caught by the outcome store.
             log.warning("dedupe claim not extended; it expires in %ss", CLAIM_TTL_S)
@@ -153,4 +164,6 @@ class Intake:
                 queued.encode(),
             ],
         )
+        if int(ok) == -1:
+            raise DeliveryInFlight("this delivery is being enqueued; retry shortly")
         return Submitted(job_id=str(job_id), duplicate=int(ok) == 0)

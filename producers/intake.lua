@@ -6,9 +6,12 @@
 --       5 dramatiq queue list, 6 dramatiq queue messages hash
 -- ARGV: 1 job id, 2 dedupe window s, 3 event id, 4 outcome doc, 5 now ms, 6 ticket id,
 --       7 ticket ttl s, 8 redis message id, 9 encoded message
--- Returns {1, job id} when queued, {0, first job id} for a duplicate delivery.
+-- Returns {1, job id} when queued, {0, first job id} for a duplicate delivery, {-1, claim}
+-- when the general path (RabbitMQ, or a process that died mid-way) holds an unconfirmed claim.
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[2])) == false then
-  return {0, redis.call('GET', KEYS[1]) or ''}
+  local first = redis.call('GET', KEYS[1]) or ''
+  if string.sub(first, 1, 6) == 'claim:' then return {-1, first} end
+  return {0, first}
 end
 -- As OutcomeStore's "pending" transition: a new event replaces the ticket's state.
 local cur_status = redis.call('HGET', KEYS[2], 'status')

@@ -6,7 +6,6 @@ import logging
 import threading
 
 import dramatiq
-from dramatiq.middleware import Retries
 
 from shared.broker import build_broker, default_middleware
 from shared.clock import Clock
@@ -17,6 +16,7 @@ from shared.settings import Settings
 from workers.actors import register_actors
 from workers.admission import AdmissionMiddleware
 from workers.context import WorkerContext
+from workers.failures.durable_retries import DurableRetries
 from workers.failures.recorder import FailureRecorder, should_retry
 from workers.observe import ObserveMiddleware, build_metrics, start_process_metrics
 
@@ -33,7 +33,7 @@ def build_worker_broker(ctx: WorkerContext) -> dramatiq.Broker:
     middleware = [
         *default_middleware(),
         FailureRecorder(ctx),
-        Retries(
+        DurableRetries(
             max_retries=s.max_retries,
             min_backoff=s.retry_base_ms,
             max_backoff=s.retry_max_ms,

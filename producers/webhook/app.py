@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from producers.enqueue import Intake, Submitted
+from producers.enqueue import DeliveryInFlight, Intake, Submitted
 from producers.sources.base import Inbound, Parsed, Source
 from producers.sources.registry import build_sources
 from producers.webhook import responses
@@ -40,7 +40,7 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 # Failures of our own dependencies: the client did nothing wrong, so 503 and a retry.
-_DEPENDENCY_ERRORS = (redis.RedisError, dramatiq.errors.DramatiqError, OSError)
+_DEPENDENCY_ERRORS = (redis.RedisError, dramatiq.errors.DramatiqError, OSError, DeliveryInFlight)
 
 
 def create_app(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from producers.enqueue import Intake, shares_redis
+from producers.enqueue import DeliveryInFlight, Intake, shares_redis
 from shared.broker import build_broker
 from shared.clock import ManualClock
 from shared.keys import Keys
@@ -41,4 +41,32 @@ def test_one_job_per_delivery_on_both_paths(namespace: str, r: redis.Redis, dire
     assert outcome is not None and outcome.status == OutcomeStatus.PENDING
     assert outcome.job_id == first.job_id and outcome.lane == Lane.REPLAY
     assert r.ttl(keys.dedupe("generic", "evt-7")) > 30
+    broker.close()
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_an_unconfirmed_claim_is_never_answered_duplicate(
+    namespace: str, r: redis.Redis, direct: bool
+) -> None:
+    # Given a delivery whose first attempt died after claiming but before queueing
+    settings = make_settings(namespace)
+    broker = build_broker(settings)
+    keys = Keys(namespace)
+    intake = Intake(
+        broker=broker,
+        client=r,
+        keys=keys,
+        clock=ManualClock(),
+        dedupe_window_s=60,
+        direct_redis=direct,
+    )
+    ticket = Ticket.model_validate(generic_ticket(8))
+    r.set(keys.dedupe("generic", "evt-8"), "claim:dead-attempt", ex=60)
+    # When the vendor retries while that claim lives, Then it is asked to come back (503)
+    with pytest.raises(DeliveryInFlight):
+        intake.submit(ticket)
+    # And once the short claim has expired, the retry is accepted and queued
+    r.delete(keys.dedupe("generic", "evt-8"))
+    assert intake.submit(ticket).duplicate is False
+    assert r.llen(f"{keys.dramatiq_namespace}:{Lane.LIVE.queue_name}") == 1
     broker.close()
