@@ -1,7 +1,7 @@
 """A provider outage in the middle of 300 tickets: the circuit opens, admission parks work
 instead of burning retries into the DLQ, and every ticket is answered after recovery.
 
-The outage lasts OUTAGE_S (12 s here, not the 40 s of a real incident, to keep CI short)."""
+The outage lasts OUTAGE_S: 40 s, as issue 6 asks (the slowest test of the suite)."""
 
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ from tests.failures.helpers import Releaser, attempts_by_ticket, enqueue, final_
 from tests.helpers import wait_for
 from workers.runtime import RunningWorker
 
-OUTAGE_S = 12.0
+OUTAGE_S = 40.0
 TICKETS = 300
 MAX_RETRIES = 3
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_outage_parks_behind_the_circuit_and_recovers(
     namespace: str, r: redis.Redis, private_simulator: SimulatorProcess
 ) -> None:

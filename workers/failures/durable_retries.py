@@ -20,7 +20,7 @@ from dramatiq.middleware import Retries
 
 log = logging.getLogger("paceline.retries")
 
-BROKER_ERRORS = (redis.RedisError, dramatiq.errors.ConnectionError, OSError)
+BROKER_ERRORS = (redis.RedisError, dramatiq.errors.BrokerError, OSError)
 
 
 class _PatientBroker:
