@@ -21,7 +21,9 @@ class TransientError(PacelineError):
 
     reason = "transient"
 
-    def __init__(self, message: str, *, retry_after_s: float | None = None, reason: str = "") -> None:
+    def __init__(
+        self, message: str, *, retry_after_s: float | None = None, reason: str = ""
+    ) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
         if reason:
