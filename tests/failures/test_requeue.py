@@ -235,3 +235,32 @@ def test_purge_removes_dramatiqs_dead_letter_copy(
     # Then both copies are gone
     assert code == 0 and "purged 1" in out, err
     assert r.zcard(xq) == 0 and r.hlen(xq + ".msgs") == 0
+
+
+def test_an_entry_being_taken_by_another_requeue_is_left_to_it(
+    namespace: str, r: redis.Redis
+) -> None:
+    """The interleaving behind a lost dead letter: requeue A holds the marker for an entry and
+    is about to claim it when requeue B reaches the same entry. B must leave it alone (had B
+    claimed it, A's claim would fail and nobody would requeue the ticket); a second entry for
+    the same death is a duplicate and B drops it."""
+    from shared.clock import SystemClock
+    from shared.pricing import PriceTable
+    from workers.failures.redrive import Redrive
+
+    keys = Keys(namespace)
+    entry = _dead(r, keys, 1, "insufficient_quota", 3_000_000)
+    duplicate = _dead(r, keys, 1, "insufficient_quota", 3_000_000)
+    ticket = Ticket.model_validate(entry.ticket)
+    dead = OutcomeStore(r, keys).get(ticket.ticket_id)
+    assert dead is not None and dead.status is OutcomeStatus.DEAD_LETTERED
+    # Given requeue A has set the marker for `entry` and not yet claimed it
+    r.set(keys.dlq_requeued(ticket.idempotency_key, dead.updated_at_ms), entry.entry_id)
+    b = Redrive(make_settings(namespace), r, keys, SystemClock(), PriceTable.load())
+    # When B reaches both entries
+    assert b._take(entry, ticket) is None
+    assert b._take(duplicate, ticket) is None
+    # Then A's entry is still there for A to claim, and only the duplicate is gone
+    registry = DeadLetterRegistry(r, keys)
+    assert registry.size() == 1
+    assert registry.claim(entry)

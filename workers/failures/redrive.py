@@ -215,7 +215,11 @@ class Redrive:
         stamp = outcome.updated_at_ms if outcome is not None else 0
         marker = self._keys.dlq_requeued(ticket.idempotency_key, stamp)
         if not self._r.set(marker, entry.entry_id, nx=True, ex=REQUEUE_MARKER_TTL_S):
-            self.registry.claim(entry)
+            # Another requeue holds this death. If it holds this very entry it is taking it
+            # now: leave the entry to it (claiming it here would make its claim fail and drop
+            # the dead letter unrequeued). Otherwise this entry is a duplicate: drop it.
+            if self._r.get(marker) not in (entry.entry_id, entry.entry_id.encode()):
+                self.registry.claim(entry)
             return None
         if not self.registry.claim(entry):
             self._r.delete(marker)  # purged under us
