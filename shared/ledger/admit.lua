@@ -126,11 +126,16 @@ for i = first, n do
     redis.call('EXPIRE', rkey, math.floor(lease_ms / 1000) + RES_TTL_S)
     redis.call('ZADD', KEYS[3], now + lease_ms, rid)
     redis.call('HSET', KEYS[4], ticket, rid)
-    for _, scope in ipairs(scopes) do
-      redis.call('HINCRBY', k_reserved(p, day), scope, grant)
+    local fresh = false
+    for j, scope in ipairs(scopes) do
+      local held = redis.call('HINCRBY', k_reserved(p, day), scope, grant)
+      -- Nothing else held globally: the day's hashes may be new, so (re)set their TTL.
+      if j == 1 and held == grant then fresh = true end
     end
-    redis.call('EXPIRE', k_reserved(p, day), DAY_TTL_S)
-    redis.call('EXPIRE', k_spent(p, day), DAY_TTL_S)
+    if fresh then
+      redis.call('EXPIRE', k_reserved(p, day), DAY_TTL_S)
+      redis.call('EXPIRE', k_spent(p, day), DAY_TTL_S)
+    end
     if pacing then redis.call('HINCRBY', KEYS[2], 'tokens', 0 - grant) end
     local why = 'full'
     if grant < full then why = 'partial' end

@@ -56,6 +56,7 @@ local function close_reservation(p, rid, leases_key, by_ticket_key, pace_key)
     redis.call('HINCRBY', k_reserved(p, day), scope, 0 - held)
     if charge > 0 then redis.call('HINCRBY', k_spent(p, day), scope, charge) end
   end)
+  if charge > 0 then redis.call('EXPIRE', k_spent(p, day), DAY_TTL_S) end
   redis.call('HSET', rkey, 'state', 'closed', 'drawn', 0,
     'taken', taken + charge, 'settled', tonumber(redis.call('HGET', rkey, 'settled')) + charge)
   redis.call('EXPIRE', rkey, RES_TTL_S)

@@ -7,6 +7,7 @@ per budget day in `PACELINE_TIMEZONE`, read from the injected clock.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
@@ -90,6 +91,23 @@ class Ledger:
         self._settle = client.register_script(script_source("settle"))
         self._release = client.register_script(script_source("release"))
         self._reap = client.register_script(script_source("reap"))
+        # Arguments that only change with the settings, built once (the admit hot path).
+        s = settings
+        self._cap_args: tuple[Any, ...] = (
+            s.ceiling_micros,
+            s.tenant_cap_micros,
+            s.user_cap_micros,
+            s.live_reserve_pct,
+            s.pacing,
+            self.burst_micros(),
+            TIGHT_PCT,
+            HELD_RETRY_MS,
+        )
+        self._day_cache: tuple[float, float, str] = (0.0, 0.0, "")
+        # Reservation ids: a random prefix per ledger and a counter (next() on a count is
+        # atomic under the GIL), unique without a syscall per admission.
+        self._rid_prefix = uuid.uuid4().hex[:16]
+        self._rid_seq = itertools.count(1)
 
     # --- time -------------------------------------------------------------------------
     def now_ms(self) -> int:
@@ -136,33 +154,35 @@ class Ledger:
         if not req.candidates:
             raise ValueError("admission needs at least one candidate model")
         now_s = self._clock.now_s()
-        _, day_end_s = day_bounds_s(now_s, self._settings.tz)
-        s = self._settings
+        day, day_end_ms = self._day_window(now_s)
         args: list[Any] = [
             self._prefix,
             int(now_s * 1000),
-            self.day(now_s),
-            int(day_end_s * 1000),
+            day,
+            day_end_ms,
             req.ticket_key,
-            uuid.uuid4().hex,
-            s.reservation_lease_s * 1000,
+            f"{self._rid_prefix}{next(self._rid_seq):08x}",
+            self._lease_ms,
             req.tenant_id,
             f"user:{req.tenant_id}:{req.requester_id}",
             req.lane,
-            s.ceiling_micros,
-            s.tenant_cap_micros,
-            s.user_cap_micros,
-            s.live_reserve_pct,
-            s.pacing,
-            self.burst_micros(),
-            TIGHT_PCT,
-            HELD_RETRY_MS,
+            *self._cap_args,
             len(req.candidates),
         ]
         for c in req.candidates:
             args += [c.model, c.full_micros, c.min_micros]
         args.append(req.event_id or "")
         return args
+
+    def _day_window(self, now_s: float) -> tuple[str, int]:
+        """The budget day containing `now_s` and its end in ms; recomputed only when the
+        clock leaves the cached day (either way: the injected clock may go back)."""
+        start_s, end_s, day = self._day_cache
+        if not start_s <= now_s < end_s:
+            start_s, end_s = day_bounds_s(now_s, self._settings.tz)
+            day = self.day(now_s)
+            self._day_cache = (start_s, end_s, day)
+        return day, int(end_s * 1000)
 
     def draw(self, reservation_id: str, call_id: str, worst_micros: int) -> DrawResult:
         k = self._keys
