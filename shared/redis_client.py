@@ -6,7 +6,6 @@ import redis
 
 from shared.settings import Settings
 
-
 POOL_WAIT_S = 10
 
 

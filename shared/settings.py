@@ -211,7 +211,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     values: dict[str, Any] = {}
     for key, value in env.items():
         if key.upper().startswith(ENV_PREFIX):
-            values[key[len(ENV_PREFIX):].lower()] = value
+            values[key[len(ENV_PREFIX) :].lower()] = value
     values.update(overrides)
     try:
         if environ is None:

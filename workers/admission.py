@@ -38,7 +38,10 @@ REJECT_ACK = (
 
 
 class Gate(Protocol):
-    def check(self, ticket: Ticket, lane: Lane) -> tuple[int, str] | None:
+    def queue_reads(self, pipe: Any) -> int:
+        """Queue the reads `decide` needs on a pipeline; returns how many replies they give."""
+
+    def decide(self, replies: list[Any], ticket: Ticket, lane: Lane) -> tuple[int, str] | None:
         """None to go on; (release at ms, reason) to park the ticket instead."""
 
 
@@ -78,15 +81,17 @@ class AdmissionMiddleware(Middleware):
             self._finish(ticket, lane, message, OutcomeStatus.REJECTED, "request_too_large")
             raise SkipMessage("rejected")
 
-        # Gates that are not money: the provider circuit, the provider's rate limits.
-        for gate in ctx.extras.get("gates", ()):
-            closed = gate.check(ticket, lane)
-            if closed is not None:
-                until_ms, reason = closed
-                self._park(message, ticket, lane, until_ms, reason)
-                raise SkipMessage("parked")
+        # Gates that are not money (the provider circuit, the provider's rate limits) read
+        # their state in the admit's round trip; a closed gate parks the ticket and gives
+        # back what was just admitted (rare: only while the provider is out or throttling).
+        gates: list[Gate] = ctx.extras.get("gates", [])
+        spans: list[int] = []
 
-        decision = ctx.ledger.admit(
+        def gate_reads(pipe: Any) -> None:
+            spans.clear()
+            spans.extend(gate.queue_reads(pipe) for gate in gates)
+
+        replies, decision = ctx.ledger.admit_with(
             AdmissionRequest(
                 ticket_key=ticket.idempotency_key,
                 tenant_id=ticket.tenant_id,
@@ -95,11 +100,23 @@ class AdmissionMiddleware(Middleware):
                 candidates=candidates,
                 ticket_id=ticket.ticket_id,
                 event_id=ticket.event_id,
-            )
+            ),
+            gate_reads,
         )
         if decision.kind == "skip":
             log.info("duplicate delivery skipped", extra={"ticket_id": ticket.ticket_id})
             raise SkipMessage("already final")
+        offset = 0
+        for gate, n in zip(gates, spans, strict=True):
+            closed = gate.decide(replies[offset : offset + n], ticket, lane)
+            offset += n
+            if closed is not None:
+                if decision.kind == "admit" and not decision.reused:
+                    assert decision.reservation_id is not None
+                    ctx.ledger.release(decision.reservation_id)
+                until_ms, reason = closed
+                self._park(message, ticket, lane, until_ms, reason)
+                raise SkipMessage("parked")
         if decision.kind == "admit":
             message.options[OPTION] = {
                 "reservation_id": decision.reservation_id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -123,6 +124,31 @@ class Ledger:
     def admit(self, req: AdmissionRequest) -> Decision:
         raw = self._admit(keys=self._admit_keys(req), args=self._admit_args(req))
         return _decision(raw)
+
+    def admit_with(
+        self, req: AdmissionRequest, queue_reads: Callable[[Any], object]
+    ) -> tuple[list[Any], Decision]:
+        """Admit in the same round trip as reads that `queue_reads(pipe)` queues first (the
+        admission gates): one round trip instead of one per gate. Returns the reads' replies
+        and the decision; a caller whose reads say "stop" releases what was admitted.
+
+        The script is sent by its SHA without redis-py's per-pipeline SCRIPT EXISTS (which
+        would cost a round trip of its own); a server that lost it answers NOSCRIPT, nothing
+        ran, and the round trip is repeated after loading it."""
+        keys, args = self._admit_keys(req), self._admit_args(req)
+        for attempt in (1, 2):
+            pipe = self._r.pipeline(transaction=False)
+            queue_reads(pipe)
+            pipe.evalsha(self._admit.sha, len(keys), *keys, *args)
+            try:
+                replies = pipe.execute()
+            except redis.exceptions.NoScriptError:
+                if attempt == 2:
+                    raise
+                self._admit.sha = self._r.script_load(self._admit.script)
+                continue
+            return replies[:-1], _decision(replies[-1])
+        raise AssertionError("unreachable")
 
     def _admit_keys(self, req: AdmissionRequest) -> list[str]:
         k = self._keys

@@ -23,13 +23,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def one_run(sim: SimulatorProcess, threads: int, latency_ms: int, n: int) -> tuple[float, float]:
     sim.faults(latency_ms=latency_ms)
-    env = {"llm_base_url": sim.base_url, "llm_api_key": "sk-bench", "pacing": "off",
-           "daily_ceiling_usd": "1000", "tenant_daily_cap_usd": "1000", "user_daily_cap_usd": "1000"}
+    env = {
+        "llm_base_url": sim.base_url,
+        "llm_api_key": "sk-bench",
+        "pacing": "off",
+        "daily_ceiling_usd": "1000",
+        "tenant_daily_cap_usd": "1000",
+        "user_daily_cap_usd": "1000",
+    }
     with bench_namespace(**env) as settings:
         running = RunningWorker(settings, threads=threads)
         ctx = running.ctx
-        intake = Intake(broker=running.broker, client=ctx.redis, keys=ctx.keys, clock=ctx.clock,
-                        dedupe_window_s=600)
+        intake = Intake(
+            broker=running.broker,
+            client=ctx.redis,
+            keys=ctx.keys,
+            clock=ctx.clock,
+            dedupe_window_s=600,
+        )
         for i in range(n):
             intake.submit(Ticket.model_validate(generic_ticket(i)))
         with Timer() as timer:
@@ -52,7 +63,9 @@ def plot(points: list[dict[str, Any]], path: Path) -> None:
     for latency in sorted({p["latency_ms"] for p in points}):
         series = [p for p in points if p["latency_ms"] == latency]
         xs = [p["threads"] for p in series]
-        ax1.plot(xs, [p["tickets_per_s"] for p in series], marker="o", label=f"{latency} ms provider")
+        ax1.plot(
+            xs, [p["tickets_per_s"] for p in series], marker="o", label=f"{latency} ms provider"
+        )
         ax2.plot(xs, [p["p95_s"] for p in series], marker="o", label=f"{latency} ms provider")
     for ax, title in ((ax1, "throughput (tickets/s)"), (ax2, "p95 enqueue-to-answer (s)")):
         ax.set_xscale("log", base=2)
@@ -77,15 +90,30 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         for latency in latencies:
             for threads in threads_list:
                 tps, p95 = one_run(sim, threads, latency, n)
-                points.append({"threads": threads, "latency_ms": latency,
-                               "tickets_per_s": tps, "p95_s": p95})
+                points.append(
+                    {"threads": threads, "latency_ms": latency, "tickets_per_s": tps, "p95_s": p95}
+                )
     finally:
         sim.stop()
     plot(points, ROOT / "bench-scaling.png")
     rows = []
     for p in points:
-        rows.append(row(5, f"tickets/s via worker, {p['threads']} threads, provider {p['latency_ms']} ms",
-                        p["tickets_per_s"], "tickets/s", command=COMMAND))
-        rows.append(row(9, f"p95 enqueue-to-answer, {p['threads']} threads, provider {p['latency_ms']} ms",
-                        p["p95_s"], "s", command=COMMAND))
+        rows.append(
+            row(
+                5,
+                f"tickets/s via worker, {p['threads']} threads, provider {p['latency_ms']} ms",
+                p["tickets_per_s"],
+                "tickets/s",
+                command=COMMAND,
+            )
+        )
+        rows.append(
+            row(
+                9,
+                f"p95 enqueue-to-answer, {p['threads']} threads, provider {p['latency_ms']} ms",
+                p["p95_s"],
+                "s",
+                command=COMMAND,
+            )
+        )
     return rows

@@ -63,11 +63,15 @@ class Agent:
         shares = context_shares(settings, tools.schemas)
         self._ticket_bytes = shares.ticket_bytes
         self._tool_bytes = shares.tool_result_bytes
+        # The tool schemas never change: their share of every prompt bound is counted once.
+        self._schema_tokens = prompt_tokens_upper_bound([], tools.schemas) - (
+            prompt_tokens_upper_bound([])
+        )
 
     def prompt_bound(self, ticket: Ticket) -> int:
         """Upper bound on the first call's prompt tokens: what admission prices a ticket by."""
         messages = first_messages(ticket, self._ticket_bytes)
-        return prompt_tokens_upper_bound(messages, self._tools.schemas)
+        return prompt_tokens_upper_bound(messages) + self._schema_tokens
 
     def close(self) -> None:
         self._llm.close()

@@ -158,7 +158,18 @@ class ProviderCircuit:
     # --- admission gate ----------------------------------------------------------------
     def check(self, ticket: Ticket, lane: Lane) -> tuple[int, str] | None:
         """Park the ticket while the circuit is open or a probe is out; None when closed."""
-        state, retry_at = self._r.hmget(self._keys.circuit, ["state", "retry_at_ms"])
+        pipe = self._r.pipeline(transaction=False)
+        self.queue_reads(pipe)
+        return self.decide(pipe.execute(), ticket, lane)
+
+    def queue_reads(self, pipe: Any) -> int:
+        """Queue what `decide` reads (admission sends it in the admit's round trip)."""
+        pipe.hmget(self._keys.circuit, ["state", "retry_at_ms"])
+        pipe.exists(self._keys.circuit_probe)
+        return 2
+
+    def decide(self, replies: list[Any], ticket: Ticket, lane: Lane) -> tuple[int, str] | None:
+        (state, retry_at), probe_out = replies
         if state in (None, "closed"):
             return None
         now_ms = self._now_ms()
@@ -166,7 +177,7 @@ class ProviderCircuit:
         if state == "open" and now_ms < retry_at_ms:
             jitter_ms = self._rng.randint(0, self._open_ms * RELEASE_JITTER_PCT // 100)
             return retry_at_ms + jitter_ms, REASON
-        if state == "half_open" and self._r.exists(self._keys.circuit_probe):
+        if state == "half_open" and probe_out:
             return now_ms + min(PROBE_WAIT_MS, self._open_ms), REASON
         return None  # due for a probe: let this ticket try to win it
 

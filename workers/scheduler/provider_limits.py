@@ -85,7 +85,17 @@ class ProviderLimits:
 
     def check(self, ticket: Ticket, lane: Lane) -> tuple[int, str] | None:
         """Park while a window is nearly used up, until it resets; None to go on."""
-        st = self.state()
+        pipe = self._r.pipeline(transaction=False)
+        self.queue_reads(pipe)
+        return self.decide(pipe.execute(), ticket, lane)
+
+    def queue_reads(self, pipe: Any) -> int:
+        """Queue what `decide` reads (admission sends it in the admit's round trip)."""
+        pipe.hgetall(self._keys.provider_limits)
+        return 1
+
+    def decide(self, replies: list[Any], ticket: Ticket, lane: Lane) -> tuple[int, str] | None:
+        st = {k: int(v) for k, v in cast(dict[str, str], replies[0]).items()}
         now_ms = int(self._clock.now_s() * 1000)
         until_ms = 0
         for kind in KINDS:
