@@ -242,7 +242,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         rows.append(
             row(
                 3,
-                "ledger admit+settle(+release) pairs/s, 32 connections",
+                "ledger admit+settle pairs/s, 32 connections",
                 pairs,
                 "pairs/s",
                 baseline=trivial,
