@@ -142,3 +142,17 @@ class ReleaseLoop:
     def __exit__(self, *exc: object) -> None:
         self.stop_event.set()
         self.thread.join(timeout=5)
+
+
+def worker_intake(worker: Any, dedupe_window_s: int = 600) -> Any:
+    """The producers' Intake onto a `RunningWorker`'s broker, Redis, keys and clock."""
+    from producers.enqueue import Intake
+
+    ctx = worker.ctx
+    return Intake(
+        broker=worker.broker,
+        client=ctx.redis,
+        keys=ctx.keys,
+        clock=ctx.clock,
+        dedupe_window_s=dedupe_window_s,
+    )

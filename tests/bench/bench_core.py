@@ -12,7 +12,6 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-from producers.enqueue import Intake
 from shared.clock import SystemClock
 from shared.keys import Keys
 from shared.ledger import AdmissionRequest, Candidate, Ledger
@@ -20,7 +19,7 @@ from shared.messages import ticket_message
 from shared.models import Lane, Ticket
 from tests.bench.common import Timer, bench_namespace, row
 from tests.conftest import REDIS_URL, SimulatorProcess
-from tests.helpers import generic_ticket
+from tests.helpers import generic_ticket, worker_intake
 from workers.runtime import RunningWorker
 
 COMMAND = ".venv/bin/python tests/bench/run_all.py --only core"
@@ -178,13 +177,7 @@ def end_to_end_tickets(settings_env: dict[str, Any], sim: SimulatorProcess, n: i
     ) as settings:
         running = RunningWorker(settings, threads=16)
         ctx = running.ctx
-        intake = Intake(
-            broker=running.broker,
-            client=ctx.redis,
-            keys=ctx.keys,
-            clock=ctx.clock,
-            dedupe_window_s=600,
-        )
+        intake = worker_intake(running)
         tickets = [Ticket.model_validate(generic_ticket(i)) for i in range(n)]
         for t in tickets:
             intake.submit(t)

@@ -10,11 +10,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from producers.enqueue import Intake
 from shared.models import Ticket
 from tests.bench.common import Timer, bench_namespace, row
 from tests.conftest import SimulatorProcess
-from tests.helpers import generic_ticket
+from tests.helpers import generic_ticket, worker_intake
 from workers.runtime import RunningWorker
 
 COMMAND = ".venv/bin/python tests/bench/run_all.py --only scaling"
@@ -34,13 +33,7 @@ def one_run(sim: SimulatorProcess, threads: int, latency_ms: int, n: int) -> tup
     with bench_namespace(**env) as settings:
         running = RunningWorker(settings, threads=threads)
         ctx = running.ctx
-        intake = Intake(
-            broker=running.broker,
-            client=ctx.redis,
-            keys=ctx.keys,
-            clock=ctx.clock,
-            dedupe_window_s=600,
-        )
+        intake = worker_intake(running)
         for i in range(n):
             intake.submit(Ticket.model_validate(generic_ticket(i)))
         with Timer() as timer:

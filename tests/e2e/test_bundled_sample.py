@@ -3,11 +3,10 @@ human, and every ticket labelled for a human reaches one."""
 
 from __future__ import annotations
 
-from producers.enqueue import Intake
 from shared.data import load_sample
 from shared.models import OutcomeStatus, Ticket
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import wait_for
+from tests.helpers import wait_for, worker_intake
 from workers.runtime import RunningWorker
 
 
@@ -19,13 +18,7 @@ def test_bundled_sample_answered_and_labels_respected(
     expect = {t["ticket_id"]: t["expect"] for t in sample}
     with RunningWorker(settings, threads=16) as worker:
         ctx = worker.ctx
-        intake = Intake(
-            broker=worker.broker,
-            client=ctx.redis,
-            keys=ctx.keys,
-            clock=ctx.clock,
-            dedupe_window_s=600,
-        )
+        intake = worker_intake(worker)
         submitted = [intake.submit(Ticket.model_validate(doc)) for doc in sample]
         accepted = sum(1 for s in submitted if not s.duplicate)
         # The deliberate repeats in the sample are dropped at the door

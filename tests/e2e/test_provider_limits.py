@@ -3,10 +3,9 @@ failed) so the second thing to break doesn't."""
 
 from __future__ import annotations
 
-from producers.enqueue import Intake
 from shared.models import OutcomeStatus, Ticket
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import generic_ticket, wait_for
+from tests.helpers import generic_ticket, wait_for, worker_intake
 from workers.runtime import RunningWorker
 
 
@@ -18,13 +17,7 @@ def test_nearly_exhausted_provider_window_parks_new_tickets(
     settings = make_settings(namespace, llm_base_url=private_simulator.base_url, llm_api_key="sk-t")
     with RunningWorker(settings, threads=1) as worker:
         ctx = worker.ctx
-        intake = Intake(
-            broker=worker.broker,
-            client=ctx.redis,
-            keys=ctx.keys,
-            clock=ctx.clock,
-            dedupe_window_s=600,
-        )
+        intake = worker_intake(worker)
         # When one ticket uses up the window (about three calls) and another arrives
         intake.submit(Ticket.model_validate(generic_ticket(1)))
         assert wait_for(lambda: (o := ctx.outcomes.get("T-1")) is not None and o.status.is_final)

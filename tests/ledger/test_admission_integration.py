@@ -15,7 +15,7 @@ from shared.budget_status import set_cap
 from shared.clock import ManualClock
 from shared.models import Lane, OutcomeStatus, Ticket
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import ReleaseLoop, generic_ticket, wait_for
+from tests.helpers import ReleaseLoop, generic_ticket, wait_for, worker_intake
 from workers.runtime import RunningWorker
 
 TOPICS = [
@@ -27,10 +27,7 @@ TOPICS = [
 
 
 def intake_for(worker: RunningWorker) -> Intake:
-    ctx = worker.ctx
-    return Intake(
-        broker=worker.broker, client=ctx.redis, keys=ctx.keys, clock=ctx.clock, dedupe_window_s=3600
-    )
+    return worker_intake(worker, dedupe_window_s=3600)
 
 
 def varied_ticket(n: int, rng: random.Random) -> Ticket:
