@@ -9,6 +9,7 @@ written once: a duplicate delivery finds it and does nothing.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from typing import cast
 
@@ -44,6 +45,9 @@ class OutcomeStore:
         self._r = client
         self._keys = keys
         self._script = client.register_script(_TRANSITION)
+        # What this thread wrote last: a worker middleware reads what its actor just stored
+        # without a round trip (dramatiq runs both in the same thread).
+        self._local = threading.local()
 
     @property
     def _counts_key(self) -> str:
@@ -67,7 +71,18 @@ class OutcomeStore:
                 mode,
             ],
         )
+        # A refused write (already final) leaves nothing: the reader then asks Redis.
+        self._local.written = outcome if ok else None
         return bool(ok)
+
+    def take_written(self, ticket_id: str, job_id: str | None) -> Outcome | None:
+        """The outcome this thread last wrote, if it is `ticket_id`'s from `job_id`; clears it
+        either way, so it never outlives the message that wrote it."""
+        written: Outcome | None = getattr(self._local, "written", None)
+        self._local.written = None
+        if written is not None and written.ticket_id == ticket_id and written.job_id == job_id:
+            return written
+        return None
 
     def mark_pending(self, outcome: Outcome) -> bool:
         """Record an accepted ticket event; no-op when that event is already known."""

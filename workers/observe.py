@@ -269,9 +269,17 @@ def start_process_metrics(settings: Settings, metrics: Metrics) -> MetricsServer
 class ObserveMiddleware(Middleware):
     """Counts what happened to each ticket message; never raises into the worker."""
 
-    def __init__(self, metrics: Metrics, client: redis.Redis, settings: Settings, clock: Clock):
+    def __init__(
+        self,
+        metrics: Metrics,
+        client: redis.Redis,
+        settings: Settings,
+        clock: Clock,
+        outcomes: OutcomeStore | None = None,
+    ):
         self.metrics = metrics
-        self._outcomes = OutcomeStore(client, Keys(settings.namespace))
+        # The actor's own store, so what it just wrote is read without a round trip.
+        self._outcomes = outcomes or OutcomeStore(client, Keys(settings.namespace))
         self._clock = clock
         self._spend = SpendSeries(client, settings, clock)
         self._next_sample_s = float("-inf")
@@ -327,7 +335,9 @@ class ObserveMiddleware(Middleware):
             ticket_id = str(message.args[0]["ticket_id"])
         except (IndexError, KeyError, TypeError):
             return None
-        outcome = self._outcomes.get(ticket_id)
+        outcome = self._outcomes.take_written(ticket_id, message.message_id)
+        if outcome is None:
+            outcome = self._outcomes.get(ticket_id)
         if outcome is None or outcome.job_id != message.message_id:
             return None
         return outcome

@@ -43,7 +43,9 @@ def build_worker_broker(ctx: WorkerContext) -> dramatiq.Broker:
     ]
     if ctx.extras.get("observe", True):  # off only for the observability benchmark's baseline
         # Last: it reads what admission and the actor recorded.
-        middleware.append(ObserveMiddleware(worker_metrics(ctx), ctx.redis, s, ctx.clock))
+        middleware.append(
+            ObserveMiddleware(worker_metrics(ctx), ctx.redis, s, ctx.clock, ctx.outcomes)
+        )
     broker = build_broker(s, middleware=middleware)
     register_actors(broker, ctx, queue_prefix=queue_prefix(s))
     return broker

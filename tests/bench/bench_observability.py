@@ -4,15 +4,17 @@ One run, alternating modes (off, on, off, on, ...) so drift hits both alike. Eac
 fresh namespace, N tickets enqueued through the intake API, then a real `RunningWorker`
 (8 threads) against the simulator at 0 ms latency; the clock runs from the worker's start
 until every ticket is final. "on": Sentry initialised before the broker (its dramatiq
-integration, our scrubber) sending to a local DSN stand-in, the worker's `ObserveMiddleware`,
-its metrics server, and a scraper pulling worker metrics and the state gauges every 0.5 s
-(30x Prometheus' default rate). "off": no Sentry, no middleware, no server, no scraper.
+integration, our scrubber) sending to a local DSN stand-in, the worker's `ObserveMiddleware`
+and its metrics server; beside it, in another process as in production, the state gauges
+(served by the scheduler in a deployment) and a scraper pulling both every 0.5 s (30x
+Prometheus' default rate). They share the machine's two cores with the worker, so their cost
+is counted. "off": no Sentry, no middleware, no servers, no scraper.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import statistics
-import threading
 import time
 from typing import Any
 
@@ -61,16 +63,18 @@ def _final(store: OutcomeStore) -> int:
     return sum(counts[s] for s in ("answered", "escalated", "rejected", "dead_lettered"))
 
 
-def _scraper(urls: list[str], stop: threading.Event) -> threading.Thread:
-    def loop() -> None:
-        with httpx.Client(timeout=5) as http:
-            while not stop.wait(SCRAPE_EVERY_S):
-                for url in urls:
-                    http.get(url).raise_for_status()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    return thread
+def _state_and_scraper(settings: Settings, worker_url: str, stop: Any) -> None:
+    """The other processes of a deployment: the scheduler's state gauges and Prometheus."""
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    state = build_metrics(settings, client=client, state=True)
+    server = start_metrics_server(state.registry, 0, addr="127.0.0.1")
+    urls = [worker_url, f"http://127.0.0.1:{server.port}/metrics"]
+    with httpx.Client(timeout=5) as http:
+        while not stop.wait(SCRAPE_EVERY_S):
+            for url in urls:
+                http.get(url).raise_for_status()
+    server.stop()
+    client.close()
 
 
 def _round(sim: SimulatorProcess, n: int, on: bool, sentry: SentryStandIn) -> float:
@@ -85,15 +89,15 @@ def _round(sim: SimulatorProcess, n: int, on: bool, sentry: SentryStandIn) -> fl
         ctx = WorkerContext.build(settings)
         ctx.extras["observe"] = on
         worker = RunningWorker(settings, threads=THREADS, ctx=ctx)
-        stop = threading.Event()
+        fork = multiprocessing.get_context("fork")
+        stop = fork.Event()
         servers = []
+        side = None
         if on:
-            state = build_metrics(settings, client=client, state=True)
-            servers = [
-                start_metrics_server(worker_metrics(ctx).registry, 0, addr="127.0.0.1"),
-                start_metrics_server(state.registry, 0, addr="127.0.0.1"),
-            ]
-            _scraper([f"http://127.0.0.1:{s.port}/metrics" for s in servers], stop)
+            servers = [start_metrics_server(worker_metrics(ctx).registry, 0, addr="127.0.0.1")]
+            url = f"http://127.0.0.1:{servers[0].port}/metrics"
+            side = fork.Process(target=_state_and_scraper, args=(settings, url, stop))
+            side.start()
         store = OutcomeStore(client, Keys(settings.namespace))
         start = time.perf_counter()
         worker.start()
@@ -103,6 +107,8 @@ def _round(sim: SimulatorProcess, n: int, on: bool, sentry: SentryStandIn) -> fl
             seconds = time.perf_counter() - start
         finally:
             stop.set()
+            if side is not None:
+                side.join(timeout=30)
             worker.stop()
             for server in servers:
                 server.stop()
@@ -113,7 +119,7 @@ def _round(sim: SimulatorProcess, n: int, on: bool, sentry: SentryStandIn) -> fl
 
 
 def run(quick: bool = False) -> list[dict[str, Any]]:
-    n, rounds = (60, 2) if quick else (300, 3)
+    n, rounds = (60, 2) if quick else (500, 5)
     sim = SimulatorProcess("--seed", "7")
     sentry = SentryStandIn()
     try:
