@@ -177,3 +177,48 @@ def test_parked_on_a_daily_cap_until_local_midnight_in_a_non_utc_zone(
         assert again is not None and again.status.is_final and again.llm_calls >= 1
         assert worker.ctx.ledger.day() == "2026-11-26"
         assert worker.ctx.ledger.spent("user:acme:u-1", day="2026-11-26") > 0
+
+
+def test_a_closed_gate_parks_the_ticket_and_gives_back_what_was_admitted(
+    namespace: str, private_simulator: SimulatorProcess
+) -> None:
+    """The gates' reads share the admit's round trip, so a ticket is admitted before the
+    circuit's state is looked at: when the circuit is open it must park with nothing held."""
+    from dramatiq.middleware import SkipMessage
+
+    from shared.messages import ticket_message
+    from workers.admission import AdmissionMiddleware
+    from workers.context import WorkerContext
+
+    settings = make_settings(
+        namespace,
+        llm_base_url=private_simulator.base_url,
+        llm_api_key="sk-test",
+        circuit_min_calls=2,
+        circuit_open_s=60,
+    )
+    ctx = WorkerContext.build(settings, threads=2)
+    try:
+        # Given a provider circuit opened by failures
+        circuit = ctx.extras["circuit"]
+        for _ in range(4):
+            circuit.record(False)
+        assert circuit.snapshot()["state"] == "open"
+        message = ticket_message(Ticket.model_validate(generic_ticket("gate")), Lane.LIVE)
+        # When admission sees a ticket
+        with pytest.raises(SkipMessage):
+            AdmissionMiddleware(ctx).before_process_message(None, message)  # type: ignore[arg-type]
+        # Then it is parked for the circuit, and no money stays reserved for it
+        outcome = ctx.outcomes.get("T-gate")
+        assert outcome is not None and outcome.status == OutcomeStatus.PARKED
+        assert outcome.reason == "provider_circuit_open"
+        assert ctx.parking.size() == 1
+        assert ctx.ledger.reserved("global") == 0
+        assert ctx.redis.zcard(ctx.keys.leases) == 0
+        # And once the circuit closes the same ticket is admitted
+        ctx.redis.delete(ctx.keys.circuit)
+        AdmissionMiddleware(ctx).before_process_message(None, message)  # type: ignore[arg-type]
+        assert message.options["paceline"]["reservation_id"]
+        assert ctx.ledger.reserved("global") > 0
+    finally:
+        ctx.close()
