@@ -84,16 +84,21 @@ class LLMClient:
             self._timeout_s if timeout_s is None else max(min(timeout_s, self._timeout_s), 0.001)
         )
         timeout = openai.Timeout(total_s, connect=min(self._connect_timeout_s, total_s))
-        kwargs: dict[str, Any] = {}
+        # Messages and tools go as `extra_body`, the SDK's documented way to send JSON as it is.
+        # Typed, the SDK walks every nested key through its TypedDict transformer (aliases,
+        # dates, base64 files): an identity for plain chat messages and JSON-schema tools that
+        # cost 1.25 ms of a two-call ticket's 4 ms of SDK CPU here. The bytes sent are the same;
+        # the typed `messages=[]` is overridden by `extra_body` when the body is built.
+        body: dict[str, Any] = {"messages": list(messages)}
         if tools:
-            kwargs["tools"] = list(tools)
+            body["tools"] = list(tools)
         try:
             raw = self._client.chat.completions.with_raw_response.create(
                 model=model,
-                messages=list(messages),  # type: ignore[arg-type]
+                messages=[],
                 max_tokens=max_tokens,
                 timeout=timeout,
-                **kwargs,
+                extra_body=body,
             )
             parsed = raw.parse()
         except openai.OpenAIError as exc:
