@@ -122,8 +122,7 @@ class Ledger:
 
     # --- the four operations -----------------------------------------------------------
     def admit(self, req: AdmissionRequest) -> Decision:
-        raw = self._admit(keys=self._admit_keys(req), args=self._admit_args(req))
-        return _decision(raw)
+        return self.admit_with(req, lambda pipe: None)[1]
 
     def admit_with(
         self, req: AdmissionRequest, queue_reads: Callable[[Any], object]

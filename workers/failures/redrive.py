@@ -218,7 +218,7 @@ class Redrive:
             # Another requeue holds this death. If it holds this very entry it is taking it
             # now: leave the entry to it (claiming it here would make its claim fail and drop
             # the dead letter unrequeued). Otherwise this entry is a duplicate: drop it.
-            if self._r.get(marker) not in (entry.entry_id, entry.entry_id.encode()):
+            if self._r.get(marker) != entry.entry_id:
                 self.registry.claim(entry)
             return None
         if not self.registry.claim(entry):
