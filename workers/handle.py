@@ -26,6 +26,15 @@ log = logging.getLogger("paceline.worker")
 # A ticket the provider could not serve waits this long (then doubles, up to the cap).
 PROVIDER_PARK_BASE_MS = 5_000
 PROVIDER_PARK_MAX_MS = 300_000
+# A reply that failed transiently is tried this many times in all, waiting 1, 2, 4 s (or
+# until another sender's claim lapses) in between.
+REPLY_ATTEMPTS = 4
+REPLY_BACKOFF_S = 1.0
+
+
+def _reply_max_wait_s(ctx: WorkerContext) -> float:
+    # A sender's claim lasts max(30 s, 3 reply timeouts) (producers/replies/deliver.py).
+    return max(30.0, ctx.settings.reply_timeout_s * 3) + 1
 
 
 def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> None:
@@ -104,17 +113,32 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
 
 
 def deliver(ctx: WorkerContext, ticket: Ticket, outcome: Outcome) -> None:
-    """Post the reply back (callback URL or the vendor's API); idempotent per ticket event."""
+    """Post the reply back (callback URL or the vendor's API); idempotent per ticket event.
+
+    A transient failure is tried again before the ticket ends (the answer is already paid
+    for; re-running the agent to retry a POST would pay twice): a claim left by a worker
+    killed mid-POST lapses within its lease, a receiver's blip passes. Still failing, the
+    answer is kept and the outcome's reason says the reply did not go out."""
     deliver_reply = ctx.extras.get("deliver_reply")
     if deliver_reply is None:
         return
-    try:
-        deliver_reply(ticket, outcome.public())
-    except Exception as exc:  # the answer is kept either way; the operator sees the reason
-        log.warning(
-            "reply delivery failed: %s", type(exc).__name__, extra={"ticket_id": ticket.ticket_id}
-        )
-        outcome.reason = (outcome.reason + "; " if outcome.reason else "") + "reply_delivery_failed"
+    for attempt in range(1, REPLY_ATTEMPTS + 1):
+        try:
+            deliver_reply(ticket, outcome.public())
+            return
+        except TransientError as exc:
+            if attempt == REPLY_ATTEMPTS:
+                problem: Exception = exc
+                break
+            backoff = REPLY_BACKOFF_S * 2 ** (attempt - 1)
+            ctx.clock.sleep(min(max(exc.retry_after_s or 0, backoff), _reply_max_wait_s(ctx)))
+        except Exception as exc:  # permanent: the answer is kept, the operator sees the reason
+            problem = exc
+            break
+    log.warning(
+        "reply delivery failed: %s", type(problem).__name__, extra={"ticket_id": ticket.ticket_id}
+    )
+    outcome.reason = (outcome.reason + "; " if outcome.reason else "") + "reply_delivery_failed"
 
 
 def _base_outcome(ticket: Ticket, lane: Lane, message: Any, rid: str | None) -> Outcome:

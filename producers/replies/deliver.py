@@ -67,8 +67,12 @@ def deliver_reply(
         current = redis_client.get(marker)
         if current == SENT or current == SENT.encode():
             return ALREADY_SENT
+        # Held by another sender, or left by one that died mid-POST: free when its lease ends.
+        left_s = redis_client.ttl(marker)
         raise TransientError(
-            "reply is being sent by another worker", retry_after_s=lease_s, reason="reply_in_flight"
+            "reply is being sent by another worker",
+            retry_after_s=float(left_s if isinstance(left_s, int) and left_s > 0 else 1),
+            reason="reply_in_flight",
         )
     try:
         response = http.request(

@@ -222,3 +222,27 @@ def test_vendor_without_reply_text_is_skipped(
         == "skipped"
     )
     assert standin.requests == []
+
+
+def test_a_claim_left_by_a_killed_sender_delays_the_reply_but_does_not_lose_it(
+    standin: StandIn, settings: Settings, r: redis.Redis, keys: Keys
+) -> None:
+    from shared.models import Lane, Outcome, OutcomeStatus
+    from workers.context import WorkerContext
+    from workers.handle import deliver
+
+    # Given a worker killed between claiming the reply and POSTing it: its claim lives on
+    t = ticket(callback_url=f"{standin.url}/replies")
+    r.set(keys.callback(t.idempotency_key), "sending:dead-worker", ex=2)
+    ctx = WorkerContext.build(settings, with_agent=False)
+    outcome = Outcome.for_ticket(t, Lane.LIVE, OutcomeStatus.ANSWERED, job_id="j-1")
+    try:
+        # When the redelivered ticket, answered again, delivers its reply
+        deliver(ctx, t, outcome)
+    finally:
+        ctx.close()
+    # Then it waited out the dead claim and the reply went out once, with the ticket's key
+    assert "reply_delivery_failed" not in (outcome.reason or "")
+    assert len(standin.requests) == 1
+    assert standin.requests[0].headers["idempotency-key"] == t.idempotency_key
+    assert r.get(keys.callback(t.idempotency_key)) == "sent"
