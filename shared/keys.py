@@ -7,12 +7,8 @@ Two namespaces on one Redis never see each other: every key below, and dramatiq'
 |---------------------------------------|--------|------------------------|----------------------------|
 | <ns>:caps                             | hash   | none                   | cap overrides (micros)     |
 | <ns>:caps:audit                       | list   | none (capped 1000)     | who changed a cap and when |
-| <ns>:ledger:<day>:spent               | hash   | 8 days                 | scope -> settled micros    |
-| <ns>:ledger:<day>:reserved            | hash   | 8 days                 | scope -> held micros       |
-| <ns>:ledger:<day>:calls               | hash   | 8 days                 | scope -> model calls       |
-| <ns>:res:<reservation_id>             | hash   | lease + 1 day          | one reservation            |
-| <ns>:res:<reservation_id>:draws       | hash   | as the reservation     | call id -> drawn micros    |
-| <ns>:res:<reservation_id>:settled     | hash   | as the reservation     | call id -> settled micros  |
+| <ns>:ledger:<day>                     | hash   | 8 days                 | the day's books (below)    |
+| <ns>:res:<reservation_id>             | hash   | lease + 1 day          | one reservation (below)    |
 | <ns>:res:leases                       | zset   | none                   | reservation id by expiry ms|
 | <ns>:res:by_ticket                    | hash   | none (cleaned on end)  | ticket key -> reservation  |
 | <ns>:pace                             | hash   | none                   | the admission bucket       |
@@ -35,6 +31,12 @@ Two namespaces on one Redis never see each other: every key below, and dramatiq'
 | <ns>:callback:<ticket_key>            | string | retention              | callback delivered marker  |
 | <ns>:replay:checkpoint:<name>         | hash   | 30 days                | replay resume position     |
 | <ns>:ops:spend_hourly:<day>           | hash   | 8 days                 | hour -> cumulative spent   |
+
+The day's books hold three fields per scope (`global`, `tenant:<t>`, `user:<t>:<u>`):
+`spent:<scope>` (micros billed), `reserved:<scope>` (micros held) and `calls:<scope>` (model
+calls settled). One hash, so a decision reads and writes every scope in one call each.
+A reservation's hash holds its counters plus `d:<call>` (a call's drawn worst case, until it
+settles) and `s:<call>` (what it cost; `x:<micros>` when the lease ran out first).
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ from dataclasses import dataclass
 LEDGER_DAY_TTL_S = 8 * 24 * 3600
 RESERVATION_EXTRA_TTL_S = 24 * 3600
 TICKET_RETENTION_S = 30 * 24 * 3600
+# Field prefixes in the day's books and in a reservation's hash.
+SPENT, RESERVED, CALLS = "spent:", "reserved:", "calls:"
+DRAWN_CALL, SETTLED_CALL = "d:", "s:"
 
 
 @dataclass(frozen=True)
@@ -66,23 +71,11 @@ class Keys:
     def caps_audit(self) -> str:
         return self._k("caps", "audit")
 
-    def spent(self, day: str) -> str:
-        return self._k("ledger", day, "spent")
-
-    def reserved(self, day: str) -> str:
-        return self._k("ledger", day, "reserved")
-
-    def calls(self, day: str) -> str:
-        return self._k("ledger", day, "calls")
+    def books(self, day: str) -> str:
+        return self._k("ledger", day)
 
     def reservation(self, reservation_id: str) -> str:
         return self._k("res", reservation_id)
-
-    def reservation_draws(self, reservation_id: str) -> str:
-        return self._k("res", reservation_id, "draws")
-
-    def reservation_settled(self, reservation_id: str) -> str:
-        return self._k("res", reservation_id, "settled")
 
     @property
     def reservation_prefix(self) -> str:

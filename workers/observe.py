@@ -47,10 +47,10 @@ SPEND_SAMPLE_EVERY_S = 1.0
 PORT_TRIES = 64
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.:/\-]")
 
-# KEYS: 1 spent hash of the day, 2 hourly series   ARGV: 1 hour, 2 ttl s
+# KEYS: 1 the day's books, 2 hourly series   ARGV: 1 hour, 2 ttl s
 # Spend only grows within a day, so each hour keeps the largest value seen in it.
 _SAMPLE = """
-local spent = tonumber(redis.call('HGET', KEYS[1], 'global') or '0')
+local spent = tonumber(redis.call('HGET', KEYS[1], 'spent:global') or '0')
 local cur = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '-1')
 if spent > cur then
   redis.call('HSET', KEYS[2], ARGV[1], spent)
@@ -87,7 +87,7 @@ class SpendSeries:
         """Record the spend as of now in this hour's slot; returns it (micros)."""
         day = self._ledger.day()
         spent = self._sample(
-            keys=[self._keys.spent(day), self._keys.spend_hourly(day)],
+            keys=[self._keys.books(day), self._keys.spend_hourly(day)],
             args=[int(self.hour_now()), LEDGER_DAY_TTL_S],
         )
         return int(spent)

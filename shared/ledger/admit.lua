@@ -2,30 +2,33 @@
 -- KEYS[1] caps hash   KEYS[2] pace hash   KEYS[3] leases zset   KEYS[4] by_ticket hash
 -- KEYS[5] the ticket's outcome hash (optional): a final outcome for this event -> 'skip'
 -- ARGV: 1 prefix, 2 now_ms, 3 day, 4 day_end_ms, 5 ticket key, 6 new reservation id,
---       7 lease_ms, 8 tenant, 9 user scope ("user:<tenant>:<id>"), 10 lane,
+--       7 lease until ms, 8 tenant, 9 user scope ("user:<tenant>:<id>"), 10 lane,
 --       11 ceiling, 12 tenant cap, 13 user cap (defaults, micros), 14 live reserve pct,
 --       15 pacing ("even"|"off"), 16 burst micros, 17 tight pct, 18 held retry ms,
---       19 n candidates, then n x (model, full micros, min micros), then the event id
+--       19 reservation TTL s, 20 n candidates, then n x (model, full micros, min micros),
+--       then the event id
 -- Returns {decision, reservation id, grant, model, reason, until_ms, reused}
+-- Values are written as the strings they came in where possible: formatting a Lua number
+-- for Redis, and parsing one back, cost more here than the redis.calls around them.
 local p = ARGV[1]
 local now = tonumber(ARGV[2])
 local day, day_end = ARGV[3], tonumber(ARGV[4])
-local ticket, rid, lease_ms = ARGV[5], ARGV[6], tonumber(ARGV[7])
+local ticket, rid, lease_until = ARGV[5], ARGV[6], ARGV[7]
 local tenant, user_scope, lane = ARGV[8], ARGV[9], ARGV[10]
 local live = (lane == 'live')
 
 -- A duplicate delivery of an event that already ended does nothing (one round trip).
-local n_cand = tonumber(ARGV[19])
+local n_cand = tonumber(ARGV[20])
 if KEYS[5] then
   local o = redis.call('HMGET', KEYS[5], 'status', 'event_id')
-  local event = ARGV[19 + n_cand * 3 + 1]
+  local event = ARGV[20 + n_cand * 3 + 1]
   local finals = {answered=true, escalated=true, rejected=true, dead_lettered=true}
   if o[1] and finals[o[1]] and o[2] == event then
     return {'skip', '', 0, '', 'already_final', 0, 0}
   end
 end
 
-reap(p, now, 20, KEYS[3], KEYS[4], KEYS[2])
+reap(p, ARGV[2], 20, KEYS[3], KEYS[4], KEYS[2])
 
 -- A redelivered ticket (worker crash, retry) keeps drawing from its own envelope.
 local existing = redis.call('HGET', KEYS[4], ticket)
@@ -33,8 +36,8 @@ if existing then
   local rkey = p .. 'res:' .. existing
   local st = redis.call('HMGET', rkey, 'state', 'grant', 'model')
   if st[1] == 'open' then
-    redis.call('ZADD', KEYS[3], now + lease_ms, existing)
-    redis.call('HSET', rkey, 'lease_until', now + lease_ms)
+    redis.call('ZADD', KEYS[3], lease_until, existing)
+    redis.call('HSET', rkey, 'lease_until', lease_until)
     return {'admit', existing, tonumber(st[2]), st[3], 'reused', 0, 1}
   end
   redis.call('HDEL', KEYS[4], ticket)
@@ -59,8 +62,12 @@ local scopes = {'global', tscope, user_scope}
 local limits = {lane_cap_g, cap_t, cap_u}
 local kinds = {'global', 'tenant', 'user'}
 if not live then kinds[1] = 'live_reserve' end
-local spent = redis.call('HMGET', k_spent(p, day), scopes[1], scopes[2], scopes[3])
-local reserved = redis.call('HMGET', k_reserved(p, day), scopes[1], scopes[2], scopes[3])
+local bkey = k_books(p, day)
+local books = redis.call('HMGET', bkey, 'spent:' .. scopes[1], 'spent:' .. scopes[2],
+  'spent:' .. scopes[3], 'reserved:' .. scopes[1], 'reserved:' .. scopes[2],
+  'reserved:' .. scopes[3])
+local spent = {books[1], books[2], books[3]}
+local reserved = {books[4], books[5], books[6]}
 local avail, hard = nil, nil
 local avail_kind, hard_kind = '', ''
 for i = 1, 3 do
@@ -112,30 +119,28 @@ local n = n_cand
 local first = 1
 if pacing and n > 1 and tokens * 100 < burst * tonumber(ARGV[17]) then first = 2 end
 for i = first, n do
-  local base = 19 + (i - 1) * 3
+  local base = 20 + (i - 1) * 3
   local model, full, min = ARGV[base + 1], tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
   local grant = full
   if avail < grant then grant = avail end
   if bucket_avail ~= nil and bucket_avail < grant then grant = bucket_avail end
   if grant >= min then
     local rkey = p .. 'res:' .. rid
-    local scope_list = table.concat(scopes, '|')
-    redis.call('HSET', rkey, 'grant', grant, 'taken', 0, 'settled', 0, 'drawn', 0, 'day', day,
-      'scopes', scope_list, 'state', 'open', 'ticket', ticket, 'model', model, 'lane', lane,
-      'lease_until', now + lease_ms, 'admitted_ms', now)
-    redis.call('EXPIRE', rkey, math.floor(lease_ms / 1000) + RES_TTL_S)
-    redis.call('ZADD', KEYS[3], now + lease_ms, rid)
+    local grant_s = grant
+    if grant == full then grant_s = ARGV[base + 2] end
+    redis.call('HSET', rkey, 'grant', grant_s, 'taken', '0', 'settled', '0', 'drawn', '0',
+      'day', day, 'scopes', 'global|' .. tscope .. '|' .. user_scope, 'state', 'open',
+      'ticket', ticket, 'model', model, 'lane', lane, 'lease_until', lease_until,
+      'admitted_ms', ARGV[2])
+    redis.call('EXPIRE', rkey, ARGV[19])
+    redis.call('ZADD', KEYS[3], lease_until, rid)
     redis.call('HSET', KEYS[4], ticket, rid)
-    local fresh = false
-    for j, scope in ipairs(scopes) do
-      local held = redis.call('HINCRBY', k_reserved(p, day), scope, grant)
-      -- Nothing else held globally: the day's hashes may be new, so (re)set their TTL.
-      if j == 1 and held == grant then fresh = true end
-    end
-    if fresh then
-      redis.call('EXPIRE', k_reserved(p, day), DAY_TTL_S)
-      redis.call('EXPIRE', k_spent(p, day), DAY_TTL_S)
-    end
+    -- The books were read above and nothing ran since: write the three holds in one HSET.
+    redis.call('HSET', bkey, 'reserved:' .. scopes[1], tonumber(reserved[1] or '0') + grant,
+      'reserved:' .. scopes[2], tonumber(reserved[2] or '0') + grant,
+      'reserved:' .. scopes[3], tonumber(reserved[3] or '0') + grant)
+    -- No global spend or hold yet: the day's hash may be new, so (re)set its TTL.
+    if not books[1] and not books[4] then redis.call('EXPIRE', bkey, DAY_TTL_S) end
     if pacing then redis.call('HINCRBY', KEYS[2], 'tokens', 0 - grant) end
     local why = 'full'
     if grant < full then why = 'partial' end
@@ -145,7 +150,7 @@ for i = first, n do
 end
 
 -- Not admitted: say why, and until when waiting makes sense.
-local last_min = tonumber(ARGV[19 + (n - 1) * 3 + 3])
+local last_min = tonumber(ARGV[20 + (n - 1) * 3 + 3])
 if hard < last_min then
   return {'defer', '', 0, '', hard_kind .. '_daily_cap', day_end, 0}
 end

@@ -1,5 +1,5 @@
 -- Shared helpers, prepended to every ledger script (Redis scripts cannot import).
--- Never pass `-x` to HINCRBY: Lua formats negative zero as "-0", which Redis refuses
+-- Never pass `-x` to Redis: Lua formats negative zero as "-0", which Redis refuses
 -- mid-script (and a script error does not roll back what it already wrote). Use `0 - x`.
 --
 -- Money is integer micro-dollars. Per reservation (hash <p>res:<id>):
@@ -8,17 +8,46 @@
 --   settled micros the provider actually billed (the truth; normally == taken)
 --   drawn   worst case of calls drawn but not yet settled
 --   state   open | closed ; day, scopes ("global|tenant:t|user:t:u"), ticket, model, lane
+--   d:<call> a drawn call's worst case (until it settles)
+--   s:<call> what a call cost ("x:<w>" when the lease ran out first and charged its worst case)
+-- The day's books (hash <p>ledger:<day>): spent:<scope>, reserved:<scope>, calls:<scope>.
 -- Invariant per scope and day: reserved = sum over open reservations of (grant - taken).
 -- So spent + reserved only grows at admission, where every cap is checked.
+--
+-- Each redis.call costs more than the arithmetic around it, so a script reads what it needs
+-- in one HMGET and writes it back in one HSET (atomic: nothing runs in between).
 
-local function k_spent(p, day) return p .. 'ledger:' .. day .. ':spent' end
-local function k_reserved(p, day) return p .. 'ledger:' .. day .. ':reserved' end
-local function k_calls(p, day) return p .. 'ledger:' .. day .. ':calls' end
+local function k_books(p, day) return p .. 'ledger:' .. day end
 local DAY_TTL_S = 8 * 24 * 3600
 local RES_TTL_S = 24 * 3600
 
-local function each_scope(scopes, fn)
-  for scope in string.gmatch(scopes, '[^|]+') do fn(scope) end
+local function split_scopes(scopes)
+  local out = {}
+  for scope in string.gmatch(scopes, '[^|]+') do out[#out + 1] = scope end
+  return out
+end
+
+-- Add deltas to the day's books for every scope: one HMGET and one HSET.
+-- `kinds` is a list of {field prefix, delta}. A new hash gets its TTL.
+local function books_add(bkey, scopes, kinds)
+  local fields = {}
+  for _, scope in ipairs(scopes) do
+    for _, kd in ipairs(kinds) do fields[#fields + 1] = kd[1] .. scope end
+  end
+  local cur = redis.call('HMGET', bkey, unpack(fields))
+  local out = {}
+  local i = 0
+  local fresh = true
+  for _, scope in ipairs(scopes) do
+    for _, kd in ipairs(kinds) do
+      i = i + 1
+      if cur[i] then fresh = false end
+      out[#out + 1] = fields[i]
+      out[#out + 1] = tonumber(cur[i] or '0') + kd[2]
+    end
+  end
+  redis.call('HSET', bkey, unpack(out))
+  if fresh then redis.call('EXPIRE', bkey, DAY_TTL_S) end
 end
 
 -- Refund unused money to the pace bucket, never above its burst.
@@ -37,32 +66,43 @@ end
 -- Returns the micros given back.
 local function close_reservation(p, rid, leases_key, by_ticket_key, pace_key)
   local rkey = p .. 'res:' .. rid
-  local r = redis.call('HMGET', rkey, 'grant', 'taken', 'drawn', 'day', 'scopes', 'state', 'ticket')
   redis.call('ZREM', leases_key, rid)
-  if not r[1] or r[6] ~= 'open' then return 0 end
-  local grant, taken, drawn = tonumber(r[1]), tonumber(r[2]), tonumber(r[3])
-  local day, scopes = r[4], r[5]
-  local outstanding = redis.call('HGETALL', rkey .. ':draws')
+  local flat = redis.call('HGETALL', rkey)
+  local r = {}
+  local marks, dels = {}, {}
   local charge = 0
-  for i = 1, #outstanding, 2 do
-    local w = tonumber(outstanding[i + 1])
-    charge = charge + w
-    redis.call('HSET', rkey .. ':settled', outstanding[i], 'x:' .. w)
+  for i = 1, #flat, 2 do
+    local f, v = flat[i], flat[i + 1]
+    if string.sub(f, 1, 2) == 'd:' then
+      local w = tonumber(v)
+      charge = charge + w
+      marks[#marks + 1] = 's:' .. string.sub(f, 3)
+      marks[#marks + 1] = 'x:' .. w
+      dels[#dels + 1] = f
+    else
+      r[f] = v
+    end
   end
-  redis.call('DEL', rkey .. ':draws')
+  if r.state ~= 'open' then return 0 end
+  local grant, taken = tonumber(r.grant), tonumber(r.taken)
+  if #dels > 0 then redis.call('HDEL', rkey, unpack(dels)) end
   local held = grant - taken
   if charge > held then charge = held end
-  each_scope(scopes, function(scope)
-    redis.call('HINCRBY', k_reserved(p, day), scope, 0 - held)
-    if charge > 0 then redis.call('HINCRBY', k_spent(p, day), scope, charge) end
-  end)
-  if charge > 0 then redis.call('EXPIRE', k_spent(p, day), DAY_TTL_S) end
-  redis.call('HSET', rkey, 'state', 'closed', 'drawn', 0,
-    'taken', taken + charge, 'settled', tonumber(redis.call('HGET', rkey, 'settled')) + charge)
+  local kinds = {{'reserved:', 0 - held}}
+  if charge > 0 then kinds[2] = {'spent:', charge} end
+  books_add(k_books(p, r.day), split_scopes(r.scopes), kinds)
+  marks[#marks + 1] = 'state'
+  marks[#marks + 1] = 'closed'
+  marks[#marks + 1] = 'drawn'
+  marks[#marks + 1] = 0
+  marks[#marks + 1] = 'taken'
+  marks[#marks + 1] = taken + charge
+  marks[#marks + 1] = 'settled'
+  marks[#marks + 1] = tonumber(r.settled) + charge
+  redis.call('HSET', rkey, unpack(marks))
   redis.call('EXPIRE', rkey, RES_TTL_S)
-  redis.call('EXPIRE', rkey .. ':settled', RES_TTL_S)
-  if r[7] and redis.call('HGET', by_ticket_key, r[7]) == rid then
-    redis.call('HDEL', by_ticket_key, r[7])
+  if r.ticket and redis.call('HGET', by_ticket_key, r.ticket) == rid then
+    redis.call('HDEL', by_ticket_key, r.ticket)
   end
   local freed = held - charge
   bucket_refund(pace_key, freed)

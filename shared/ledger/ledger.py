@@ -16,7 +16,8 @@ from typing import Any, Literal, cast
 import redis
 
 from shared.clock import Clock, budget_day, day_bounds_s
-from shared.keys import Keys
+from shared.keys import CALLS, RESERVATION_EXTRA_TTL_S, RESERVED, SPENT, Keys
+from shared.redis_client import LeanPipeline, evalsha_batch
 from shared.settings import Settings
 
 DecisionKind = Literal["admit", "defer", "reject", "skip"]
@@ -65,6 +66,21 @@ class DrawResult:
     lost: bool = False
 
 
+def split_books(raw: dict[str, str]) -> dict[str, dict[str, int]]:
+    """The day's books hash as {"spent"|"reserved"|"calls": {scope: micros or count}}."""
+    out: dict[str, dict[str, int]] = {"spent": {}, "reserved": {}, "calls": {}}
+    for prefix, name in ((SPENT, "spent"), (RESERVED, "reserved"), (CALLS, "calls")):
+        n = len(prefix)
+        out[name] = {f[n:]: int(v) for f, v in raw.items() if f.startswith(prefix)}
+    return out
+
+
+def _raise(reply: Any) -> Any:
+    if isinstance(reply, Exception):
+        raise reply
+    return reply
+
+
 def _decision(raw: list[Any]) -> Decision:
     kind, rid, grant, model, reason, until_ms, reused = raw
     return Decision(
@@ -103,7 +119,9 @@ class Ledger:
             self.burst_micros(),
             TIGHT_PCT,
             HELD_RETRY_MS,
+            s.reservation_lease_s + RESERVATION_EXTRA_TTL_S,
         )
+        self._fixed_keys = [keys.caps, keys.pace, keys.leases, keys.reservation_by_ticket]
         self._day_cache: tuple[float, float, str] = (0.0, 0.0, "")
         # Reservation ids: a random prefix per ledger and a counter (next() on a count is
         # atomic under the GIL), unique without a syscall per admission.
@@ -131,73 +149,61 @@ class Ledger:
         admission gates): one round trip instead of one per gate. Returns the reads' replies
         and the decision; a caller whose reads say "stop" releases what was admitted.
 
-        The script is sent by its SHA without redis-py's per-pipeline SCRIPT EXISTS (which
-        would cost a round trip of its own); a server that lost it answers NOSCRIPT, nothing
-        ran, and the round trip is repeated after loading it."""
+        Sent on a `LeanPipeline`, the script by its SHA: a server that lost it answers
+        NOSCRIPT, nothing ran, and the round trip is repeated after loading it."""
         keys, args = self._admit_keys(req), self._admit_args(req)
         for attempt in (1, 2):
-            pipe = self._r.pipeline(transaction=False)
+            pipe = LeanPipeline(self._r)
             queue_reads(pipe)
-            pipe.evalsha(self._admit.sha, len(keys), *keys, *args)
-            try:
-                replies = pipe.execute()
-            except redis.exceptions.NoScriptError:
-                if attempt == 2:
-                    raise
+            pipe.evalsha(self._admit.sha, keys, args)
+            replies = pipe.execute()
+            if isinstance(replies[-1], redis.exceptions.NoScriptError) and attempt == 1:
                 self._admit.sha = self._r.script_load(self._admit.script)
                 continue
+            for reply in replies:
+                _raise(reply)
             return replies[:-1], _decision(replies[-1])
         raise AssertionError("unreachable")
 
     def _admit_keys(self, req: AdmissionRequest) -> list[str]:
-        k = self._keys
-        keys = [k.caps, k.pace, k.leases, k.reservation_by_ticket]
-        if req.ticket_id is not None:
-            keys.append(k.ticket(req.ticket_id))
-        return keys
+        if req.ticket_id is None:
+            return self._fixed_keys
+        return [*self._fixed_keys, self._keys.ticket(req.ticket_id)]
 
     def admit_many(self, reqs: list[AdmissionRequest]) -> list[Decision]:
         """Several admissions in one round trip (each still its own atomic script)."""
-        pipe = self._r.pipeline(transaction=False)
-        for req in reqs:
-            self._admit(keys=self._admit_keys(req), args=self._admit_args(req), client=pipe)
-        return [_decision(raw) for raw in pipe.execute()]
+        calls = [(self._admit_keys(req), self._admit_args(req)) for req in reqs]
+        return [_decision(_raise(raw)) for raw in evalsha_batch(self._r, self._admit, calls)]
 
     def settle_many(self, calls: list[tuple[str, str, int]]) -> list[bool]:
         """(reservation id, call id, actual micros) settles in one round trip."""
-        k = self._keys
-        pipe = self._r.pipeline(transaction=False)
-        for rid, call_id, actual in calls:
-            self._settle(
-                keys=[k.reservation(rid), k.reservation_draws(rid), k.reservation_settled(rid)],
-                args=[self._prefix, call_id, actual],
-                client=pipe,
-            )
-        return [int(status) == 1 for status, _ in pipe.execute()]
+        k, p = self._keys, self._prefix
+        batch = [((k.reservation(rid),), (p, call_id, actual)) for rid, call_id, actual in calls]
+        replies = evalsha_batch(self._r, self._settle, batch)
+        return [int(_raise(raw)[0]) == 1 for raw in replies]
 
     def _admit_args(self, req: AdmissionRequest) -> list[Any]:
         if not req.candidates:
             raise ValueError("admission needs at least one candidate model")
         now_s = self._clock.now_s()
+        now_ms = int(now_s * 1000)
         day, day_end_ms = self._day_window(now_s)
-        args: list[Any] = [
+        return [
             self._prefix,
-            int(now_s * 1000),
+            now_ms,
             day,
             day_end_ms,
             req.ticket_key,
             f"{self._rid_prefix}{next(self._rid_seq):08x}",
-            self._lease_ms,
+            now_ms + self._lease_ms,
             req.tenant_id,
             f"user:{req.tenant_id}:{req.requester_id}",
             req.lane,
             *self._cap_args,
             len(req.candidates),
+            *(x for c in req.candidates for x in (c.model, c.full_micros, c.min_micros)),
+            req.event_id or "",
         ]
-        for c in req.candidates:
-            args += [c.model, c.full_micros, c.min_micros]
-        args.append(req.event_id or "")
-        return args
 
     def _day_window(self, now_s: float) -> tuple[str, int]:
         """The budget day containing `now_s` and its end in ms; recomputed only when the
@@ -212,25 +218,15 @@ class Ledger:
     def draw(self, reservation_id: str, call_id: str, worst_micros: int) -> DrawResult:
         k = self._keys
         ok, left = self._draw(
-            keys=[
-                k.reservation(reservation_id),
-                k.reservation_draws(reservation_id),
-                k.reservation_settled(reservation_id),
-                k.leases,
-            ],
+            keys=[k.reservation(reservation_id), k.leases],
             args=[reservation_id, call_id, worst_micros, self.now_ms(), self._lease_ms],
         )
         return DrawResult(ok=int(ok) == 1, left_micros=int(left), lost=int(ok) == -1)
 
     def settle(self, reservation_id: str, call_id: str, actual_micros: int) -> bool:
         """Record what a call cost; True the first time, False for a repeat."""
-        k = self._keys
         status, _ = self._settle(
-            keys=[
-                k.reservation(reservation_id),
-                k.reservation_draws(reservation_id),
-                k.reservation_settled(reservation_id),
-            ],
+            keys=[self._keys.reservation(reservation_id)],
             args=[self._prefix, call_id, actual_micros],
         )
         return int(status) == 1
@@ -238,10 +234,9 @@ class Ledger:
     def release(self, reservation_id: str) -> int:
         """Close the reservation; returns the micros given back to the caps and the pace."""
         k = self._keys
-        freed = self._release(
-            keys=[k.leases, k.reservation_by_ticket, k.pace], args=[self._prefix, reservation_id]
-        )
-        return int(freed)
+        keys = (k.leases, k.reservation_by_ticket, k.pace)
+        (freed,) = evalsha_batch(self._r, self._release, [(keys, (self._prefix, reservation_id))])
+        return int(_raise(freed))
 
     def reap(self, limit: int = 100) -> int:
         """Close reservations whose lease ran out; the admit script also reaps a few."""
@@ -262,24 +257,15 @@ class Ledger:
         return data
 
     def spent(self, scope: str = "global", day: str | None = None) -> int:
-        return int(self._r.hget(self._keys.spent(day or self.day()), scope) or 0)
+        return int(self._r.hget(self._keys.books(day or self.day()), SPENT + scope) or 0)
 
     def reserved(self, scope: str = "global", day: str | None = None) -> int:
-        return int(self._r.hget(self._keys.reserved(day or self.day()), scope) or 0)
+        return int(self._r.hget(self._keys.books(day or self.day()), RESERVED + scope) or 0)
 
     def day_books(self, day: str | None = None) -> dict[str, dict[str, int]]:
-        d = day or self.day()
-        k = self._keys
-        pipe = self._r.pipeline(transaction=False)
-        pipe.hgetall(k.spent(d))
-        pipe.hgetall(k.reserved(d))
-        pipe.hgetall(k.calls(d))
-        spent, reserved, calls = pipe.execute()
-        return {
-            "spent": {s: int(v) for s, v in spent.items()},
-            "reserved": {s: int(v) for s, v in reserved.items()},
-            "calls": {s: int(v) for s, v in calls.items()},
-        }
+        """{"spent"|"reserved"|"calls": {scope: value}} for the day."""
+        raw = cast(dict[str, str], self._r.hgetall(self._keys.books(day or self.day())))
+        return split_books(raw)
 
     def caps(self) -> dict[str, int]:
         raw = cast(dict[str, str], self._r.hgetall(self._keys.caps))

@@ -18,6 +18,7 @@ from shared.keys import Keys
 from shared.ledger import AdmissionRequest, Candidate, Ledger
 from shared.messages import ticket_message
 from shared.models import Lane, Ticket
+from shared.redis_client import evalsha_batch
 from tests.bench.common import Timer, bench_namespace, row
 from tests.conftest import REDIS_URL, SimulatorProcess
 from tests.helpers import generic_ticket, worker_intake
@@ -129,7 +130,8 @@ def _pairs_load(
     kind: str, settings: Any, threads: int, seconds: float, tag: str, out: Any = None
 ) -> float:
     """One client process: `threads` connections, each sending batches of 50 decisions (or
-    100 trivial EVALSHAs) per round trip until the time is up; returns pairs/s."""
+    100 trivial EVALSHAs) per round trip until the time is up; returns pairs/s. Both sides
+    go through `evalsha_batch`, the ledger's own client path."""
     keys = Keys(settings.namespace)
     batch = 50
     stop = time.perf_counter() + seconds
@@ -143,10 +145,8 @@ def _pairs_load(
         n = 0
         while time.perf_counter() < stop:
             if kind == "trivial":
-                pipe = client.pipeline(transaction=False)
-                for _ in range(batch * 2):
-                    trivial(keys=[], args=[], client=pipe)
-                pipe.execute()
+                # The same client path as the ledger's batches (hiredis-packed, one write).
+                evalsha_batch(client, trivial, [((), ())] * (batch * 2))
             else:
                 reqs = [
                     AdmissionRequest(f"b{tag}{i}-{n}-{j}", "acme", f"u{tag}{i}", "live", cand)

@@ -12,7 +12,7 @@ import redis
 from producers.enqueue import Intake
 from shared.broker import build_broker
 from shared.clock import SystemClock
-from shared.keys import Keys
+from shared.keys import SETTLED_CALL, Keys
 from shared.models import Ticket
 from shared.outcomes import OutcomeStore
 from shared.settings import Settings
@@ -45,12 +45,14 @@ def final_count(store: OutcomeStore) -> int:
 
 def attempts_by_ticket(client: redis.Redis, keys: Keys) -> dict[str, list[str]]:
     """Every provider call each ticket drew money for: `<nonce>:<run>:<step>:<attempt>` ids
-    from each reservation's settled hash, grouped by the reservation's ticket."""
+    from each reservation's settled calls (`s:<call>` fields), grouped by its ticket."""
     out: dict[str, list[str]] = defaultdict(list)
-    for key in client.scan_iter(match=keys.reservation_prefix + "*:settled", count=1000):
-        rid = key[len(keys.reservation_prefix) : -len(":settled")]
-        ticket = client.hget(keys.reservation(rid), "ticket")
-        out[str(ticket)].extend(client.hkeys(key))
+    for key in client.scan_iter(match=keys.reservation_prefix + "*", count=1000):
+        if key in (keys.leases, keys.reservation_by_ticket):
+            continue
+        res = client.hgetall(key)
+        calls = [f[len(SETTLED_CALL) :] for f in res if f.startswith(SETTLED_CALL)]
+        out[str(res.get("ticket"))].extend(calls)
     return out
 
 

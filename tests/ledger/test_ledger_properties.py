@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from shared.clock import ManualClock
 from shared.keys import Keys
 from shared.ledger import AdmissionRequest, Candidate, Ledger
+from shared.ledger.ledger import split_books
 from tests.conftest import REDIS_URL, delete_namespace, make_settings
 
 TENANTS = ["acme", "globex"]
@@ -33,10 +34,8 @@ def snapshot_ok(client: redis.Redis, ledger: Ledger, caps: dict[str, int]) -> st
     """One atomic read (MULTI) of spent and reserved; returns a violation or None."""
     day = ledger.day()
     keys = Keys(ledger._keys.namespace)
-    pipe = client.pipeline(transaction=True)
-    pipe.hgetall(keys.spent(day))
-    pipe.hgetall(keys.reserved(day))
-    spent, reserved = pipe.execute()
+    books = split_books(client.hgetall(keys.books(day)))  # one hash: one atomic read
+    spent, reserved = books["spent"], books["reserved"]
     for scope in set(spent) | set(reserved):
         total = int(spent.get(scope, 0)) + int(reserved.get(scope, 0))
         cap = caps["global"] if scope == "global" else caps[scope.split(":")[0]]

@@ -60,7 +60,7 @@ def test_every_key_is_under_the_namespace() -> None:
     k = Keys("ns1")
     for value in (
         k.caps,
-        k.spent("2026-01-01"),
+        k.books("2026-01-01"),
         k.reservation("r"),
         k.leases,
         k.pace,

@@ -20,7 +20,7 @@ import redis
 import sentry_sdk
 
 from shared.clock import Clock, budget_day
-from shared.keys import Keys
+from shared.keys import RESERVED, SPENT, Keys
 from shared.money import micros_to_usd
 from shared.settings import Settings
 from workers.scheduler.velocity import SpendVelocity, Spike
@@ -60,10 +60,9 @@ class Alerts:
         """Fire what is due now; returns the alerts that fired on this call."""
         day = budget_day(self._clock.now_s(), self._settings.tz)
         fired: list[Alert] = []
-        pipe = self._r.pipeline(transaction=False)
-        pipe.hget(self._keys.spent(day), "global")
-        pipe.hget(self._keys.reserved(day), "global")
-        spent_raw, reserved_raw = pipe.execute()
+        spent_raw, reserved_raw = self._r.hmget(
+            self._keys.books(day), [SPENT + "global", RESERVED + "global"]
+        )
         spent, reserved = int(spent_raw or 0), int(reserved_raw or 0)
         committed = spent + reserved
         for pct in self._settings.thresholds_pct:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import redis
 
 from shared.clock import Clock, day_bounds_s
-from shared.keys import Keys
+from shared.keys import RESERVED, SPENT, Keys
 from shared.ledger import Ledger
 from shared.settings import Settings
 
@@ -56,10 +56,9 @@ class Pacer:
         k = self._keys
         pipe = self._r.pipeline(transaction=False)
         pipe.hget(k.caps, "global")
-        pipe.hget(k.spent(day), "global")
-        pipe.hget(k.reserved(day), "global")
+        pipe.hmget(k.books(day), [SPENT + "global", RESERVED + "global"])
         pipe.hmget(k.pace, ["tokens", "updated_ms"])
-        override, spent, reserved, (tokens, updated_ms) = pipe.execute()
+        override, (spent, reserved), (tokens, updated_ms) = pipe.execute()
         ceiling = int(override) if override else self._settings.ceiling_micros
         remaining = max(ceiling - int(spent or 0) - int(reserved or 0), 0)
         span_ms = max(int(end_s * 1000) - now_ms, MIN_SPAN_MS)

@@ -18,7 +18,7 @@ from typing import cast
 import redis
 
 from shared.clock import Clock, budget_day
-from shared.keys import Keys
+from shared.keys import SPENT, Keys
 from shared.settings import Settings
 
 SAMPLE_EVERY_MS = 60_000
@@ -85,8 +85,9 @@ class SpendVelocity:
             return None
         day = budget_day(now_s, self._settings.tz)
         # The day's hash also holds every requester's scope; only tenants come back over the wire.
-        rows = self._r.hscan_iter(self._keys.spent(day), match=TENANT_PREFIX + "*", count=5000)
-        spent = {str(f)[len(TENANT_PREFIX) :]: int(v) for f, v in rows}
+        prefix = SPENT + TENANT_PREFIX
+        rows = self._r.hscan_iter(self._keys.books(day), match=prefix + "*", count=5000)
+        spent = {str(f)[len(prefix) :]: int(v) for f, v in rows}
         doc = json.dumps({"at": now_ms, "day": day, "spent": spent}, sort_keys=True)
         pipe = self._r.pipeline(transaction=False)
         pipe.zadd(self._keys.spend_samples, {doc: now_ms})

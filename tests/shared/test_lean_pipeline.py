@@ -1,0 +1,59 @@
+"""The hot paths' own pipeline: hiredis-packed commands, replies in order, NOSCRIPT healed."""
+
+from __future__ import annotations
+
+import uuid
+
+import redis
+
+from shared.keys import Keys
+from shared.redis_client import LeanPipeline, evalsha_batch
+
+
+def test_a_script_the_server_does_not_know_is_loaded_and_only_the_lost_calls_run_again(
+    r: redis.Redis, keys: Keys
+) -> None:
+    # Given a script never loaded on this server (a fresh text: NOSCRIPT on first use)
+    counter = keys.namespace + ":lean:counter"
+    script = r.register_script(f"-- {uuid.uuid4().hex}\nreturn redis.call('INCR', KEYS[1])")
+    # When three calls of it go in one batch
+    replies = evalsha_batch(r, script, [((counter,), ())] * 3)
+    # Then the script was loaded, each call ran exactly once, in order
+    assert replies == [1, 2, 3]
+    assert r.get(counter) == "3"
+
+
+def test_an_error_reply_stays_in_its_slot_and_the_connection_stays_in_step(
+    r: redis.Redis, keys: Keys
+) -> None:
+    # Given a script that fails for one argument
+    script = r.register_script(
+        "if ARGV[1] == 'bad' then return redis.error_reply('ERR bad ticket') end return ARGV[1]"
+    )
+    # When a batch holds a failing call between two good ones
+    replies = evalsha_batch(r, script, [((), ("a",)), ((), ("bad",)), ((), ("c",))])
+    # Then the failure is the exception in its slot, the others are answered
+    assert replies[0] == "a" and replies[2] == "c"
+    assert isinstance(replies[1], redis.exceptions.ResponseError)
+    assert "bad ticket" in str(replies[1])
+    # And the pooled connection answers the next command, not a stale reply
+    assert r.ping() is True
+
+
+def test_lean_pipeline_replies_as_redis_py_would(r: redis.Redis, keys: Keys) -> None:
+    # Given a hash with two fields and one missing key
+    h, missing = keys.namespace + ":lean:h", keys.namespace + ":lean:none"
+    r.hset(h, mapping={"state": "open", "retry_at_ms": "12"})
+    # When reads of every kind the admission gates use go in one round trip
+    pipe = LeanPipeline(r)
+    pipe.hmget(h, ["state", "nope", "retry_at_ms"])
+    pipe.hgetall(h)
+    pipe.hgetall(missing)
+    pipe.exists(missing)
+    # Then each reply has the shape redis-py's own pipeline gives
+    assert pipe.execute() == [
+        ["open", None, "12"],
+        {"state": "open", "retry_at_ms": "12"},
+        {},
+        0,
+    ]
