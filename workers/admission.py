@@ -1,6 +1,7 @@
 """The admission middleware: a ticket runs only when the money to answer it exists.
 
-admit  -> the reservation rides in `message.options["paceline"]` and the actor runs;
+admit  -> the reservation rides in `message.options["paceline"]` and the actor runs; one
+          the actor did not close is closed after it (workers/releases.py);
 defer  -> the message is parked in Redis until the ledger says (never a retry, never a dead
           letter), the outcome says `parked` with the reason, and the message is skipped (acked);
 reject -> the outcome is `rejected` with the reason and a polite acknowledgement, skipped.
@@ -31,6 +32,8 @@ from workers.scheduler.acknowledge import CAP_REASONS, acknowledge_cap
 log = logging.getLogger("paceline.admission")
 
 OPTION = "paceline"
+# Set in the options by whoever closed the message's reservation (the actor, or us after it).
+CLOSED = "closed"
 REJECT_ACK = (
     "Thank you for your message. It is longer than we can answer automatically, so a member "
     "of our team will pick it up and reply to you personally."
@@ -91,18 +94,25 @@ class AdmissionMiddleware(Middleware):
             spans.clear()
             spans.extend(gate.queue_reads(pipe) for gate in gates)
 
-        replies, decision = ctx.ledger.admit_with(
-            AdmissionRequest(
-                ticket_key=ticket.idempotency_key,
-                tenant_id=ticket.tenant_id,
-                requester_id=ticket.requester.id,
-                lane=lane.value,
-                candidates=candidates,
-                ticket_id=ticket.ticket_id,
-                event_id=ticket.event_id,
-            ),
-            gate_reads,
-        )
+        # Reservations earlier actors left open are closed in this round trip, first.
+        releases = ctx.releases.take()
+        try:
+            replies, decision = ctx.ledger.admit_with(
+                AdmissionRequest(
+                    ticket_key=ticket.idempotency_key,
+                    tenant_id=ticket.tenant_id,
+                    requester_id=ticket.requester.id,
+                    lane=lane.value,
+                    candidates=candidates,
+                    ticket_id=ticket.ticket_id,
+                    event_id=ticket.event_id,
+                ),
+                gate_reads,
+                releases,
+            )
+        except Exception:
+            ctx.releases.put_back(releases)
+            raise
         if decision.kind == "skip":
             log.info("duplicate delivery skipped", extra={"ticket_id": ticket.ticket_id})
             raise SkipMessage("already final")
@@ -127,6 +137,24 @@ class AdmissionMiddleware(Middleware):
             return
         self._park(message, ticket, lane, decision.until_ms, decision.reason)
         raise SkipMessage("parked")
+
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: Any,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        """An actor that finished without closing its reservation gets it closed (soon, in
+        the next admission's round trip). After a failure it stays open: the retry reuses it."""
+        if exception is not None or not is_ticket_actor(message.actor_name):
+            return
+        opts = message.options.get(OPTION) or {}
+        rid = opts.get("reservation_id")
+        if rid and not opts.get(CLOSED):
+            opts[CLOSED] = True
+            self.ctx.releases.add(str(rid))
 
     def _park(self, message: Any, ticket: Ticket, lane: Lane, until_ms: int, reason: str) -> None:
         ctx = self.ctx

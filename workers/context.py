@@ -19,6 +19,7 @@ from shared.settings import Settings
 from workers.failures.circuit import ProviderCircuit
 from workers.failures.dlq import DeadLetterRegistry
 from workers.parking import ParkingLot
+from workers.releases import PendingReleases
 
 if TYPE_CHECKING:
     from workers.agent.runner import Agent
@@ -36,6 +37,7 @@ class WorkerContext:
     dead_letters: DeadLetterRegistry
     prices: PriceTable
     http: httpx.Client
+    releases: PendingReleases
     agent: Agent | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -55,17 +57,19 @@ class WorkerContext:
         threads = threads or settings.worker_threads
         client = client or make_redis(settings, max_connections=threads * 4 + 16)
         keys = Keys(settings.namespace)
+        ledger = Ledger(client, keys, settings, clock)
         ctx = cls(
             settings=settings,
             clock=clock,
             redis=client,
             keys=keys,
-            ledger=Ledger(client, keys, settings, clock),
+            ledger=ledger,
             outcomes=OutcomeStore(client, keys),
             parking=ParkingLot(client, keys),
             dead_letters=DeadLetterRegistry(client, keys),
             prices=PriceTable.load(settings.pricing_file),
             http=httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0)),
+            releases=PendingReleases(ledger),
         )
         ctx.extras["deliver_reply"] = _reply_sender(ctx)
         # The provider circuit: the agent's CircuitHook and an admission gate (one object, so
@@ -83,6 +87,7 @@ class WorkerContext:
         return int(self.clock.now_s() * 1000)
 
     def close(self) -> None:
+        self.releases.close()
         self.http.close()
         if self.agent is not None:
             self.agent.close()

@@ -15,7 +15,7 @@ from typing import Any
 from shared.errors import BudgetError, InvalidTicket, PermanentError, TransientError
 from shared.ledger import ReservationBudget
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
-from workers.admission import OPTION, AdmissionError
+from workers.admission import CLOSED, OPTION, AdmissionError
 from workers.context import WorkerContext
 from workers.failures.dlq import DeadLetter
 from workers.message_shape import poison_doc, read_ticket_message
@@ -58,7 +58,7 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
         result = ctx.agent.run(ticket, budget, model=str(opts["model"]))
     except TransientError as exc:
         # The provider is still failing after our bounded retries: park, don't dead-letter.
-        ctx.ledger.release(rid)
+        _close(ctx, opts, rid)
         parks = int(message.options.get("provider_parks", 0)) + 1
         delay_ms = min(PROVIDER_PARK_BASE_MS * 2 ** (parks - 1), PROVIDER_PARK_MAX_MS)
         if exc.retry_after_s:
@@ -67,7 +67,7 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
         return
     except BudgetError as exc:
         # The money went away under us (a lost lease): wait and be admitted again, no retry.
-        ctx.ledger.release(rid)
+        _close(ctx, opts, rid)
         park_after_failure(
             ctx,
             message,
@@ -80,7 +80,7 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
         return
     except PermanentError as exc:
         spent = _spent_on(ctx, rid)
-        ctx.ledger.release(rid)
+        _close(ctx, opts, rid)
         dead_letter(ctx, message, ticket, lane_, exc, spent)
         return
 
@@ -104,7 +104,7 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
     )
     deliver(ctx, ticket, outcome)
     ctx.outcomes.finalize(outcome)
-    ctx.ledger.release(rid)
+    _close(ctx, opts, rid)
     log.info(
         "ticket %s",
         outcome.status.value,
@@ -155,6 +155,12 @@ def _base_outcome(ticket: Ticket, lane: Lane, message: Any, rid: str | None) -> 
 def _latency_ms(ctx: WorkerContext, ticket: Ticket, base: Outcome, started_ms: int) -> int:
     """From enqueue to answer: what the customer waited (parking included)."""
     return max(ctx.now_ms() - (base.enqueued_at_ms or started_ms), 0)
+
+
+def _close(ctx: WorkerContext, opts: dict[str, Any], rid: str) -> None:
+    """Close the reservation now, and say so (the middleware would close it otherwise)."""
+    ctx.ledger.release(rid)
+    opts[CLOSED] = True
 
 
 def _spent_on(ctx: WorkerContext, rid: str) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
@@ -122,6 +122,7 @@ class Ledger:
             s.reservation_lease_s + RESERVATION_EXTRA_TTL_S,
         )
         self._fixed_keys = [keys.caps, keys.pace, keys.leases, keys.reservation_by_ticket]
+        self._release_keys = (keys.leases, keys.reservation_by_ticket, keys.pace)
         self._day_cache: tuple[float, float, str] = (0.0, 0.0, "")
         # Reservation ids: a random prefix per ledger and a counter (next() on a count is
         # atomic under the GIL), unique without a syscall per admission.
@@ -143,20 +144,33 @@ class Ledger:
         return self.admit_with(req, lambda pipe: None)[1]
 
     def admit_with(
-        self, req: AdmissionRequest, queue_reads: Callable[[Any], object]
+        self,
+        req: AdmissionRequest,
+        queue_reads: Callable[[Any], object],
+        releases: Sequence[str] = (),
     ) -> tuple[list[Any], Decision]:
         """Admit in the same round trip as reads that `queue_reads(pipe)` queues first (the
         admission gates): one round trip instead of one per gate. Returns the reads' replies
         and the decision; a caller whose reads say "stop" releases what was admitted.
+
+        `releases` (reservations to close) go first in the same round trip, so what they give
+        back is there for this decision.
 
         Sent on a `LeanPipeline`, the script by its SHA: a server that lost it answers
         NOSCRIPT, nothing ran, and the round trip is repeated after loading it."""
         keys, args = self._admit_keys(req), self._admit_args(req)
         for attempt in (1, 2):
             pipe = LeanPipeline(self._r)
+            for rid in releases:
+                pipe.evalsha(self._release.sha, self._release_keys, (self._prefix, rid))
             queue_reads(pipe)
             pipe.evalsha(self._admit.sha, keys, args)
             replies = pipe.execute()
+            sent, replies = replies[: len(releases)], replies[len(releases) :]
+            lost = [rid for rid, r in zip(releases, sent, strict=True) if isinstance(r, Exception)]
+            if lost:  # NOSCRIPT (nothing ran) heals in release_many; anything else raises
+                self.release_many(lost)
+            releases = ()
             if isinstance(replies[-1], redis.exceptions.NoScriptError) and attempt == 1:
                 self._admit.sha = self._r.script_load(self._admit.script)
                 continue
@@ -233,10 +247,12 @@ class Ledger:
 
     def release(self, reservation_id: str) -> int:
         """Close the reservation; returns the micros given back to the caps and the pace."""
-        k = self._keys
-        keys = (k.leases, k.reservation_by_ticket, k.pace)
-        (freed,) = evalsha_batch(self._r, self._release, [(keys, (self._prefix, reservation_id))])
-        return int(_raise(freed))
+        return self.release_many([reservation_id])[0]
+
+    def release_many(self, reservation_ids: Sequence[str]) -> list[int]:
+        """Close several reservations in one round trip (each its own atomic script)."""
+        calls = [(self._release_keys, (self._prefix, rid)) for rid in reservation_ids]
+        return [int(_raise(freed)) for freed in evalsha_batch(self._r, self._release, calls)]
 
     def reap(self, limit: int = 100) -> int:
         """Close reservations whose lease ran out; the admit script also reaps a few."""

@@ -86,12 +86,14 @@ def our_broker_noop(settings: Any) -> float:
 
 
 def admitted_noop(settings: Any, with_admission: bool) -> float:
-    """Ticket messages whose actor does nothing but close its reservation, with and without
-    the admission middleware in front (issue 3b)."""
+    """Ticket messages whose actor does nothing, with and without the admission middleware
+    in front (issue 3b). With it, every message is admitted (a reservation opened) and, the
+    actor having left it open, closed by the middleware after (workers/releases.py); the
+    run ends when every reservation is closed."""
     running = RunningWorker(settings, threads=8)
     ctx = running.ctx
     from shared.broker import build_broker, default_middleware
-    from workers.admission import OPTION, AdmissionMiddleware
+    from workers.admission import AdmissionMiddleware
 
     mw = default_middleware() + ([AdmissionMiddleware(ctx)] if with_admission else [])
     broker = build_broker(settings, middleware=mw)
@@ -100,10 +102,6 @@ def admitted_noop(settings: Any, with_admission: bool) -> float:
     lock = threading.Lock()
 
     def handle(ticket: Any, lane: str = "live") -> None:
-        message = dramatiq.middleware.CurrentMessage.get_current_message()
-        rid = (message.options.get(OPTION) or {}).get("reservation_id")
-        if rid:
-            ctx.ledger.release(rid)
         with lock:
             count["n"] += 1
             if count["n"] >= NOOP_MESSAGES:
@@ -121,6 +119,11 @@ def admitted_noop(settings: Any, with_admission: bool) -> float:
         ticket = Ticket.model_validate(generic_ticket(f"{int(with_admission)}-{n}"))
         broker.enqueue(ticket_message(ticket, Lane.LIVE))
     seconds = _drain(broker, {"tickets_live"}, done)
+    if with_admission:
+        with Timer() as closing:
+            ctx.releases.flush()
+        assert ctx.ledger.reserved() == 0, "a reservation was left open"
+        seconds += closing.seconds
     broker.close()
     running.stop()
     return NOOP_MESSAGES / seconds
