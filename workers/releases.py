@@ -19,6 +19,8 @@ from shared.ledger import Ledger
 log = logging.getLogger("paceline.worker")
 
 HOLD_S = 0.02
+# The timer thread ends after this many empty ticks (an idle worker wakes nobody).
+IDLE_TICKS = 50
 
 
 class PendingReleases:
@@ -61,11 +63,17 @@ class PendingReleases:
         return len(rids)
 
     def _run(self) -> None:
+        idle = 0
         while not self._stop.wait(self._hold_s):
             try:
-                self.flush()
+                idle = 0 if self.flush() else idle + 1
             except Exception as exc:  # Redis away: kept, tried again next tick; leases remain
                 log.warning("closing reservations failed: %s", type(exc).__name__)
+            if idle >= IDLE_TICKS:
+                with self._lock:  # quiet for a while: stop; the next add() starts a new one
+                    if not self._rids:
+                        self._thread = None
+                        return
 
     def close(self) -> None:
         self._stop.set()

@@ -89,3 +89,14 @@ def test_a_failed_attempt_keeps_it_open_for_the_retry_and_a_closed_one_is_left_a
     mw.after_process_message(ctx.ledger, done)
     assert ctx.releases.take() == []
     assert ctx.ledger.reservation(failed.options[OPTION]["reservation_id"])["state"] == "open"
+
+
+def test_the_timer_stops_when_idle_and_starts_again_on_the_next_close(ctx: WorkerContext) -> None:
+    ctx.releases = PendingReleases(ctx.ledger, hold_s=0.01)
+    mw = AdmissionMiddleware(ctx)
+    for n in (1, 2):
+        msg = message(n)
+        mw.before_process_message(ctx.ledger, msg)
+        mw.after_process_message(ctx.ledger, msg)
+        assert wait_for(lambda: ctx.ledger.reserved() == 0, 5)
+        assert wait_for(lambda: ctx.releases._thread is None, 5)  # idle: no thread left
