@@ -230,20 +230,15 @@ class Ledger:
         return day, int(end_s * 1000)
 
     def draw(self, reservation_id: str, call_id: str, worst_micros: int) -> DrawResult:
-        k = self._keys
-        ok, left = self._draw(
-            keys=[k.reservation(reservation_id), k.leases],
-            args=[reservation_id, call_id, worst_micros, self.now_ms(), self._lease_ms],
-        )
+        keys = (self._keys.reservation(reservation_id), self._keys.leases)
+        args = (reservation_id, call_id, worst_micros, self.now_ms(), self._lease_ms)
+        (reply,) = evalsha_batch(self._r, self._draw, [(keys, args)])
+        ok, left = _raise(reply)
         return DrawResult(ok=int(ok) == 1, left_micros=int(left), lost=int(ok) == -1)
 
     def settle(self, reservation_id: str, call_id: str, actual_micros: int) -> bool:
         """Record what a call cost; True the first time, False for a repeat."""
-        status, _ = self._settle(
-            keys=[self._keys.reservation(reservation_id)],
-            args=[self._prefix, call_id, actual_micros],
-        )
-        return int(status) == 1
+        return self.settle_many([(reservation_id, call_id, actual_micros)])[0]
 
     def release(self, reservation_id: str) -> int:
         """Close the reservation; returns the micros given back to the caps and the pace."""
