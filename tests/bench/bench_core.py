@@ -27,6 +27,13 @@ from workers.runtime import RunningWorker
 
 COMMAND = ".venv/bin/python tests/bench/run_all.py --only core"
 NOOP_MESSAGES = 3000
+# Caps far above what a run spends and no pacing: every decision is an admission.
+NO_LIMITS = {
+    "daily_ceiling_usd": "100000",
+    "tenant_daily_cap_usd": "100000",
+    "user_daily_cap_usd": "100000",
+    "pacing": "off",
+}
 
 
 def _drain(
@@ -269,12 +276,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
             command=COMMAND,
         )
     )
-    with bench_namespace(
-        daily_ceiling_usd="100000",
-        tenant_daily_cap_usd="100000",
-        user_daily_cap_usd="100000",
-        pacing="off",
-    ) as s:
+    with bench_namespace(**NO_LIMITS) as s:
         # Both sides on the ledger's own client path (hiredis-packed batches): Redis is the
         # bottleneck, so the ratio is the ledger's Redis-side cost against a `return 1`.
         # From one client process, then from two (which share the 2 cores with Redis).
@@ -310,12 +312,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     results: dict[bool, list[float]] = {False: [], True: []}
     for i in range(1 if quick else 3):
         for admission in (False, True) if i % 2 == 0 else (True, False):
-            with bench_namespace(
-                daily_ceiling_usd="100000",
-                tenant_daily_cap_usd="100000",
-                user_daily_cap_usd="100000",
-                pacing="off",
-            ) as s:
+            with bench_namespace(**NO_LIMITS) as s:
                 results[admission].append(admitted_noop(s, with_admission=admission))
     ratios = [w / wo for wo, w in zip(results[False], results[True], strict=True)]
     ratio = statistics.median(ratios)
