@@ -26,9 +26,11 @@ log = logging.getLogger("paceline.worker")
 # A ticket the provider could not serve waits this long (then doubles, up to the cap).
 PROVIDER_PARK_BASE_MS = 5_000
 PROVIDER_PARK_MAX_MS = 300_000
-# A reply that failed transiently is tried this many times in all, waiting 1, 2, 4 s (or
-# until another sender's claim lapses) in between.
-REPLY_ATTEMPTS = 4
+# A reply held by another sender's claim (one killed mid-POST) is tried again when the claim
+# lapses, up to REPLY_ATTEMPTS in all; any other transient failure once more after
+# REPLY_BACKOFF_S. Each attempt holds a worker thread (up to the reply timeout), so a
+# receiver that stays down costs a thread two timeouts per ticket, not more.
+REPLY_ATTEMPTS = 3
 REPLY_BACKOFF_S = 1.0
 
 
@@ -117,8 +119,8 @@ def deliver(ctx: WorkerContext, ticket: Ticket, outcome: Outcome) -> None:
 
     A transient failure is tried again before the ticket ends (the answer is already paid
     for; re-running the agent to retry a POST would pay twice): a claim left by a worker
-    killed mid-POST lapses within its lease, a receiver's blip passes. Still failing, the
-    answer is kept and the outcome's reason says the reply did not go out."""
+    killed mid-POST is waited out to its lease, a receiver's blip gets one more try. Still
+    failing, the answer is kept and the outcome's reason says the reply did not go out."""
     deliver_reply = ctx.extras.get("deliver_reply")
     if deliver_reply is None:
         return
@@ -127,11 +129,12 @@ def deliver(ctx: WorkerContext, ticket: Ticket, outcome: Outcome) -> None:
             deliver_reply(ticket, outcome.public())
             return
         except TransientError as exc:
-            if attempt == REPLY_ATTEMPTS:
-                problem: Exception = exc
+            problem: Exception = exc
+            claimed = exc.reason == "reply_in_flight"
+            if attempt == REPLY_ATTEMPTS or (attempt >= 2 and not claimed):
                 break
-            backoff = REPLY_BACKOFF_S * 2 ** (attempt - 1)
-            ctx.clock.sleep(min(max(exc.retry_after_s or 0, backoff), _reply_max_wait_s(ctx)))
+            wait = min(exc.retry_after_s or REPLY_BACKOFF_S, _reply_max_wait_s(ctx))
+            ctx.clock.sleep(wait if claimed else REPLY_BACKOFF_S)
         except Exception as exc:  # permanent: the answer is kept, the operator sees the reason
             problem = exc
             break

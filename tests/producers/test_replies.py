@@ -246,3 +246,31 @@ def test_a_claim_left_by_a_killed_sender_delays_the_reply_but_does_not_lose_it(
     assert len(standin.requests) == 1
     assert standin.requests[0].headers["idempotency-key"] == t.idempotency_key
     assert r.get(keys.callback(t.idempotency_key)) == "sent"
+
+
+def test_a_receiver_that_stays_down_costs_two_attempts_and_the_answer_is_kept(
+    standin: StandIn, settings: Settings, r: redis.Redis, keys: Keys
+) -> None:
+    from shared.clock import ManualClock
+    from shared.models import Lane, Outcome, OutcomeStatus
+    from workers.context import WorkerContext
+    from workers.handle import deliver
+
+    # Given a callback receiver that answers 503 to everything
+    standin.status = 503
+    t = ticket(callback_url=f"{standin.url}/replies")
+    clock = ManualClock()
+    ctx = WorkerContext.build(settings, with_agent=False, clock=clock)
+    outcome = Outcome.for_ticket(t, Lane.LIVE, OutcomeStatus.ANSWERED, job_id="j-1")
+    started = clock.now_s()
+    try:
+        # When the answered ticket delivers its reply
+        deliver(ctx, t, outcome)
+    finally:
+        ctx.close()
+    # Then it tried twice, a second apart, and kept the answer with the reason
+    assert len(standin.requests) == 2
+    assert clock.now_s() - started == pytest.approx(1.0)
+    assert outcome.reason.endswith("reply_delivery_failed")
+    # And no claim is left behind for a later redelivery to wait on
+    assert r.get(keys.callback(t.idempotency_key)) is None
