@@ -48,7 +48,7 @@ RESERVATION_EXTRA_TTL_S = 24 * 3600
 TICKET_RETENTION_S = 30 * 24 * 3600
 # Field prefixes in the day's books and in a reservation's hash.
 SPENT, RESERVED, CALLS = "spent:", "reserved:", "calls:"
-DRAWN_CALL, SETTLED_CALL = "d:", "s:"
+SETTLED_CALL = "s:"
 
 
 @dataclass(frozen=True)

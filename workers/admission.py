@@ -15,7 +15,7 @@ attempt (bounded retries), never acked as if it had been parked.
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Any
 
 import dramatiq
 from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
@@ -25,6 +25,7 @@ from shared.messages import is_ticket_actor
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from workers.context import WorkerContext
 from workers.envelope import candidates_for, model_ladder
+from workers.gates import Gate
 from workers.message_shape import read_ticket_message
 from workers.parking import parkable
 from workers.scheduler.acknowledge import CAP_REASONS, acknowledge_cap
@@ -38,14 +39,6 @@ REJECT_ACK = (
     "Thank you for your message. It is longer than we can answer automatically, so a member "
     "of our team will pick it up and reply to you personally."
 )
-
-
-class Gate(Protocol):
-    def queue_reads(self, pipe: Any) -> int:
-        """Queue the reads `decide` needs on a pipeline; returns how many replies they give."""
-
-    def decide(self, replies: list[Any], ticket: Ticket, lane: Lane) -> tuple[int, str] | None:
-        """None to go on; (release at ms, reason) to park the ticket instead."""
 
 
 class AdmissionError(MiddlewareError):

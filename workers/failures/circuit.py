@@ -26,6 +26,7 @@ from shared.clock import Clock
 from shared.keys import Keys
 from shared.models import Lane, Ticket
 from shared.settings import Settings
+from workers.gates import check_gate
 
 REASON = "provider_circuit_open"
 DEFAULT_WINDOW_S = 30.0
@@ -158,9 +159,7 @@ class ProviderCircuit:
     # --- admission gate ----------------------------------------------------------------
     def check(self, ticket: Ticket, lane: Lane) -> tuple[int, str] | None:
         """Park the ticket while the circuit is open or a probe is out; None when closed."""
-        pipe = self._r.pipeline(transaction=False)
-        self.queue_reads(pipe)
-        return self.decide(pipe.execute(), ticket, lane)
+        return check_gate(self, self._r, ticket, lane)
 
     def queue_reads(self, pipe: Any) -> int:
         """Queue what `decide` reads (admission sends it in the admit's round trip)."""

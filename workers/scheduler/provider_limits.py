@@ -18,6 +18,7 @@ import redis
 from shared.clock import Clock
 from shared.keys import Keys
 from shared.models import Lane, Ticket
+from workers.gates import check_gate
 
 REASON = "provider_rate_limit"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -85,9 +86,7 @@ class ProviderLimits:
 
     def check(self, ticket: Ticket, lane: Lane) -> tuple[int, str] | None:
         """Park while a window is nearly used up, until it resets; None to go on."""
-        pipe = self._r.pipeline(transaction=False)
-        self.queue_reads(pipe)
-        return self.decide(pipe.execute(), ticket, lane)
+        return check_gate(self, self._r, ticket, lane)
 
     def queue_reads(self, pipe: Any) -> int:
         """Queue what `decide` reads (admission sends it in the admit's round trip)."""
