@@ -11,14 +11,14 @@
 -- Values are written as the strings they came in where possible: formatting a Lua number
 -- for Redis, and parsing one back, cost more here than the redis.calls around them.
 local p = ARGV[1]
-local now = tonumber(ARGV[2])
-local day, day_end = ARGV[3], tonumber(ARGV[4])
+local now = ARGV[2] + 0
+local day, day_end = ARGV[3], ARGV[4] + 0
 local ticket, rid, lease_until = ARGV[5], ARGV[6], ARGV[7]
 local tenant, user_scope, lane = ARGV[8], ARGV[9], ARGV[10]
 local live = (lane == 'live')
 
 -- A duplicate delivery of an event that already ended does nothing (one round trip).
-local n_cand = tonumber(ARGV[20])
+local n_cand = ARGV[20] + 0
 if KEYS[5] then
   local o = redis.call('HMGET', KEYS[5], 'status', 'event_id')
   local event = ARGV[20 + n_cand * 3 + 1]
@@ -37,8 +37,7 @@ if existing then
   local st = redis.call('HMGET', rkey, 'state', 'grant', 'model')
   if st[1] == 'open' then
     redis.call('ZADD', KEYS[3], lease_until, existing)
-    redis.call('HSET', rkey, 'lease_until', lease_until)
-    return {'admit', existing, tonumber(st[2]), st[3], 'reused', 0, 1}
+    return {'admit', existing, st[2] + 0, st[3], 'reused', 0, 1}
   end
   redis.call('HDEL', KEYS[4], ticket)
 end
@@ -46,14 +45,14 @@ end
 local tscope = 'tenant:' .. tenant
 local caps = redis.call('HMGET', KEYS[1], 'global', tscope, 'tenant:*', user_scope, 'user:*',
   'paused:' .. tscope)
-local paused_until = tonumber(caps[6] or '0')
+local paused_until = (caps[6] or 0) + 0
 if paused_until > now then
   return {'defer', '', 0, '', 'tenant_paused', paused_until, 0}
 end
-local cap_g = tonumber(caps[1] or ARGV[11])
-local cap_t = tonumber(caps[2] or caps[3] or ARGV[12])
-local cap_u = tonumber(caps[4] or caps[5] or ARGV[13])
-local reserve_pct = tonumber(ARGV[14])
+local cap_g = (caps[1] or ARGV[11]) + 0
+local cap_t = (caps[2] or caps[3] or ARGV[12]) + 0
+local cap_u = (caps[4] or caps[5] or ARGV[13]) + 0
+local reserve_pct = ARGV[14] + 0
 -- Replay and redrive never touch the share of the ceiling kept for live tickets.
 local lane_cap_g = cap_g
 if not live then lane_cap_g = math.floor(cap_g * (100 - reserve_pct) / 100) end
@@ -66,13 +65,13 @@ local bkey = k_books(p, day)
 local books = redis.call('HMGET', bkey, 'spent:' .. scopes[1], 'spent:' .. scopes[2],
   'spent:' .. scopes[3], 'reserved:' .. scopes[1], 'reserved:' .. scopes[2],
   'reserved:' .. scopes[3])
-local spent = {books[1], books[2], books[3]}
-local reserved = {books[4], books[5], books[6]}
+local spent, reserved = {}, {}
 local avail, hard = nil, nil
 local avail_kind, hard_kind = '', ''
 for i = 1, 3 do
-  local s = tonumber(spent[i] or '0')
-  local a = limits[i] - s - tonumber(reserved[i] or '0')
+  local s, held = (books[i] or 0) + 0, (books[i + 3] or 0) + 0
+  spent[i], reserved[i] = s, held
+  local a = limits[i] - s - held
   local h = limits[i] - s
   if avail == nil or a < avail then avail, avail_kind = a, kinds[i] end
   if hard == nil or h < hard then hard, hard_kind = h, kinds[i] end
@@ -82,22 +81,22 @@ end
 -- rate, the script derives the even pace itself: what is left of the ceiling over what is
 -- left of the day.
 local pacing = ARGV[15] == 'even'
-local burst = tonumber(ARGV[16])
+local burst = ARGV[16] + 0
 local tokens = nil
 local rate = 0
 if pacing then
   local b = redis.call('HMGET', KEYS[2], 'tokens', 'frac', 'updated_ms', 'rate', 'rate_set_ms')
-  rate = tonumber(b[4] or '-1')
-  if rate < 0 or now - tonumber(b[5] or '0') > 120000 then
-    local left = cap_g - tonumber(spent[1] or '0') - tonumber(reserved[1] or '0')
+  rate = (b[4] or -1) + 0
+  if rate < 0 or now - (b[5] or 0) > 120000 then
+    local left = cap_g - spent[1] - reserved[1]
     if left < 0 then left = 0 end
     local span = day_end - now
     if span < 60000 then span = 60000 end
     rate = math.floor(left * 3600000 / span)
   end
-  tokens = tonumber(b[1] or ARGV[16])
-  local frac = tonumber(b[2] or '0')
-  local elapsed = now - tonumber(b[3] or tostring(now))
+  tokens = (b[1] or burst) + 0
+  local frac = (b[2] or 0) + 0
+  local elapsed = now - (b[3] or now)
   if elapsed < 0 then elapsed = 0 end
   if elapsed > 3600000 then elapsed = 3600000 end
   local added = elapsed * rate + frac
@@ -117,10 +116,10 @@ end
 -- Degrade before refusing: when the bucket is low, start from the next cheaper model.
 local n = n_cand
 local first = 1
-if pacing and n > 1 and tokens * 100 < burst * tonumber(ARGV[17]) then first = 2 end
+if pacing and n > 1 and tokens * 100 < burst * ARGV[17] then first = 2 end
 for i = first, n do
   local base = 20 + (i - 1) * 3
-  local model, full, min = ARGV[base + 1], tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
+  local model, full, min = ARGV[base + 1], ARGV[base + 2] + 0, ARGV[base + 3] + 0
   local grant = full
   if avail < grant then grant = avail end
   if bucket_avail ~= nil and bucket_avail < grant then grant = bucket_avail end
@@ -128,19 +127,23 @@ for i = first, n do
     local rkey = p .. 'res:' .. rid
     local grant_s = grant
     if grant == full then grant_s = ARGV[base + 2] end
-    redis.call('HSET', rkey, 'grant', grant_s, 'taken', '0', 'settled', '0', 'drawn', '0',
-      'day', day, 'scopes', 'global|' .. tscope .. '|' .. user_scope, 'state', 'open',
-      'ticket', ticket, 'model', model, 'lane', lane, 'lease_until', lease_until,
-      'admitted_ms', ARGV[2])
+    -- Nine fields: every one more costs here (taken, settled, drawn come once non-zero).
+    redis.call('HSET', rkey, 'grant', grant_s, 'state', 'open', 'day', day, 't', tscope,
+      'u', user_scope, 'ticket', ticket, 'model', model, 'lane', lane, 'admitted_ms', ARGV[2])
     redis.call('EXPIRE', rkey, ARGV[19])
     redis.call('ZADD', KEYS[3], lease_until, rid)
-    redis.call('HSET', KEYS[4], ticket, rid)
+    -- (The mark again: this hash holds every open reservation's ticket, so as a listpack
+    -- each admission's HGET above scanned all of them.)
+    redis.call('HSET', KEYS[4], ticket, rid, BOOKS_MARK, BOOKS_MARK_VALUE)
     -- The books were read above and nothing ran since: write the three holds in one HSET.
-    redis.call('HSET', bkey, 'reserved:' .. scopes[1], tonumber(reserved[1] or '0') + grant,
-      'reserved:' .. scopes[2], tonumber(reserved[2] or '0') + grant,
-      'reserved:' .. scopes[3], tonumber(reserved[3] or '0') + grant)
-    -- No global spend or hold yet: the day's hash may be new, so (re)set its TTL.
-    if not books[1] and not books[4] then redis.call('EXPIRE', bkey, DAY_TTL_S) end
+    -- No global spend or hold yet: the day's hash may be new (its layout mark, its TTL).
+    local fresh = not books[1] and not books[4]
+    local holds = {'reserved:' .. scopes[1], reserved[1] + grant,
+      'reserved:' .. scopes[2], reserved[2] + grant,
+      'reserved:' .. scopes[3], reserved[3] + grant}
+    if fresh then holds[7], holds[8] = BOOKS_MARK, BOOKS_MARK_VALUE end
+    redis.call('HSET', bkey, unpack(holds))
+    if fresh then redis.call('EXPIRE', bkey, DAY_TTL_S) end
     if pacing then redis.call('HINCRBY', KEYS[2], 'tokens', 0 - grant) end
     local why = 'full'
     if grant < full then why = 'partial' end
@@ -150,13 +153,13 @@ for i = first, n do
 end
 
 -- Not admitted: say why, and until when waiting makes sense.
-local last_min = tonumber(ARGV[20 + (n - 1) * 3 + 3])
+local last_min = ARGV[20 + (n - 1) * 3 + 3] + 0
 if hard < last_min then
   return {'defer', '', 0, '', hard_kind .. '_daily_cap', day_end, 0}
 end
 if avail < last_min then
   -- Money is held by reservations in flight; most of it comes back at settle time.
-  return {'defer', '', 0, '', avail_kind .. '_cap_held', now + tonumber(ARGV[18]), 0}
+  return {'defer', '', 0, '', avail_kind .. '_cap_held', now + ARGV[18], 0}
 end
 local short = last_min - bucket_avail
 local wait_ms = day_end - now

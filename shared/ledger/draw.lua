@@ -6,14 +6,14 @@ local call = ARGV[2]
 local r = redis.call('HMGET', KEYS[1], 'state', 'grant', 'taken', 'drawn', 'd:' .. call,
   's:' .. call)
 if r[1] ~= 'open' then return {-1, 0} end
-local drawn = tonumber(r[4])
-local left = tonumber(r[2]) - tonumber(r[3]) - drawn
+local drawn = (r[4] or 0) + 0
+local left = r[2] - (r[3] or 0) - drawn
 if r[5] or r[6] then return {1, left} end
-local w = tonumber(ARGV[3])
+local w = ARGV[3] + 0
 if w > left then return {0, left} end
-local lease_ms = tonumber(ARGV[5])
-local lease_until = tonumber(ARGV[4]) + lease_ms
-redis.call('HSET', KEYS[1], 'd:' .. call, w, 'drawn', drawn + w, 'lease_until', lease_until)
-redis.call('ZADD', KEYS[2], lease_until, ARGV[1])
+local lease_ms = ARGV[5] + 0
+-- The lease is the leases set's score (the reservation hash does not repeat it).
+redis.call('HSET', KEYS[1], 'd:' .. call, ARGV[3], 'drawn', drawn + w)
+redis.call('ZADD', KEYS[2], ARGV[4] + lease_ms, ARGV[1])
 redis.call('EXPIRE', KEYS[1], math.floor(lease_ms / 1000) + RES_TTL_S)
 return {1, left - w}

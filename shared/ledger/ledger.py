@@ -264,7 +264,11 @@ class Ledger:
 
     # --- reading the books -------------------------------------------------------------
     def reservation(self, reservation_id: str) -> dict[str, str]:
+        """The reservation's hash ({} when unknown); counters not yet written read as "0"."""
         data = cast(dict[str, str], self._r.hgetall(self._keys.reservation(reservation_id)))
+        if data:
+            for counter in ("taken", "settled", "drawn"):
+                data.setdefault(counter, "0")
         return data
 
     def spent(self, scope: str = "global", day: str | None = None) -> int:
