@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 BIN := $(VENV)/bin
 
-.PHONY: install run test bench chaos chaos-smoke lint format clean
+.PHONY: install run test bench bench-lua chaos chaos-smoke lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -22,6 +22,10 @@ test: install
 
 bench: install
 	$(PY) tests/bench/run_all.py
+
+# Instructions per ledger call inside Redis (valgrind); REV=<git rev> compares with a revision.
+bench-lua: install
+	$(PY) tests/bench/lua_instructions.py $(if $(REV),--rev $(REV))
 
 chaos: install
 	$(PY) tests/chaos/run.py

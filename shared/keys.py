@@ -10,7 +10,7 @@ Two namespaces on one Redis never see each other: every key below, and dramatiq'
 | <ns>:ledger:<day>                     | hash   | 8 days                 | the day's books (below)    |
 | <ns>:res:<reservation_id>             | hash   | lease + 1 day          | one reservation (below)    |
 | <ns>:res:leases                       | zset   | none                   | reservation id by expiry ms|
-| <ns>:res:by_ticket                    | hash   | none (cleaned on end)  | ticket key -> reservation  |
+| <ns>:res:by_ticket                    | hash   | none (entries cleaned) | ticket key -> reservation  |
 | <ns>:pace                             | hash   | none                   | the admission bucket       |
 | <ns>:parked                           | zset   | none                   | parked member by release ms|
 | <ns>:parked:msg                       | hash   | none                   | parked member -> message   |
@@ -34,7 +34,9 @@ Two namespaces on one Redis never see each other: every key below, and dramatiq'
 
 The day's books hold three fields per scope (`global`, `tenant:<t>`, `user:<t>:<u>`):
 `spent:<scope>` (micros billed), `reserved:<scope>` (micros held) and `calls:<scope>` (model
-calls settled). One hash, so a decision reads and writes every scope in one call each.
+calls settled). One hash, so a decision reads and writes every scope in one call each; it
+and `res:by_ticket` also hold a `_layout` field whose long value keeps them hash tables
+(as listpacks, below 128 fields, every lookup scans them; see shared/ledger/common.lua).
 A reservation's hash holds its counters plus `d:<call>` (a call's drawn worst case, until it
 settles) and `s:<call>` (what it cost; `x:<micros>` when the lease ran out first).
 """

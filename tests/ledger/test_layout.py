@@ -1,0 +1,70 @@
+"""The ledger's Redis layout choices that its speed depends on (shared/ledger/common.lua)."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from shared.clock import ManualClock
+from shared.keys import Keys
+from shared.ledger import AdmissionRequest, Candidate, Ledger
+from tests.conftest import make_settings
+
+
+@pytest.fixture
+def ledger(namespace: str, r: redis.Redis) -> tuple[Ledger, redis.Redis, Keys]:
+    settings = make_settings(namespace, pacing="off")
+    keys = Keys(namespace)
+    return Ledger(r, keys, settings, ManualClock(1_780_000_000.0)), r, keys
+
+
+def admit(led: Ledger, n: int) -> list[str]:
+    cand = [Candidate("gpt-4o-mini", 2000, 500)]
+    decisions = led.admit_many(
+        [AdmissionRequest(f"t{i}", "acme", f"u{i}", "live", cand) for i in range(n)]
+    )
+    assert all(d.kind == "admit" for d in decisions)
+    return [d.reservation_id or "" for d in decisions]
+
+
+def test_the_books_and_the_ticket_index_are_hash_tables_from_the_first_admission(
+    ledger: tuple[Ledger, redis.Redis, Keys],
+) -> None:
+    led, client, keys = ledger
+    # Given a new day / When one ticket is admitted (a handful of fields: a listpack by default)
+    (rid,) = admit(led, 1)
+    # Then both hashes every admission looks up are hash tables (O(1) per field, not a scan)
+    assert client.object("encoding", keys.books(led.day())) == "hashtable"
+    assert client.object("encoding", keys.reservation_by_ticket) == "hashtable"
+    # And the layout mark is not mistaken for money
+    assert led.day_books()["reserved"] == {
+        "global": 2000,
+        "tenant:acme": 2000,
+        "user:acme:u0": 2000,
+    }
+    # And the reservation names its scopes and starts without zero counters
+    res = client.hgetall(keys.reservation(rid))
+    assert (res["t"], res["u"]) == ("tenant:acme", "user:acme:u0")
+    assert not {"taken", "settled", "drawn", "scopes"} & set(res)
+    assert led.reservation(rid)["taken"] == "0"  # read as zero
+
+
+def test_settle_and_release_book_to_the_scopes_the_reservation_names(
+    ledger: tuple[Ledger, redis.Redis, Keys],
+) -> None:
+    led, _, _ = ledger
+    rids = admit(led, 3)
+    # When each settles a call and closes
+    assert led.settle_many([(rid, "c1", 100 * (i + 1)) for i, rid in enumerate(rids)])
+    led.release_many(rids)
+    # Then each requester's spend is its own, the tenant's and the day's are their sum
+    books = led.day_books()
+    assert books["spent"] == {
+        "global": 600,
+        "tenant:acme": 600,
+        "user:acme:u0": 100,
+        "user:acme:u1": 200,
+        "user:acme:u2": 300,
+    }
+    assert set(books["reserved"].values()) == {0}
+    assert books["calls"]["tenant:acme"] == 3
