@@ -9,7 +9,8 @@
 --   drawn   worst case of calls drawn but not yet settled
 --           (taken, settled and drawn are written once non-zero: absent reads as 0)
 --   state   open | closed ; day, t and u (the tenant and user scopes: "tenant:<t>",
---           "user:<t>:<u>"; the third is global), ticket, model, lane, admitted_ms
+--           "user:<t>:<u>"; the third is global), ticket, model
+-- Its lease is its score in the leases set.
 --   d:<call> a drawn call's worst case (until it settles)
 --   s:<call> what a call cost ("x:<w>" when the lease ran out first and charged its worst case)
 -- The day's books (hash <p>ledger:<day>): spent:<scope>, reserved:<scope>, calls:<scope>.

@@ -250,7 +250,8 @@ class Ledger:
         return [int(_raise(freed)) for freed in evalsha_batch(self._r, self._release, calls)]
 
     def reap(self, limit: int = 100) -> int:
-        """Close reservations whose lease ran out; the admit script also reaps a few."""
+        """Close reservations whose lease ran out (the scheduler, every tick); admission reaps a
+        few itself, only before it would refuse."""
         k = self._keys
         n = self._reap(
             keys=[k.leases, k.reservation_by_ticket, k.pace],

@@ -68,3 +68,30 @@ def test_settle_and_release_book_to_the_scopes_the_reservation_names(
     }
     assert set(books["reserved"].values()) == {0}
     assert books["calls"]["tenant:acme"] == 3
+
+
+def test_an_expired_hold_is_reaped_before_it_could_refuse_anyone(
+    namespace: str, r: redis.Redis
+) -> None:
+    # Given a ceiling one envelope wide, held by a worker that then died (its lease runs out)
+    settings = make_settings(
+        namespace,
+        pacing="off",
+        daily_ceiling_usd="0.002",
+        tenant_daily_cap_usd="0.002",
+        user_daily_cap_usd="0.002",
+        reservation_lease_s=30,
+    )
+    clock = ManualClock(1_780_000_000.0)
+    led = Ledger(r, Keys(namespace), settings, clock)
+    cand = [Candidate("gpt-4o-mini", 2000, 500)]
+    dead = led.admit(AdmissionRequest("t-dead", "acme", "u1", "live", cand))
+    assert dead.kind == "admit" and dead.grant_micros == 2000
+    # While the lease runs, the money is held: the next ticket waits
+    assert led.admit(AdmissionRequest("t-2", "acme", "u2", "live", cand)).kind == "defer"
+    # When the lease has run out, the next admission reaps the dead hold and gets the money
+    clock.advance(31)
+    second = led.admit(AdmissionRequest("t-3", "acme", "u3", "live", cand))
+    assert second.kind == "admit" and second.grant_micros == 2000
+    assert led.reservation(dead.reservation_id or "")["state"] == "closed"
+    assert led.reserved() == 2000

@@ -87,6 +87,8 @@ def worker(ledger: Ledger, clock: ManualClock, ops: list[tuple[int, ...]], books
             ledger.release(open_res.pop(rng.randrange(len(open_res))))
         else:
             clock.advance(op[3] % 7)  # sometimes past a lease, so reaping interleaves
+            if op[2] % 2:
+                ledger.reap()  # as the scheduler's tick does (admission reaps only to refuse)
     for rid in open_res:
         ledger.release(rid)
 
