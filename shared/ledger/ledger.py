@@ -192,7 +192,9 @@ class Ledger:
     def settle_many(self, calls: list[tuple[str, str, int]]) -> list[bool]:
         """(reservation id, call id, actual micros) settles in one round trip."""
         k, p = self._keys, self._prefix
-        batch = [((k.reservation(rid),), (p, call_id, int(actual))) for rid, call_id, actual in calls]
+        batch = [
+            ((k.reservation(rid),), (p, call_id, int(actual))) for rid, call_id, actual in calls
+        ]
         replies = evalsha_batch(self._r, self._settle, batch)
         return [int(_raise(raw)[0]) == 1 for raw in replies]
 
