@@ -48,6 +48,7 @@ class AdmissionError(MiddlewareError):
 class AdmissionMiddleware(Middleware):
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
+        self._ladder = model_ladder(ctx.settings)  # settings do not change in a process
 
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
         if not is_ticket_actor(message.actor_name):
@@ -72,7 +73,7 @@ class AdmissionMiddleware(Middleware):
             return
         assert ctx.agent is not None
         bound = ctx.agent.prompt_bound(ticket)
-        candidates = candidates_for(bound, ctx.settings, ctx.prices, model_ladder(ctx.settings))
+        candidates = candidates_for(bound, ctx.settings, ctx.prices, self._ladder)
         if candidates is None:
             self._finish(ticket, lane, message, OutcomeStatus.REJECTED, "request_too_large")
             raise SkipMessage("rejected")

@@ -88,6 +88,7 @@ class WorkerContext:
 
     def close(self) -> None:
         self.releases.close()
+        self.ledger.close()
         self.http.close()
         if self.agent is not None:
             self.agent.close()

@@ -17,7 +17,7 @@ import redis
 
 from shared.clock import Clock, budget_day, day_bounds_s
 from shared.keys import CALLS, RESERVATION_EXTRA_TTL_S, RESERVED, SPENT, Keys
-from shared.redis_client import LeanPipeline, evalsha_batch
+from shared.redis_client import LeanPipeline, ThreadConnections, evalsha_batch
 from shared.settings import Settings
 
 DecisionKind = Literal["admit", "defer", "reject", "skip"]
@@ -99,6 +99,7 @@ class Ledger:
         from shared.ledger.scripts import script_source
 
         self._r = client
+        self._conns = ThreadConnections(client)
         self._keys = keys
         self._settings = settings
         self._clock = clock
@@ -128,6 +129,10 @@ class Ledger:
         # atomic under the GIL), unique without a syscall per admission.
         self._rid_prefix = uuid.uuid4().hex[:16]
         self._rid_seq = itertools.count(1)
+
+    def close(self) -> None:
+        """Close the connections the hot paths opened (one per thread that used them)."""
+        self._conns.close()
 
     # --- time -------------------------------------------------------------------------
     def now_ms(self) -> int:
@@ -160,7 +165,7 @@ class Ledger:
         NOSCRIPT, nothing ran, and the round trip is repeated after loading it."""
         keys, args = self._admit_keys(req), self._admit_args(req)
         for attempt in (1, 2):
-            pipe = LeanPipeline(self._r)
+            pipe = LeanPipeline(self._r, self._conns)
             for rid in releases:
                 pipe.evalsha(self._release.sha, self._release_keys, (self._prefix, rid))
             queue_reads(pipe)
@@ -187,7 +192,10 @@ class Ledger:
     def admit_many(self, reqs: list[AdmissionRequest]) -> list[Decision]:
         """Several admissions in one round trip (each still its own atomic script)."""
         calls = [(self._admit_keys(req), self._admit_args(req)) for req in reqs]
-        return [_decision(_raise(raw)) for raw in evalsha_batch(self._r, self._admit, calls)]
+        return [
+            _decision(_raise(raw))
+            for raw in evalsha_batch(self._r, self._admit, calls, self._conns)
+        ]
 
     def settle_many(self, calls: list[tuple[str, str, int]]) -> list[bool]:
         """(reservation id, call id, actual micros) settles in one round trip."""
@@ -195,7 +203,7 @@ class Ledger:
         batch = [
             ((k.reservation(rid),), (p, call_id, int(actual))) for rid, call_id, actual in calls
         ]
-        replies = evalsha_batch(self._r, self._settle, batch)
+        replies = evalsha_batch(self._r, self._settle, batch, self._conns)
         return [int(_raise(raw)[0]) == 1 for raw in replies]
 
     def _admit_args(self, req: AdmissionRequest) -> list[Any]:
@@ -234,7 +242,7 @@ class Ledger:
     def draw(self, reservation_id: str, call_id: str, worst_micros: int) -> DrawResult:
         keys = (self._keys.reservation(reservation_id), self._keys.leases)
         args = (reservation_id, call_id, worst_micros, self.now_ms(), self._lease_ms)
-        (reply,) = evalsha_batch(self._r, self._draw, [(keys, args)])
+        (reply,) = evalsha_batch(self._r, self._draw, [(keys, args)], self._conns)
         ok, left = _raise(reply)
         return DrawResult(ok=int(ok) == 1, left_micros=int(left), lost=int(ok) == -1)
 
@@ -249,7 +257,10 @@ class Ledger:
     def release_many(self, reservation_ids: Sequence[str]) -> list[int]:
         """Close several reservations in one round trip (each its own atomic script)."""
         calls = [(self._release_keys, (self._prefix, rid)) for rid in reservation_ids]
-        return [int(_raise(freed)) for freed in evalsha_batch(self._r, self._release, calls)]
+        return [
+            int(_raise(freed))
+            for freed in evalsha_batch(self._r, self._release, calls, self._conns)
+        ]
 
     def reap(self, limit: int = 100) -> int:
         """Close reservations whose lease ran out (the scheduler, every tick); admission reaps a
