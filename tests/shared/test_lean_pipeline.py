@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 
+import pytest
 import redis
 
 from shared.keys import Keys
-from shared.redis_client import LeanPipeline, evalsha_batch
+from shared.redis_client import LeanPipeline, ThreadConnections, evalsha_batch, send_commands
 
 
 def test_a_script_the_server_does_not_know_is_loaded_and_only_the_lost_calls_run_again(
@@ -57,3 +59,57 @@ def test_lean_pipeline_replies_as_redis_py_would(r: redis.Redis, keys: Keys) -> 
         {},
         0,
     ]
+
+
+def _client_id(r: redis.Redis, conns: ThreadConnections) -> int:
+    (cid,) = send_commands(r, [("CLIENT", "ID")], conns)
+    return int(cid)
+
+
+def test_each_thread_keeps_its_own_connection_outside_the_pool(r: redis.Redis) -> None:
+    conns = ThreadConnections(r)
+    try:
+        # When one thread sends twice and another thread sends once
+        first, again = _client_id(r, conns), _client_id(r, conns)
+        other: list[int] = []
+        t = threading.Thread(target=lambda: other.append(_client_id(r, conns)))
+        t.start()
+        t.join()
+        # Then the thread reused its connection, the other thread had its own
+        assert first == again
+        assert other[0] != first
+        # And neither came from (or went back to) the client's pool
+        assert _client_id(r, conns) not in {int(r.client_id()) for _ in range(3)}
+    finally:
+        conns.close()
+
+
+def test_a_dropped_connection_fails_that_call_and_the_next_one_reconnects(
+    r: redis.Redis,
+) -> None:
+    conns = ThreadConnections(r)
+    try:
+        # Given this thread's connection killed by the server (a failover, a restart)
+        before = _client_id(r, conns)
+        r.client_kill_filter(_id=before)
+        # When the next call goes out / Then it fails loudly, never a stale or missing reply
+        with pytest.raises(redis.exceptions.ConnectionError):
+            _client_id(r, conns)
+        # And the call after that runs on a new connection
+        assert _client_id(r, conns) != before
+    finally:
+        conns.close()
+
+
+def test_close_closes_every_threads_connection(r: redis.Redis) -> None:
+    conns = ThreadConnections(r)
+    ids: list[int] = []
+    threads = [threading.Thread(target=lambda: ids.append(_client_id(r, conns))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    conns.close()
+    # Then the server no longer lists any of them
+    alive = {int(c["id"]) for c in r.client_list()}
+    assert not set(ids) & alive
