@@ -30,6 +30,11 @@ def free_port() -> int:
         return port
 
 
+def private_redis_argv(binary: str, port: int) -> list[str]:
+    """A loopback redis-server of our own, nothing persisted (add `--dir` for its files)."""
+    return [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+
 def redis_answers(url: str) -> bool:
     client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
     try:
@@ -57,22 +62,7 @@ class Stack:
                 "or set PACELINE_REDIS_URL"
             )
         port = free_port()
-        self._spawn(
-            "redis",
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self.logs_dir,
-            ],
-        )
+        self._spawn("redis", [*private_redis_argv(binary, port), "--dir", self.logs_dir])
         private = f"redis://127.0.0.1:{port}/0"
         self._wait(lambda: redis_answers(private), "redis-server")
         return private

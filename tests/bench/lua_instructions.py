@@ -18,7 +18,6 @@ import glob
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 import redis  # noqa: E402
 
+from shared.cli.stack import free_port, private_redis_argv  # noqa: E402
 from shared.clock import SystemClock  # noqa: E402
 from shared.keys import Keys  # noqa: E402
 from shared.ledger import AdmissionRequest, Candidate, Ledger  # noqa: E402
@@ -40,12 +40,6 @@ from tests.bench.common import make_settings  # noqa: E402
 SCRIPTS = ("admit", "draw", "settle", "release", "reap")
 BATCH = 50
 USERS = 32
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class CallgrindRedis:
@@ -58,15 +52,7 @@ class CallgrindRedis:
                 "--tool=callgrind",
                 "--instr-atstart=no",
                 f"--callgrind-out-file={workdir}/cg.out.%p",
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
+                *private_redis_argv("redis-server", self.port),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
