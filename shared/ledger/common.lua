@@ -33,6 +33,15 @@ local BOOKS_MARK_VALUE = 'hash table on purpose: keeps lookups O(1) (shared/ledg
 
 local RES_TTL_S = 24 * 3600
 
+-- A reservation's scopes: global, then its `t` and `u` fields. One opened before those fields
+-- existed holds a single "global|<t>|<u>" string instead (a worker upgraded mid-ticket settles
+-- or closes it), read from `legacy` (its `scopes` field).
+local function res_scopes(t, u, legacy)
+  if not t then t, u = string.match(legacy or '', '^global|([^|]+)|([^|]+)$') end
+  if not t then error('reservation without scopes') end
+  return {'global', t, u}
+end
+
 -- Add `delta` to `prefix .. scope` in the day's books for every scope, by HINCRBY: Redis adds
 -- in C. Pass deltas as the strings they came in (ARGV) where possible: a Lua number sent to
 -- Redis is formatted with "%.17g", a value read back is parsed with strtod, and with callgrind
@@ -87,11 +96,12 @@ local function close_reservation(p, rid, leases_key, by_ticket_key, pace_key)
     end
   end
   if r.state ~= 'open' then return 0 end
+  local scopes = res_scopes(r.t, r.u, r.scopes)  -- before any write but the ZREM
   local grant, taken = r.grant + 0, (r.taken or 0) + 0
   if #dels > 0 then redis.call('HDEL', rkey, unpack(dels)) end
   local held = grant - taken
   if charge > held then charge = held end
-  local bkey, scopes = k_books(p, r.day), {'global', r.t, r.u}
+  local bkey = k_books(p, r.day)
   if held > 0 then books_incr(bkey, scopes, 'reserved:', 0 - held) end
   if charge > 0 and books_incr(bkey, scopes, 'spent:', charge) == charge then
     books_check_new(bkey)

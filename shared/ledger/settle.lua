@@ -9,7 +9,9 @@ local actual = actual_s + 0
 local r = redis.call('HMGET', KEYS[1], 'state', 'grant', 'taken', 'day', 't', 'u', 'drawn',
   'settled', 'd:' .. call, 's:' .. call)
 if not r[1] then return {-1, 0} end
-local bkey, scopes = k_books(p, r[4]), {'global', r[5], r[6]}
+local legacy = nil
+if not r[5] then legacy = redis.call('HGET', KEYS[1], 'scopes') end
+local bkey, scopes = k_books(p, r[4]), res_scopes(r[5], r[6], legacy)
 local settled = (r[8] or 0) + 0
 local prev = r[10]
 if prev and string.sub(prev, 1, 2) ~= 'x:' then return {0, 0} end

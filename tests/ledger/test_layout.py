@@ -95,3 +95,34 @@ def test_an_expired_hold_is_reaped_before_it_could_refuse_anyone(
     assert second.kind == "admit" and second.grant_micros == 2000
     assert led.reservation(dead.reservation_id or "")["state"] == "closed"
     assert led.reserved() == 2000
+
+
+def test_a_reservation_in_the_old_layout_still_settles_and_closes(
+    ledger: tuple[Ledger, redis.Redis, Keys],
+) -> None:
+    led, client, keys = ledger
+    # Given a reservation opened by an older worker: one "global|t|u" scopes string, zero
+    # counters written out (a worker upgraded mid-ticket settles and closes it)
+    day = led.day()
+    client.hset(
+        keys.reservation("old1"),
+        mapping={
+            "grant": 2000, "taken": 0, "settled": 0, "drawn": 0, "day": day,
+            "scopes": "global|tenant:acme|user:acme:old", "state": "open", "ticket": "t-old",
+            "model": "gpt-4o-mini", "lane": "live", "lease_until": 1, "admitted_ms": 1,
+        },
+    )  # fmt: skip
+    client.hset(
+        keys.books(day),
+        mapping={f"reserved:{s}": 2000 for s in ("global", "tenant:acme", "user:acme:old")},
+    )
+    client.zadd(keys.leases, {"old1": led.now_ms() + 60_000})
+    client.hset(keys.reservation_by_ticket, "t-old", "old1")
+    # When a call of it settles and it is released
+    assert led.settle("old1", "c1", 700)
+    assert led.release("old1") == 1300
+    # Then its scopes were booked as they would be today
+    books = led.day_books()
+    assert books["spent"] == {"global": 700, "tenant:acme": 700, "user:acme:old": 700}
+    assert set(books["reserved"].values()) == {0}
+    assert led.reservation("old1")["state"] == "closed"
