@@ -10,22 +10,22 @@
 --           (taken, settled and drawn are written once non-zero: absent reads as 0)
 --   state   open | closed ; day, t and u (the tenant and user scopes: "tenant:<t>",
 --           "user:<t>:<u>"; the third is global), ticket, model
--- Its lease is its score in the leases set.
 --   d:<call> a drawn call's worst case (until it settles)
 --   s:<call> what a call cost ("x:<w>" when the lease ran out first and charged its worst case)
+-- Its lease is its score in the leases set.
 -- The day's books (hash <p>ledger:<day>): spent:<scope>, reserved:<scope>, calls:<scope>.
 -- Invariant per scope and day: reserved = sum over open reservations of (grant - taken).
 -- So spent + reserved only grows at admission, where every cap is checked.
 --
--- Each redis.call costs more than the arithmetic around it, so a script reads what it needs
--- in one HMGET and writes it back in one HSET (atomic: nothing runs in between).
+-- Costs are measured in instructions (`make bench-lua`). A script reads a hash in one HMGET;
+-- the books move by HINCRBY (see books_incr), not by a read-add-write in Lua.
 -- Strings from Redis become numbers by arithmetic (`v + 0`, `(v or 0) + d`), not tonumber():
 -- Lua 5.1's tonumber parses a string twice (lua_isnumber, then lua_tonumber), each a strtod.
 
 local function k_books(p, day) return p .. 'ledger:' .. day end
 local DAY_TTL_S = 8 * 24 * 3600
--- Written into a new day's books (and the by_ticket hash): a value longer than Redis's hash-max-listpack-value
--- (64 bytes by default) makes the hash a hash table from the start. As a listpack (below 128
+-- Written into a new day's books (and the by_ticket hash): a value longer than Redis's
+-- hash-max-listpack-value (64 bytes by default) makes the hash a hash table from the start. As a listpack (below 128
 -- fields: up to ~40 scopes) every field lookup scans the whole hash; measured with callgrind,
 -- that scan was a quarter of a settle's instructions with 32 requesters in the day.
 local BOOKS_MARK = '_layout'

@@ -41,10 +41,8 @@ end
 if actual ~= 0 and books_incr(bkey, scopes, 'spent:', actual_s) == actual then
   books_check_new(bkey)
 end
-if take == actual and take ~= 0 then
-  books_incr(bkey, scopes, 'reserved:', '-' .. actual_s)
-elseif take ~= 0 then
-  books_incr(bkey, scopes, 'reserved:', 0 - take)
+if take ~= 0 then
+  books_incr(bkey, scopes, 'reserved:', take == actual and ('-' .. actual_s) or (0 - take))
 end
 books_incr(bkey, scopes, 'calls:', '1')
 return {1, actual}

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +34,7 @@ import redis  # noqa: E402
 from shared.cli.stack import free_port, private_redis_argv  # noqa: E402
 from shared.clock import SystemClock  # noqa: E402
 from shared.keys import Keys  # noqa: E402
-from shared.ledger import AdmissionRequest, Candidate, Ledger  # noqa: E402
+from shared.ledger import AdmissionRequest, Candidate, Decision, Ledger  # noqa: E402
 from tests.bench.bench_core import NO_LIMITS  # noqa: E402
 from tests.bench.common import make_settings  # noqa: E402
 
@@ -73,11 +74,11 @@ class CallgrindRedis:
             ["callgrind_control", *args, str(self.proc.pid)], check=True, capture_output=True
         )
 
-    def count(self, work: object) -> int:
+    def count(self, work: Callable[[], object]) -> int:
         """Instructions Redis executed while `work()` ran."""
         self._ctl("-z")
         self._ctl("-i", "on")
-        work()  # type: ignore[operator]
+        work()
         self._ctl("-i", "off")
         before = set(glob.glob(f"{self.dir}/cg.out.*"))
         self._ctl("-d")
@@ -131,7 +132,7 @@ def measure(server: CallgrindRedis, rev: str | None, batches: int) -> dict[str, 
     ledger.settle_many([(d.reservation_id or "", "c1", 400) for d in warm])
     ledger.release_many([d.reservation_id or "" for d in warm])
     reqs = [requests("b", b) for b in range(batches)]
-    decisions: list[list] = []  # type: ignore[type-arg]
+    decisions: list[list[Decision]] = []
     n = batches * BATCH
     out = {
         "admit": server.count(lambda: decisions.extend(ledger.admit_many(q) for q in reqs)),
@@ -145,6 +146,7 @@ def measure(server: CallgrindRedis, rev: str | None, batches: int) -> dict[str, 
         ),
     }
     assert all(d.kind == "admit" for ds in decisions for d in ds)
+    ledger.close()
     return {k: v / n for k, v in out.items()}
 
 
