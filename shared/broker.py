@@ -6,13 +6,34 @@ a queue, a heartbeat or a dead letter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import dramatiq
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import Middleware
 
 from shared.keys import Keys
 from shared.settings import Settings
+
+# (queue name, consumer) -> the consumer to use instead.
+ConsumerWrapper = Callable[[str, Any], Any]
+
+
+class HookedRedisBroker(RedisBroker):
+    """dramatiq's Redis broker, plus wrappers around the consumers it makes: the admission
+    middleware admits a fetched batch of tickets in one round trip there
+    (workers/prefetch_admission.py)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)  # type: ignore[no-untyped-call]
+        self.consumer_wrappers: list[ConsumerWrapper] = []
+
+    def consume(self, queue_name: str, prefetch: int = 1, timeout: int = 5000) -> Any:
+        consumer = super().consume(queue_name, prefetch, timeout)  # type: ignore[no-untyped-call]
+        for wrap in self.consumer_wrappers:
+            consumer = wrap(queue_name, consumer)
+        return consumer
 
 
 def default_middleware() -> list[Middleware]:
@@ -51,9 +72,7 @@ def build_broker(
         # Publisher confirms are off by default in dramatiq; a lost publish is a lost ticket.
         broker: dramatiq.Broker = RabbitmqBroker(url=url, middleware=mw, confirm_delivery=True)
         return broker
-    from dramatiq.brokers.redis import RedisBroker
-
-    return RedisBroker(  # type: ignore[no-untyped-call]
+    return HookedRedisBroker(
         url=url,
         middleware=mw,
         namespace=keys.dramatiq_namespace,

@@ -14,13 +14,15 @@ attempt (bounded retries), never acked as if it had been parked.
 
 from __future__ import annotations
 
+import functools
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
 from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
-from shared.ledger import AdmissionRequest
+from shared.ledger import AdmissionRequest, Candidate, Decision
 from shared.messages import is_ticket_actor
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from workers.context import WorkerContext
@@ -45,16 +47,60 @@ class AdmissionError(MiddlewareError):
     """Raised when admission could not complete; the attempt fails instead of running unpaid."""
 
 
+# Where a consumer that admitted a fetched batch leaves each message's `Prepared` (an
+# attribute of the in-memory MessageProxy: never encoded, so never in a retry or a park).
+PREPARED = "_paceline_prepared"
+
+
+@dataclass
+class Prepared:
+    """What admission decided for a message, before it is carried out on the worker thread."""
+
+    lane: Lane
+    ticket: Ticket | None
+    problem: str | None = None  # not a ticket: why
+    decision: Decision | None = None  # None with a ticket: too large for the request cap
+    closed: tuple[int, str] | None = None  # a gate said park: (until ms, reason)
+    enacted: bool = False
+
+
+def take_prepared(message: Any) -> Prepared | None:
+    """The decision a consumer left on the message, taken off it (carried out at most once)."""
+    found: Prepared | None = getattr(message, "__dict__", {}).pop(PREPARED, None)
+    return found
+
+
 class AdmissionMiddleware(Middleware):
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
         self._ladder = model_ladder(ctx.settings)  # settings do not change in a process
+        # Envelopes depend only on the prompt's bound (settings and prices are fixed here).
+        self._candidates = functools.lru_cache(maxsize=4096)(self._candidates_for)
+
+    def _candidates_for(self, bound: int) -> tuple[Candidate, ...] | None:
+        found = candidates_for(bound, self.ctx.settings, self.ctx.prices, self._ladder)
+        return None if found is None else tuple(found)
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        """On a broker that allows it, admit each fetched batch in one round trip on the
+        consumer thread (workers/prefetch_admission.py); elsewhere, one message at a time."""
+        wrappers = getattr(broker, "consumer_wrappers", None)
+        if wrappers is not None and self._wrap_consumer not in wrappers:
+            wrappers.append(self._wrap_consumer)
+
+    def _wrap_consumer(self, queue_name: str, consumer: Any) -> Any:
+        from workers.prefetch_admission import AdmittingConsumer
+
+        return AdmittingConsumer.around(queue_name, consumer, self)
 
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
         if not is_ticket_actor(message.actor_name):
             return
         try:
-            self._admit(broker, message)
+            prepared = take_prepared(message)
+            if prepared is None:
+                (prepared,) = self.prepare([message])
+            self._enact(message, prepared)
         except (SkipMessage, MiddlewareError):
             raise
         except Exception as exc:
@@ -63,20 +109,40 @@ class AdmissionMiddleware(Middleware):
             )
             raise AdmissionError(f"admission failed: {type(exc).__name__}") from exc
 
-    def _admit(self, broker: dramatiq.Broker, message: Any) -> None:
+    def prepare(self, messages: list[Any]) -> list[Prepared]:
+        """Admit ticket messages in one round trip: pending releases first, the gates' reads,
+        then one admit script per ticket. Raises when the round trip fails (nothing decided);
+        a single ticket whose script failed raises when it is carried out."""
         ctx = self.ctx
-        read = read_ticket_message(message.actor_name, message.args, message.kwargs)
-        lane, ticket = read.lane, read.ticket
-        if ticket is None:
-            # Not a ticket: the actor dead-letters it with the reason; no money is involved.
-            message.options[OPTION] = {"invalid": read.problem}
-            return
         assert ctx.agent is not None
-        bound = ctx.agent.prompt_bound(ticket)
-        candidates = candidates_for(bound, ctx.settings, ctx.prices, self._ladder)
-        if candidates is None:
-            self._finish(ticket, lane, message, OutcomeStatus.REJECTED, "request_too_large")
-            raise SkipMessage("rejected")
+        out: list[Prepared] = []
+        asks: list[tuple[Prepared, AdmissionRequest]] = []
+        for message in messages:
+            read = read_ticket_message(message.actor_name, message.args, message.kwargs)
+            prep = Prepared(read.lane, read.ticket, read.problem)
+            out.append(prep)
+            ticket = read.ticket
+            if ticket is None:
+                continue
+            candidates = self._candidates(ctx.agent.prompt_bound(ticket))
+            if candidates is None:
+                continue
+            asks.append(
+                (
+                    prep,
+                    AdmissionRequest(
+                        ticket_key=ticket.idempotency_key,
+                        tenant_id=ticket.tenant_id,
+                        requester_id=ticket.requester.id,
+                        lane=read.lane.value,
+                        candidates=candidates,
+                        ticket_id=ticket.ticket_id,
+                        event_id=ticket.event_id,
+                    ),
+                )
+            )
+        if not asks:
+            return out
 
         # Gates that are not money (the provider circuit, the provider's rate limits) read
         # their state in the admit's round trip; a closed gate parks the ticket and gives
@@ -85,42 +151,52 @@ class AdmissionMiddleware(Middleware):
         spans: list[int] = []
 
         def gate_reads(pipe: Any) -> None:
-            spans.clear()
             spans.extend(gate.queue_reads(pipe) for gate in gates)
 
         # Reservations earlier actors left open are closed in this round trip, first.
         releases = ctx.releases.take()
         try:
-            replies, decision = ctx.ledger.admit_with(
-                AdmissionRequest(
-                    ticket_key=ticket.idempotency_key,
-                    tenant_id=ticket.tenant_id,
-                    requester_id=ticket.requester.id,
-                    lane=lane.value,
-                    candidates=candidates,
-                    ticket_id=ticket.ticket_id,
-                    event_id=ticket.event_id,
-                ),
-                gate_reads,
-                releases,
-            )
+            reads, decisions = ctx.ledger.admit_batch([a for _, a in asks], gate_reads, releases)
         except Exception:
             ctx.releases.put_back(releases)
             raise
+        for (prep, _), decision in zip(asks, decisions, strict=True):
+            if isinstance(decision, Exception):
+                prep.problem = f"admission failed: {type(decision).__name__}"
+                continue
+            prep.decision = decision
+            assert prep.ticket is not None
+            offset = 0
+            for gate, n in zip(gates, spans, strict=True):
+                prep.closed = gate.decide(reads[offset : offset + n], prep.ticket, prep.lane)
+                offset += n
+                if prep.closed is not None:
+                    break
+        return out
+
+    def _enact(self, message: Any, prep: Prepared) -> None:
+        """Carry out a decision: run the actor, park, reject or skip (on the worker thread)."""
+        prep.enacted = True
+        lane, ticket, decision = prep.lane, prep.ticket, prep.decision
+        if ticket is None:
+            # Not a ticket: the actor dead-letters it with the reason; no money is involved.
+            message.options[OPTION] = {"invalid": prep.problem}
+            return
+        if decision is None:
+            if prep.problem is not None:  # this ticket's admit script failed
+                raise AdmissionError(prep.problem)
+            self._finish(ticket, lane, message, OutcomeStatus.REJECTED, "request_too_large")
+            raise SkipMessage("rejected")
         if decision.kind == "skip":
             log.info("duplicate delivery skipped", extra={"ticket_id": ticket.ticket_id})
             raise SkipMessage("already final")
-        offset = 0
-        for gate, n in zip(gates, spans, strict=True):
-            closed = gate.decide(replies[offset : offset + n], ticket, lane)
-            offset += n
-            if closed is not None:
-                if decision.kind == "admit" and not decision.reused:
-                    assert decision.reservation_id is not None
-                    ctx.ledger.release(decision.reservation_id)
-                until_ms, reason = closed
-                self._park(message, ticket, lane, until_ms, reason)
-                raise SkipMessage("parked")
+        if prep.closed is not None:
+            if decision.kind == "admit" and not decision.reused:
+                assert decision.reservation_id is not None
+                self.ctx.ledger.release(decision.reservation_id)
+            until_ms, reason = prep.closed
+            self._park(message, ticket, lane, until_ms, reason)
+            raise SkipMessage("parked")
         if decision.kind == "admit":
             message.options[OPTION] = {
                 "reservation_id": decision.reservation_id,
@@ -131,6 +207,21 @@ class AdmissionMiddleware(Middleware):
             return
         self._park(message, ticket, lane, decision.until_ms, decision.reason)
         raise SkipMessage("parked")
+
+    def abandon(self, messages: list[Any]) -> None:
+        """Messages admitted on the consumer that will not run here (requeued at shutdown,
+        skipped by an earlier middleware): their fresh reservations are closed."""
+        for message in messages:
+            prep = take_prepared(message)
+            if prep is None or prep.enacted or prep.decision is None:
+                continue
+            d = prep.decision
+            if d.kind == "admit" and not d.reused and d.reservation_id:
+                self.ctx.releases.add(d.reservation_id)
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        if is_ticket_actor(message.actor_name):
+            self.abandon([message])
 
     def after_process_message(
         self,

@@ -42,7 +42,7 @@ class AdmissionRequest:
     tenant_id: str
     requester_id: str
     lane: str
-    candidates: list[Candidate]
+    candidates: Sequence[Candidate]
     # Set both to have admission skip an event whose outcome is already final.
     ticket_id: str | None = None
     event_id: str | None = None
@@ -159,30 +159,47 @@ class Ledger:
         and the decision; a caller whose reads say "stop" releases what was admitted.
 
         `releases` (reservations to close) go first in the same round trip, so what they give
-        back is there for this decision.
+        back is there for this decision."""
+        replies, (decision,) = self.admit_batch([req], queue_reads, releases)
+        return replies, _raise(decision)
+
+    def admit_batch(
+        self,
+        reqs: Sequence[AdmissionRequest],
+        queue_reads: Callable[[Any], object],
+        releases: Sequence[str] = (),
+    ) -> tuple[list[Any], list[Decision | Exception]]:
+        """`admit_with` for several tickets: the releases, the reads, then one admit script
+        per ticket (each its own atomic decision, in order), all in one round trip. A
+        ticket whose script failed gets the error in its slot; a failed read raises.
 
         Sent on a `LeanPipeline`, the script by its SHA: a server that lost it answers
-        NOSCRIPT, nothing ran, and the round trip is repeated after loading it."""
-        keys, args = self._admit_keys(req), self._admit_args(req)
-        for attempt in (1, 2):
-            pipe = LeanPipeline(self._r, self._conns)
-            for rid in releases:
-                pipe.evalsha(self._release.sha, self._release_keys, (self._prefix, rid))
-            queue_reads(pipe)
+        NOSCRIPT, nothing ran, and those admits are sent again after loading it."""
+        calls = [(self._admit_keys(req), self._admit_args(req)) for req in reqs]
+        pipe = LeanPipeline(self._r, self._conns)
+        for rid in releases:
+            pipe.evalsha(self._release.sha, self._release_keys, (self._prefix, rid))
+        queue_reads(pipe)
+        for keys, args in calls:
             pipe.evalsha(self._admit.sha, keys, args)
-            replies = pipe.execute()
-            sent, replies = replies[: len(releases)], replies[len(releases) :]
-            lost = [rid for rid, r in zip(releases, sent, strict=True) if isinstance(r, Exception)]
-            if lost:  # NOSCRIPT (nothing ran) heals in release_many; anything else raises
-                self.release_many(lost)
-            releases = ()
-            if isinstance(replies[-1], redis.exceptions.NoScriptError) and attempt == 1:
-                self._admit.sha = self._r.script_load(self._admit.script)
-                continue
-            for reply in replies:
-                _raise(reply)
-            return replies[:-1], _decision(replies[-1])
-        raise AssertionError("unreachable")
+        replies = pipe.execute()
+        n_rel, n_admit = len(releases), len(calls)
+        sent, reads = replies[:n_rel], replies[n_rel : len(replies) - n_admit]
+        out: list[Any] = replies[len(replies) - n_admit :]
+        lost = [rid for rid, r in zip(releases, sent, strict=True) if isinstance(r, Exception)]
+        if lost:  # NOSCRIPT (nothing ran) heals in release_many; anything else raises
+            self.release_many(lost)
+        for reply in reads:
+            _raise(reply)
+        again = [i for i, r in enumerate(out) if isinstance(r, redis.exceptions.NoScriptError)]
+        if again:
+            self._admit.sha = self._r.script_load(self._admit.script)
+            retry = LeanPipeline(self._r, self._conns)
+            for i in again:
+                retry.evalsha(self._admit.sha, *calls[i])
+            for i, reply in zip(again, retry.execute(), strict=True):
+                out[i] = reply
+        return reads, [r if isinstance(r, Exception) else _decision(r) for r in out]
 
     def _admit_keys(self, req: AdmissionRequest) -> list[str]:
         if req.ticket_id is None:
