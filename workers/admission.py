@@ -61,7 +61,10 @@ class Prepared:
     problem: str | None = None  # not a ticket: why
     decision: Decision | None = None  # None with a ticket: too large for the request cap
     closed: tuple[int, str] | None = None  # a gate said park: (until ms, reason)
-    enacted: bool = False
+
+
+def leave_prepared(message: Any, prepared: Prepared) -> None:
+    message.__dict__[PREPARED] = prepared
 
 
 def take_prepared(message: Any) -> Prepared | None:
@@ -176,7 +179,6 @@ class AdmissionMiddleware(Middleware):
 
     def _enact(self, message: Any, prep: Prepared) -> None:
         """Carry out a decision: run the actor, park, reject or skip (on the worker thread)."""
-        prep.enacted = True
         lane, ticket, decision = prep.lane, prep.ticket, prep.decision
         if ticket is None:
             # Not a ticket: the actor dead-letters it with the reason; no money is involved.
@@ -210,10 +212,11 @@ class AdmissionMiddleware(Middleware):
 
     def abandon(self, messages: list[Any]) -> None:
         """Messages admitted on the consumer that will not run here (requeued at shutdown,
-        skipped by an earlier middleware): their fresh reservations are closed."""
+        skipped by an earlier middleware): their fresh reservations are closed. A decision
+        carried out was taken off its message first, so it is never closed here."""
         for message in messages:
             prep = take_prepared(message)
-            if prep is None or prep.enacted or prep.decision is None:
+            if prep is None or prep.decision is None:
                 continue
             d = prep.decision
             if d.kind == "admit" and not d.reused and d.reservation_id:

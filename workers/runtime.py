@@ -61,6 +61,14 @@ def lane_queues(settings: Settings, lanes: list[Lane] | None = None) -> set[str]
     return {queue_for(lane, queue_prefix(settings)) for lane in (lanes or list(Lane))}
 
 
+def dramatiq_worker(broker: dramatiq.Broker, queues: set[str], threads: int) -> dramatiq.Worker:
+    """dramatiq's Worker as ours runs it."""
+    worker = dramatiq.Worker(broker, queues=queues, worker_threads=threads, worker_timeout=200)
+    # LLM tasks are long: prefetch what the threads can run, no more (field notes).
+    worker.queue_prefetch = threads
+    return worker
+
+
 class RunningWorker:
     """A dramatiq Worker with our broker, in this process (tests, `paceline up`, the CLI)."""
 
@@ -76,14 +84,7 @@ class RunningWorker:
         threads = threads or settings.worker_threads
         self.ctx = ctx or WorkerContext.build(settings, clock=clock, threads=threads)
         self.broker = build_worker_broker(self.ctx)
-        self.worker = dramatiq.Worker(
-            self.broker,
-            queues=lane_queues(settings, lanes),
-            worker_threads=threads,
-            worker_timeout=200,
-        )
-        # LLM tasks are long: prefetch what the threads can run, no more (field notes).
-        self.worker.queue_prefetch = threads
+        self.worker = dramatiq_worker(self.broker, lane_queues(settings, lanes), threads)
 
     def start(self) -> RunningWorker:
         self.worker.start()

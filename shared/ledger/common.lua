@@ -25,9 +25,10 @@
 local function k_books(p, day) return p .. 'ledger:' .. day end
 local DAY_TTL_S = 8 * 24 * 3600
 -- Written into a new day's books (and the by_ticket hash): a value longer than Redis's
--- hash-max-listpack-value (64 bytes by default) makes the hash a hash table from the start. As a listpack (below 128
--- fields: up to ~40 scopes) every field lookup scans the whole hash; measured with callgrind,
--- that scan was a quarter of a settle's instructions with 32 requesters in the day.
+-- hash-max-listpack-value (64 bytes by default) makes the hash a hash table from the start.
+-- As a listpack (below 128 fields: up to ~40 scopes) every field lookup scans the whole hash;
+-- measured with callgrind, that scan was a quarter of a settle's instructions with 32
+-- requesters in the day.
 local BOOKS_MARK = '_layout'
 local BOOKS_MARK_VALUE = 'hash table on purpose: keeps lookups O(1) (shared/ledger/common.lua)'
 

@@ -174,7 +174,8 @@ class Ledger:
         ticket whose script failed gets the error in its slot; a failed read raises.
 
         Sent on a `LeanPipeline`, the script by its SHA: a server that lost it answers
-        NOSCRIPT, nothing ran, and those admits are sent again after loading it."""
+        NOSCRIPT, nothing ran, and those admits go again through `evalsha_batch`, which
+        loads it."""
         calls = [(self._admit_keys(req), self._admit_args(req)) for req in reqs]
         pipe = LeanPipeline(self._r, self._conns)
         for rid in releases:
@@ -193,11 +194,8 @@ class Ledger:
             _raise(reply)
         again = [i for i, r in enumerate(out) if isinstance(r, redis.exceptions.NoScriptError)]
         if again:
-            self._admit.sha = self._r.script_load(self._admit.script)
-            retry = LeanPipeline(self._r, self._conns)
-            for i in again:
-                retry.evalsha(self._admit.sha, *calls[i])
-            for i, reply in zip(again, retry.execute(), strict=True):
+            retried = evalsha_batch(self._r, self._admit, [calls[i] for i in again], self._conns)
+            for i, reply in zip(again, retried, strict=True):
                 out[i] = reply
         return reads, [r if isinstance(r, Exception) else _decision(r) for r in out]
 
@@ -208,11 +206,7 @@ class Ledger:
 
     def admit_many(self, reqs: list[AdmissionRequest]) -> list[Decision]:
         """Several admissions in one round trip (each still its own atomic script)."""
-        calls = [(self._admit_keys(req), self._admit_args(req)) for req in reqs]
-        return [
-            _decision(_raise(raw))
-            for raw in evalsha_batch(self._r, self._admit, calls, self._conns)
-        ]
+        return [_raise(d) for d in self.admit_batch(reqs, lambda pipe: None)[1]]
 
     def settle_many(self, calls: list[tuple[str, str, int]]) -> list[bool]:
         """(reservation id, call id, actual micros) settles in one round trip."""

@@ -23,7 +23,7 @@ from shared.redis_client import ThreadConnections, evalsha_batch
 from tests.bench.common import Timer, bench_namespace, row
 from tests.conftest import REDIS_URL, SimulatorProcess
 from tests.helpers import generic_ticket, worker_intake
-from workers.runtime import RunningWorker
+from workers.runtime import RunningWorker, dramatiq_worker
 
 COMMAND = ".venv/bin/python tests/bench/run_all.py --only core"
 NOOP_MESSAGES = 3000
@@ -44,12 +44,12 @@ def _drain(
     shipped: bool = False,
 ) -> float:
     """dramatiq's Worker with its defaults (prefetch 2 x threads, 50 ms polls), or `shipped`:
-    the settings `RunningWorker` runs with (prefetch = threads, 200 ms)."""
-    worker = dramatiq.Worker(
-        broker, queues=queues, worker_threads=threads, worker_timeout=200 if shipped else 50
+    as our workers run it (prefetch = threads, 200 ms)."""
+    worker = (
+        dramatiq_worker(broker, queues, threads)
+        if shipped
+        else dramatiq.Worker(broker, queues=queues, worker_threads=threads, worker_timeout=50)
     )
-    if shipped:
-        worker.queue_prefetch = threads
     with Timer() as t:
         worker.start()
         done.wait(120)

@@ -139,8 +139,8 @@ def test_delay_queues_and_other_consumers_are_left_as_they_are(ctx: WorkerContex
     mw.before_worker_boot(broker, None)
     delayed = broker.consume(f"{queue_for(Lane.LIVE)}.DQ", prefetch=2, timeout=100)
     assert not isinstance(delayed, AdmittingConsumer)
-    assert AdmittingConsumer.around("q", object(), mw) is not None
-    assert not isinstance(AdmittingConsumer.around("q", object(), mw), AdmittingConsumer)
+    plain = object()  # a consumer without dramatiq's Redis layout (RabbitMQ's, say)
+    assert AdmittingConsumer.around("q", plain, mw) is plain
     broker.close()
 
 
