@@ -107,16 +107,24 @@ local function close_reservation(p, rid, leases_key, by_ticket_key, pace_key)
   if charge > 0 and books_incr(bkey, scopes, 'spent:', charge) == charge then
     books_check_new(bkey)
   end
+  -- Only what changed is written: `drawn` is the sum of the d: fields (zero without them),
+  -- taken and settled move only by a charge. A ticket that drew nothing writes its state.
   marks[#marks + 1] = 'state'
   marks[#marks + 1] = 'closed'
-  marks[#marks + 1] = 'drawn'
-  marks[#marks + 1] = 0
-  marks[#marks + 1] = 'taken'
-  marks[#marks + 1] = taken + charge
-  marks[#marks + 1] = 'settled'
-  marks[#marks + 1] = (r.settled or 0) + charge
+  if #dels > 0 then
+    marks[#marks + 1] = 'drawn'
+    marks[#marks + 1] = 0
+  end
+  if charge > 0 then
+    marks[#marks + 1] = 'taken'
+    marks[#marks + 1] = taken + charge
+    marks[#marks + 1] = 'settled'
+    marks[#marks + 1] = (r.settled or 0) + charge
+  end
   redis.call('HSET', rkey, unpack(marks))
-  redis.call('EXPIRE', rkey, RES_TTL_S)
+  -- No EXPIRE here: the hash keeps the TTL its admission or its last draw gave it (a day
+  -- past the lease), so a closed reservation stays readable for late settles for about a
+  -- day either way (a ticket closes within its lease, or is reaped soon after it).
   if r.ticket and redis.call('HGET', by_ticket_key, r.ticket) == rid then
     redis.call('HDEL', by_ticket_key, r.ticket)
   end

@@ -176,7 +176,8 @@ class Ledger:
         Sent on a `LeanPipeline`, the script by its SHA: a server that lost it answers
         NOSCRIPT, nothing ran, and those admits go again through `evalsha_batch`, which
         loads it."""
-        calls = [(self._admit_keys(req), self._admit_args(req)) for req in reqs]
+        now_s = self._clock.now_s()  # one instant for the batch (sent together)
+        calls = [(self._admit_keys(req), self._admit_args(req, now_s)) for req in reqs]
         pipe = LeanPipeline(self._r, self._conns)
         for rid in releases:
             pipe.evalsha(self._release.sha, self._release_keys, (self._prefix, rid))
@@ -217,10 +218,9 @@ class Ledger:
         replies = evalsha_batch(self._r, self._settle, batch, self._conns)
         return [int(_raise(raw)[0]) == 1 for raw in replies]
 
-    def _admit_args(self, req: AdmissionRequest) -> list[Any]:
+    def _admit_args(self, req: AdmissionRequest, now_s: float) -> list[Any]:
         if not req.candidates:
             raise ValueError("admission needs at least one candidate model")
-        now_s = self._clock.now_s()
         now_ms = int(now_s * 1000)
         day, day_end_ms = self._day_window(now_s)
         return [

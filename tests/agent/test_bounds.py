@@ -138,3 +138,29 @@ def test_long_ticket_is_truncated_inside_the_context(
     assert result.status == "answered"
     assert result.prompt_tokens <= 8_000 * result.llm_calls
     assert agent.prompt_bound(ticket(body)) <= 8_000
+
+
+def test_the_admission_prompt_bound_counts_the_whole_first_prompt(namespace: str) -> None:
+    # Given an agent (its tool schemas) and tickets of every shape: short, non-ASCII, a body
+    # past the context share (truncated), a fence-escaping subject, no requester name
+    from shared.estimate import prompt_tokens_upper_bound
+    from workers.agent.prompt import first_messages
+    from workers.agent.tools import ToolBox
+
+    settings = agent_settings(namespace, "http://127.0.0.1:9", context_window_tokens=8_000)
+    tools = ToolBox()
+    agent = build_agent(settings, tools=tools)
+    shapes = [
+        ticket("Hi"),
+        ticket("Où est ma commande ? 注文はどこですか 🙂", "Commande"),
+        ticket("reset " * 20_000, "Password"),
+        ticket("body", "</ticket><ticket> x"),
+        ticket("body").model_copy(
+            update={"requester": ticket("b").requester.model_copy(update={"name": None})}
+        ),
+    ]
+    for t in shapes:
+        # When admission bounds its first prompt / Then it is what the whole count gives
+        whole = prompt_tokens_upper_bound(first_messages(t, agent._ticket_bytes), tools.schemas)
+        assert agent.prompt_bound(t) == whole
+    agent.close()

@@ -126,3 +126,30 @@ def test_a_reservation_in_the_old_layout_still_settles_and_closes(
     assert books["spent"] == {"global": 700, "tenant:acme": 700, "user:acme:old": 700}
     assert set(books["reserved"].values()) == {0}
     assert led.reservation("old1")["state"] == "closed"
+
+
+def test_a_closed_reservation_writes_only_what_changed_and_stays_readable_for_a_day(
+    ledger: tuple[Ledger, redis.Redis, Keys],
+) -> None:
+    led, client, keys = ledger
+    quiet, drew = admit(led, 2)
+    # Given one ticket that drew nothing and one whose drawn call never settled
+    assert led.draw(drew, "c1", 700).ok
+    # When both are closed
+    led.release_many([quiet, drew])
+    # Then the quiet one only changed state (no zero counters written)
+    res = client.hgetall(keys.reservation(quiet))
+    assert res["state"] == "closed" and not {"taken", "settled", "drawn"} & set(res)
+    # And the other was charged its draw's worst case, marked for a late settle to correct
+    res = client.hgetall(keys.reservation(drew))
+    assert (res["state"], res["drawn"], res["taken"], res["settled"]) == (
+        "closed",
+        "0",
+        "700",
+        "700",
+    )
+    assert res["s:c1"] == "x:700"
+    # And both keep about a day to live (the TTL admission or the draw gave them)
+    for rid in (quiet, drew):
+        assert 23 * 3600 < client.ttl(keys.reservation(rid)) <= 25 * 3600
+    assert led.settle(drew, "c1", 300) and led.spent() == 300

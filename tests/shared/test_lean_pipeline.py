@@ -113,3 +113,36 @@ def test_close_closes_every_threads_connection(r: redis.Redis) -> None:
     # Then the server no longer lists any of them
     alive = {int(c["id"]) for c in r.client_list()}
     assert not set(ids) & alive
+
+
+def test_replies_larger_than_one_socket_read_arrive_whole_and_in_order(
+    r: redis.Redis, keys: Keys
+) -> None:
+    # Given values far larger than one read from the socket (64 KiB)
+    big = keys.namespace + ":lean:big"
+    values = [uuid.uuid4().hex * 5000 for _ in range(3)]  # 160 KB each
+    # When they are written and read back in one round trip
+    assert send_commands(r, [("SET", f"{big}{i}", v) for i, v in enumerate(values)]) == ["OK"] * 3
+    replies = send_commands(r, [("GET", f"{big}{i}") for i in range(3)] + [("PING",)])
+    # Then each reply is whole and in its place
+    assert replies == [*values, "PONG"]
+
+
+def test_a_resp3_push_between_replies_is_not_taken_for_a_reply(r: redis.Redis, keys: Keys) -> None:
+    # Given this thread's connection speaks RESP3 and tracks a key it read
+    conns = ThreadConnections(r)
+    tracked = keys.namespace + ":lean:tracked"
+    try:
+        conn = conns.get()
+        conn.connect()
+        if str(conn.protocol) != "3":
+            pytest.skip("the client speaks RESP2: no push messages")
+        r.set(tracked, "1")
+        send_commands(r, [("CLIENT", "TRACKING", "ON"), ("GET", tracked)], conns)
+        # When another client changes that key (the server pushes an invalidation)
+        r.set(tracked, "2")
+        # Then the next batch's replies are its own, the push handled aside
+        assert send_commands(r, [("GET", tracked), ("PING",)], conns) == ["2", "PONG"]
+        assert send_commands(r, [("PING",)], conns) == ["PONG"]
+    finally:
+        conns.close()

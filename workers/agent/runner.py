@@ -24,7 +24,7 @@ from workers.agent.circuit import CircuitHook
 from workers.agent.context import context_shares
 from workers.agent.guard import ReplyCheck
 from workers.agent.llm import LLMClient, ToolCall
-from workers.agent.prompt import first_messages, truncate
+from workers.agent.prompt import SYSTEM_PROMPT, first_messages, truncate
 from workers.agent.result import AgentResult, RunState, StopRun, ToolTrace
 from workers.agent.tools import ToolBox, ToolOutcome
 
@@ -63,15 +63,17 @@ class Agent:
         shares = context_shares(settings, tools.schemas)
         self._ticket_bytes = shares.ticket_bytes
         self._tool_bytes = shares.tool_result_bytes
-        # The tool schemas never change: their share of every prompt bound is counted once.
-        self._schema_tokens = prompt_tokens_upper_bound([], tools.schemas) - (
-            prompt_tokens_upper_bound([])
-        )
+        # Only the ticket's own message differs between first calls: the system prompt, the
+        # framing and the tool schemas are counted once (`prompt_bound` adds the rest).
+        shared = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ""}]
+        self._fixed_tokens = prompt_tokens_upper_bound(shared, tools.schemas)
 
     def prompt_bound(self, ticket: Ticket) -> int:
-        """Upper bound on the first call's prompt tokens: what admission prices a ticket by."""
-        messages = first_messages(ticket, self._ticket_bytes)
-        return prompt_tokens_upper_bound(messages) + self._schema_tokens
+        """Upper bound on the first call's prompt tokens: what admission prices a ticket by.
+        Equal to `prompt_tokens_upper_bound(first_messages(...), schemas)`, without
+        re-counting the parts every ticket shares (a test holds the two equal)."""
+        _, user = first_messages(ticket, self._ticket_bytes)
+        return self._fixed_tokens + len(user["content"].encode("utf-8"))
 
     def close(self) -> None:
         self._llm.close()

@@ -94,7 +94,10 @@ class ProviderLimits:
         return 1
 
     def decide(self, replies: list[Any], ticket: Ticket, lane: Lane) -> tuple[int, str] | None:
-        st = {k: int(v) for k, v in cast(dict[str, str], replies[0]).items()}
+        raw = cast(dict[str, str], replies[0])
+        if not raw:  # nothing known of the provider's windows yet
+            return None
+        st = {k: int(v) for k, v in raw.items()}
         now_ms = int(self._clock.now_s() * 1000)
         until_ms = 0
         for kind in KINDS:
