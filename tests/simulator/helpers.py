@@ -35,8 +35,15 @@ TOOLS: list[dict[str, Any]] = [
 ]
 
 
+# Clients a test made, closed after it (tests/simulator/conftest.py): an unclosed client's
+# sockets are only found by the garbage collector, as a ResourceWarning in a later test.
+OPEN_CLIENTS: list[openai.OpenAI] = []
+
+
 def client(base_url: str, **options: Any) -> openai.OpenAI:
-    return openai.OpenAI(base_url=base_url, api_key="test", max_retries=0, **options)
+    llm = openai.OpenAI(base_url=base_url, api_key="test", max_retries=0, **options)
+    OPEN_CLIENTS.append(llm)
+    return llm
 
 
 def ticket_messages(subject: str, body: str, system: str = SYSTEM) -> list[dict[str, Any]]:
