@@ -6,8 +6,9 @@
 --       11 ceiling, 12 tenant cap, 13 user cap (defaults, micros), 14 live reserve pct,
 --       15 pacing ("even"|"off"), 16 burst micros, 17 tight pct, 18 held retry ms,
 --       19 reservation TTL s, 20 n candidates, then n x (model, full micros, min micros),
---       then the event id
--- Returns {decision, reservation id, grant, model, reason, until_ms, reused}
+--       then the event id, then (optional) a count of reservations to close first and their ids
+-- Returns {decision, reservation id, grant, model, reason, until_ms, reused,
+--          reservations that could not be closed}
 -- Values are written as the strings they came in where possible: formatting a Lua number
 -- for Redis, and parsing one back, cost more here than the redis.calls around them.
 local p = ARGV[1]
@@ -17,14 +18,29 @@ local ticket, rid, lease_until = ARGV[5], ARGV[6], ARGV[7]
 local tenant, user_scope, lane = ARGV[8], ARGV[9], ARGV[10]
 local live = (lane == 'live')
 
--- A duplicate delivery of an event that already ended does nothing (one round trip).
 local n_cand = ARGV[20] + 0
+
+-- Reservations the worker's earlier tickets left open ride in the batch's first admit and are
+-- closed before anything else, so what they give back is there for this decision and the
+-- batch's next ones (a release script each cost a command of its own: ~10k instructions
+-- here, and its packing and reply in the worker). Each in its own pcall: only a corrupt hash
+-- can fail to close, and it must not fail this ticket; it is counted in the reply and its
+-- lease leaves it to the reaper.
+local rel_at = 20 + n_cand * 3 + 2
+local rel_failed = 0
+for i = 1, (ARGV[rel_at] or 0) + 0 do
+  if not pcall(close_reservation, p, ARGV[rel_at + i], KEYS[3], KEYS[4], KEYS[2]) then
+    rel_failed = rel_failed + 1
+  end
+end
+
+-- A duplicate delivery of an event that already ended does nothing (one round trip).
 if KEYS[5] then
   local o = redis.call('HMGET', KEYS[5], 'status', 'event_id')
   local event = ARGV[20 + n_cand * 3 + 1]
   local finals = {answered=true, escalated=true, rejected=true, dead_lettered=true}
   if o[1] and finals[o[1]] and o[2] == event then
-    return {'skip', '', 0, '', 'already_final', 0, 0}
+    return {'skip', '', 0, '', 'already_final', 0, 0, rel_failed}
   end
 end
 
@@ -35,7 +51,7 @@ if existing then
   local st = redis.call('HMGET', rkey, 'state', 'grant', 'model')
   if st[1] == 'open' then
     redis.call('ZADD', KEYS[3], lease_until, existing)
-    return {'admit', existing, st[2] + 0, st[3], 'reused', 0, 1}
+    return {'admit', existing, st[2] + 0, st[3], 'reused', 0, 1, rel_failed}
   end
   redis.call('HDEL', KEYS[4], ticket)
 end
@@ -178,4 +194,5 @@ if reply[1] == 'defer' and reply[5] ~= 'tenant_paused'
     and reap(p, ARGV[2], 20, KEYS[3], KEYS[4], KEYS[2]) > 0 then
   reply = decide()
 end
+reply[8] = rel_failed
 return reply

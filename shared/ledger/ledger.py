@@ -8,6 +8,7 @@ per budget day in `PACELINE_TIMEZONE`, read from the injected clock.
 from __future__ import annotations
 
 import itertools
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from shared.clock import Clock, budget_day, day_bounds_s
 from shared.keys import CALLS, RESERVATION_EXTRA_TTL_S, RESERVED, SPENT, Keys
 from shared.redis_client import LeanPipeline, ThreadConnections, evalsha_batch
 from shared.settings import Settings
+
+log = logging.getLogger("paceline.ledger")
 
 DecisionKind = Literal["admit", "defer", "reject", "skip"]
 # How soon to look again when money is only held by reservations in flight.
@@ -83,7 +86,7 @@ def _raise(reply: Any) -> Any:
 
 
 def _decision(raw: list[Any]) -> Decision:
-    kind, rid, grant, model, reason, until_ms, reused = raw
+    kind, rid, grant, model, reason, until_ms, reused = raw[:7]
     # Positional (a named tuple's keywords cost twice as much): kind, reason,
     # reservation_id, grant_micros, model, until_ms, reused.
     return Decision(
@@ -166,35 +169,45 @@ class Ledger:
         queue_reads: Callable[[Any], object],
         releases: Sequence[str] = (),
     ) -> tuple[list[Any], list[Decision | Exception]]:
-        """`admit_with` for several tickets: the releases, the reads, then one admit script
-        per ticket (each its own atomic decision, in order), all in one round trip. A
-        ticket whose script failed gets the error in its slot; a failed read raises.
+        """`admit_with` for several tickets: the reads, then one admit script per ticket
+        (each its own atomic decision, in order), all in one round trip. The releases ride
+        in the first admit, which closes them before it decides. A ticket whose script
+        failed gets the error in its slot; a failed read raises.
 
         Sent on a `LeanPipeline`, the script by its SHA: a server that lost it answers
         NOSCRIPT, nothing ran, and those admits go again through `evalsha_batch`, which
-        loads it."""
+        loads it (the releases with them: closing is idempotent)."""
+        if not reqs:
+            if releases:
+                self.release_many(releases)
+            pipe = LeanPipeline(self._r, self._conns)
+            queue_reads(pipe)
+            return [_raise(reply) for reply in pipe.execute()], []
         now_s = self._clock.now_s()  # one instant for the batch (sent together)
         calls = [(self._admit_keys(req), self._admit_args(req, now_s)) for req in reqs]
+        if releases:
+            keys, args = calls[0]
+            calls[0] = (keys, [*args, len(releases), *releases])
         pipe = LeanPipeline(self._r, self._conns)
-        for rid in releases:
-            pipe.evalsha(self._release.sha, self._release_keys, (self._prefix, rid))
         queue_reads(pipe)
         for keys, args in calls:
             pipe.evalsha(self._admit.sha, keys, args)
         replies = pipe.execute()
-        n_rel, n_admit = len(releases), len(calls)
-        sent, reads = replies[:n_rel], replies[n_rel : len(replies) - n_admit]
-        out: list[Any] = replies[len(replies) - n_admit :]
-        lost = [rid for rid, r in zip(releases, sent, strict=True) if isinstance(r, Exception)]
-        if lost:  # NOSCRIPT (nothing ran) heals in release_many; anything else raises
-            self.release_many(lost)
-        for reply in reads:
-            _raise(reply)
+        n_admit = len(calls)
+        reads, out = replies[: len(replies) - n_admit], replies[len(replies) - n_admit :]
         again = [i for i, r in enumerate(out) if isinstance(r, redis.exceptions.NoScriptError)]
         if again:
             retried = evalsha_batch(self._r, self._admit, [calls[i] for i in again], self._conns)
             for i, reply in zip(again, retried, strict=True):
                 out[i] = reply
+        if releases:
+            first = out[0]
+            if isinstance(first, Exception):  # it may have failed before closing them
+                self.release_many(releases)
+            elif int(first[7]):
+                log.warning("%d reservations could not be closed (left to their leases)", first[7])
+        for reply in reads:
+            _raise(reply)
         return reads, [r if isinstance(r, Exception) else _decision(r) for r in out]
 
     def _admit_keys(self, req: AdmissionRequest) -> list[str]:

@@ -100,3 +100,50 @@ def test_the_timer_stops_when_idle_and_starts_again_on_the_next_close(ctx: Worke
         mw.after_process_message(ctx.ledger, msg)
         assert wait_for(lambda: ctx.ledger.reserved() == 0, 5)
         assert wait_for(lambda: ctx.releases._thread is None, 5)  # idle: no thread left
+
+
+def test_the_releases_ride_in_the_first_admit_and_a_corrupt_one_fails_nobody(
+    ctx: WorkerContext, r: redis.Redis, keys: Keys, caplog: pytest.LogCaptureFixture
+) -> None:
+    from shared.ledger import AdmissionRequest, Candidate
+    from shared.redis_client import LeanPipeline
+
+    ledger = ctx.ledger
+    cand = [Candidate("gpt-4o-mini", 2000, 500)]
+    # Given a ceiling of one envelope, held by a ticket whose actor left its reservation open
+    r.hset(keys.caps, "global", 2000)
+    (held,) = ledger.admit_many([AdmissionRequest("t-held", "acme", "u1", "live", cand)])
+    # And a reservation hash that cannot be closed (open, naming no scopes)
+    r.hset(keys.reservation("corrupt"), mapping={"state": "open", "grant": 5})
+    sent: list[tuple[Any, ...]] = []
+    real_evalsha = LeanPipeline.evalsha
+
+    def spy(self: LeanPipeline, sha: str, k: Any, a: Any) -> None:
+        sent.append((sha, tuple(a)))
+        real_evalsha(self, sha, k, a)
+
+    LeanPipeline.evalsha = spy  # type: ignore[method-assign]
+    try:
+        # When two tickets are admitted in one batch with both closes pending
+        with caplog.at_level("WARNING", logger="paceline.ledger"):
+            _, decisions = ledger.admit_batch(
+                [
+                    AdmissionRequest("t-a", "acme", "u2", "live", cand),
+                    AdmissionRequest("t-b", "acme", "u3", "live", cand),
+                ],
+                lambda pipe: None,
+                ["corrupt", held.reservation_id or ""],
+            )
+    finally:
+        LeanPipeline.evalsha = real_evalsha  # type: ignore[method-assign]
+    # Then only admit scripts went out, the closes inside the first
+    assert [sha for sha, _ in sent] == [ledger._admit.sha] * 2
+    assert sent[0][1][-3:] == (2, "corrupt", held.reservation_id)
+    # And the money the held ticket gave back was there for the first decision
+    a, b = decisions
+    assert not isinstance(a, Exception) and a.kind == "admit" and a.grant_micros == 2000
+    assert not isinstance(b, Exception) and b.kind == "defer"
+    assert ledger.reservation(held.reservation_id or "")["state"] == "closed"
+    # And the corrupt one failed nobody: it is left to its lease, and said so
+    assert ledger.reservation("corrupt")["state"] == "open"
+    assert "1 reservations could not be closed" in caplog.text
