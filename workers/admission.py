@@ -113,9 +113,10 @@ class AdmissionMiddleware(Middleware):
             raise AdmissionError(f"admission failed: {type(exc).__name__}") from exc
 
     def prepare(self, messages: list[Any]) -> list[Prepared]:
-        """Admit ticket messages in one round trip: pending releases first, the gates' reads,
-        then one admit script per ticket. Raises when the round trip fails (nothing decided);
-        a single ticket whose script failed raises when it is carried out."""
+        """Admit ticket messages in one round trip: the gates' reads, then one admit script
+        per ticket, the first closing the pending releases before it decides. Raises when
+        the round trip fails (nothing decided); a single ticket whose script failed raises
+        when it is carried out."""
         ctx = self.ctx
         assert ctx.agent is not None
         out: list[Prepared] = []
@@ -156,7 +157,8 @@ class AdmissionMiddleware(Middleware):
         def gate_reads(pipe: Any) -> None:
             spans.extend(gate.queue_reads(pipe) for gate in gates)
 
-        # Reservations earlier actors left open are closed in this round trip, first.
+        # Reservations earlier actors left open are closed in this round trip, first (inside
+        # the first admit script: `Ledger.admit_batch`).
         releases = ctx.releases.take()
         try:
             reads, decisions = ctx.ledger.admit_batch([a for _, a in asks], gate_reads, releases)

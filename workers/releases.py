@@ -3,8 +3,9 @@
 The admission middleware owns a reservation's lifecycle: it opens one before the actor runs
 and, when the actor returned without closing it (a no-op actor, or a path that forgot),
 closes it after instead of leaving the money held until the lease runs out. That close
-rides in the worker's next admission round trip, sent before the admit so the money is back
-before the next decision, or goes out on its own within `hold_s` when no admission comes.
+rides in the worker's next admission round trip, inside its first admit script, which closes
+it before deciding so the money is back for the decision, or goes out on its own within
+`hold_s` when no admission comes.
 Stopping the worker sends what is left; a worker killed meanwhile leaves the reservation to
 its lease, as a crash mid-ticket does.
 """
