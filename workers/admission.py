@@ -59,7 +59,8 @@ class Prepared:
     lane: Lane
     ticket: Ticket | None
     problem: str | None = None  # not a ticket: why
-    decision: Decision | None = None  # None with a ticket: too large for the request cap
+    # None with a ticket: too large for the request cap, or its admit failed (`problem`)
+    decision: Decision | None = None
     closed: tuple[int, str] | None = None  # a gate said park: (until ms, reason)
 
 

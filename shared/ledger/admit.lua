@@ -22,8 +22,8 @@ local n_cand = ARGV[20] + 0
 
 -- Reservations the worker's earlier tickets left open ride in the batch's first admit and are
 -- closed before anything else, so what they give back is there for this decision and the
--- batch's next ones (a release script each cost a command of its own: ~10k instructions
--- here, and its packing and reply in the worker). Each in its own pcall: only a corrupt hash
+-- batch's next ones (a release script of its own cost ~38k instructions more here, with
+-- callgrind, and its packing and reply in the worker). Each in its own pcall: only a corrupt hash
 -- can fail to close, and it must not fail this ticket; it is counted in the reply and its
 -- lease leaves it to the reaper.
 local rel_at = 20 + n_cand * 3 + 2

@@ -158,8 +158,8 @@ class Ledger:
         admission gates): one round trip instead of one per gate. Returns the reads' replies
         and the decision; a caller whose reads say "stop" releases what was admitted.
 
-        `releases` (reservations to close) go first in the same round trip, so what they give
-        back is there for this decision."""
+        `releases` (reservations to close) are closed in the same round trip, before the
+        decision, so what they give back is there for it."""
         replies, (decision,) = self.admit_batch([req], queue_reads, releases)
         return replies, _raise(decision)
 
@@ -177,12 +177,9 @@ class Ledger:
         Sent on a `LeanPipeline`, the script by its SHA: a server that lost it answers
         NOSCRIPT, nothing ran, and those admits go again through `evalsha_batch`, which
         loads it (the releases with them: closing is idempotent)."""
-        if not reqs:
-            if releases:
-                self.release_many(releases)
-            pipe = LeanPipeline(self._r, self._conns)
-            queue_reads(pipe)
-            return [_raise(reply) for reply in pipe.execute()], []
+        if releases and not reqs:  # no admit to ride in
+            self.release_many(releases)
+            releases = ()
         now_s = self._clock.now_s()  # one instant for the batch (sent together)
         calls = [(self._admit_keys(req), self._admit_args(req, now_s)) for req in reqs]
         if releases:
