@@ -85,7 +85,16 @@ def _raise(reply: Any) -> Any:
     return reply
 
 
-def _decision(raw: list[Any]) -> Decision:
+def _item(raw: list[Any]) -> Any:
+    """One item of a batch script's reply: {'error', message} is that item's failure."""
+    if raw[0] == "error":
+        return redis.exceptions.ResponseError(raw[1])
+    return raw
+
+
+def _decision(raw: list[Any]) -> Decision | Exception:
+    if raw[0] == "error":
+        return redis.exceptions.ResponseError(raw[1])
     kind, rid, grant, model, reason, until_ms, reused = raw[:7]
     # Positional (a named tuple's keywords cost twice as much): kind, reason,
     # reservation_id, grant_micros, model, until_ms, reused.
@@ -169,83 +178,92 @@ class Ledger:
         queue_reads: Callable[[Any], object],
         releases: Sequence[str] = (),
     ) -> tuple[list[Any], list[Decision | Exception]]:
-        """`admit_with` for several tickets: the reads, then one admit script per ticket
-        (each its own atomic decision, in order), all in one round trip. The releases ride
-        in the first admit, which closes them before it decides. A ticket whose script
-        failed gets the error in its slot; a failed read raises.
+        """`admit_with` for several tickets: the reads, then one admit script for the batch
+        (each ticket its own decision, in order, all of them one atomic script), in one round
+        trip. The releases ride in the script too, closed before it decides. A ticket whose
+        part failed gets the error in its slot (so does every ticket if the script failed);
+        a failed read raises.
 
         Sent on a `LeanPipeline`, the script by its SHA: a server that lost it answers
-        NOSCRIPT, nothing ran, and those admits go again through `evalsha_batch`, which
-        loads it (the releases with them: closing is idempotent)."""
-        if releases and not reqs:  # no admit to ride in
-            self.release_many(releases)
-            releases = ()
-        now_s = self._clock.now_s()  # one instant for the batch (sent together)
-        calls = [(self._admit_keys(req), self._admit_args(req, now_s)) for req in reqs]
-        if releases:
-            keys, args = calls[0]
-            calls[0] = (keys, [*args, len(releases), *releases])
+        NOSCRIPT, nothing ran, and the script goes again through `evalsha_batch`, which
+        loads it (the releases with it: closing is idempotent)."""
         pipe = LeanPipeline(self._r, self._conns)
         queue_reads(pipe)
-        for keys, args in calls:
-            pipe.evalsha(self._admit.sha, keys, args)
+        if not reqs and not releases:
+            return [_raise(reply) for reply in pipe.execute()], []
+        call = self._admit_call(reqs, releases, self._clock.now_s())
+        pipe.evalsha(self._admit.sha, *call)
         replies = pipe.execute()
-        n_admit = len(calls)
-        reads, out = replies[: len(replies) - n_admit], replies[len(replies) - n_admit :]
-        again = [i for i, r in enumerate(out) if isinstance(r, redis.exceptions.NoScriptError)]
-        if again:
-            retried = evalsha_batch(self._r, self._admit, [calls[i] for i in again], self._conns)
-            for i, reply in zip(again, retried, strict=True):
-                out[i] = reply
-        if releases:
-            first = out[0]
-            if isinstance(first, Exception):  # it may have failed before closing them
+        reads, out = replies[:-1], replies[-1]
+        if isinstance(out, redis.exceptions.NoScriptError):
+            (out,) = evalsha_batch(self._r, self._admit, [call], self._conns)
+        if isinstance(out, Exception):
+            if releases:  # it may have failed before closing them
                 self.release_many(releases)
-            elif int(first[7]):
-                log.warning("%d reservations could not be closed (left to their leases)", first[7])
+            decisions: list[Decision | Exception] = [out] * len(reqs)
+        else:
+            if int(out[0]):
+                log.warning("%d reservations could not be closed (left to their leases)", out[0])
+            decisions = [_decision(raw) for raw in out[1:]]
         for reply in reads:
             _raise(reply)
-        return reads, [r if isinstance(r, Exception) else _decision(r) for r in out]
-
-    def _admit_keys(self, req: AdmissionRequest) -> list[str]:
-        if req.ticket_id is None:
-            return self._fixed_keys
-        return [*self._fixed_keys, self._keys.ticket(req.ticket_id)]
+        return reads, decisions
 
     def admit_many(self, reqs: list[AdmissionRequest]) -> list[Decision]:
-        """Several admissions in one round trip (each still its own atomic script)."""
+        """Several admissions in one round trip and one script (each its own decision)."""
         return [_raise(d) for d in self.admit_batch(reqs, lambda pipe: None)[1]]
 
     def settle_many(self, calls: list[tuple[str, str, int]]) -> list[bool]:
-        """(reservation id, call id, actual micros) settles in one round trip."""
-        k, p = self._keys, self._prefix
-        batch = [
-            ((k.reservation(rid),), (p, call_id, int(actual))) for rid, call_id, actual in calls
-        ]
-        replies = evalsha_batch(self._r, self._settle, batch, self._conns)
-        return [int(_raise(raw)[0]) == 1 for raw in replies]
+        """(reservation id, call id, actual micros) settles in one round trip and one script
+        (each its own settle, in order); raises the first that failed."""
+        if not calls:
+            return []
+        k = self._keys
+        keys = [k.reservation(rid) for rid, _, _ in calls]
+        args = [self._prefix]
+        for _, call_id, actual in calls:
+            args += (call_id, int(actual))
+        (reply,) = evalsha_batch(self._r, self._settle, [(keys, args)], self._conns)
+        return [int(_raise(_item(raw))[0]) == 1 for raw in _raise(reply)]
 
-    def _admit_args(self, req: AdmissionRequest, now_s: float) -> list[Any]:
-        if not req.candidates:
-            raise ValueError("admission needs at least one candidate model")
+    def _admit_call(
+        self, reqs: Sequence[AdmissionRequest], releases: Sequence[str], now_s: float
+    ) -> tuple[list[str], list[Any]]:
+        """The admit script's keys and arguments for a batch (its header says the layout)."""
         now_ms = int(now_s * 1000)
         day, day_end_ms = self._day_window(now_s)
-        return [
+        keys = list(self._fixed_keys)
+        args: list[Any] = [
             self._prefix,
             now_ms,
             day,
             day_end_ms,
-            req.ticket_key,
-            f"{self._rid_prefix}{next(self._rid_seq):08x}",
             now_ms + self._lease_ms,
-            req.tenant_id,
-            f"user:{req.tenant_id}:{req.requester_id}",
-            req.lane,
             *self._cap_args,
-            len(req.candidates),
-            *(x for c in req.candidates for x in (c.model, c.full_micros, c.min_micros)),
-            req.event_id or "",
+            len(releases),
+            *releases,
+            len(reqs),
         ]
+        for req in reqs:
+            if not req.candidates:
+                raise ValueError("admission needs at least one candidate model")
+            outcome_at = 0
+            if req.ticket_id is not None:
+                keys.append(self._keys.ticket(req.ticket_id))
+                outcome_at = len(keys)
+            args += (
+                req.ticket_key,
+                f"{self._rid_prefix}{next(self._rid_seq):08x}",
+                req.tenant_id,
+                f"user:{req.tenant_id}:{req.requester_id}",
+                req.lane,
+                req.event_id or "",
+                outcome_at,
+                len(req.candidates),
+            )
+            for c in req.candidates:
+                args += (c.model, c.full_micros, c.min_micros)
+        return keys, args
 
     def _day_window(self, now_s: float) -> tuple[str, int]:
         """The budget day containing `now_s` and its end in ms; recomputed only when the

@@ -102,7 +102,7 @@ def test_the_timer_stops_when_idle_and_starts_again_on_the_next_close(ctx: Worke
         assert wait_for(lambda: ctx.releases._thread is None, 5)  # idle: no thread left
 
 
-def test_the_releases_ride_in_the_first_admit_and_a_corrupt_one_fails_nobody(
+def test_the_releases_ride_in_the_batch_admit_and_a_corrupt_one_fails_nobody(
     ctx: WorkerContext, r: redis.Redis, keys: Keys, caplog: pytest.LogCaptureFixture
 ) -> None:
     from shared.ledger import AdmissionRequest, Candidate
@@ -136,9 +136,11 @@ def test_the_releases_ride_in_the_first_admit_and_a_corrupt_one_fails_nobody(
             )
     finally:
         LeanPipeline.evalsha = real_evalsha  # type: ignore[method-assign]
-    # Then only admit scripts went out, the closes inside the first
-    assert [sha for sha, _ in sent] == [ledger._admit.sha] * 2
-    assert sent[0][1][-3:] == (2, "corrupt", held.reservation_id)
+    # Then one admit script went out for the batch, the closes inside it, before the tickets
+    assert [sha for sha, _ in sent] == [ledger._admit.sha]
+    args = sent[0][1]
+    at = args.index("corrupt")
+    assert args[at - 1 : at + 3] == (2, "corrupt", held.reservation_id, 2)
     # And the money the held ticket gave back was there for the first decision
     a, b = decisions
     assert not isinstance(a, Exception) and a.kind == "admit" and a.grant_micros == 2000
