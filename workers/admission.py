@@ -159,7 +159,7 @@ class AdmissionMiddleware(Middleware):
             spans.extend(gate.queue_reads(pipe) for gate in gates)
 
         # Reservations earlier actors left open are closed in this round trip, first (inside
-        # the first admit script: `Ledger.admit_batch`).
+        # the batch's admit script: `Ledger.admit_batch`).
         releases = ctx.releases.take()
         try:
             reads, decisions = ctx.ledger.admit_batch([a for _, a in asks], gate_reads, releases)

@@ -3,7 +3,7 @@
 The admission middleware owns a reservation's lifecycle: it opens one before the actor runs
 and, when the actor returned without closing it (a no-op actor, or a path that forgot),
 closes it after instead of leaving the money held until the lease runs out. That close
-rides in the worker's next admission round trip, inside its first admit script, which closes
+rides in the worker's next admission round trip, inside its admit script, which closes
 it before deciding so the money is back for the decision, or goes out on its own within
 `hold_s` when no admission comes.
 Stopping the worker sends what is left; a worker killed meanwhile leaves the reservation to

@@ -12,8 +12,8 @@
 --       6 ceiling, 7 tenant cap, 8 user cap (defaults, micros), 9 live reserve pct,
 --       10 pacing ("even"|"off"), 11 burst micros, 12 tight pct, 13 held retry ms,
 --       14 reservation TTL s, 15 a count of reservations to close first, then their ids,
---       then a count of tickets, then per ticket: ticket key, new reservation id, tenant,
---       user scope ("user:<tenant>:<id>"), lane, event id, the index of its outcome hash in
+--       then a count of tickets, then per ticket: ticket key, new reservation id, tenant
+--       scope ("tenant:<id>"), user scope ("user:<tenant>:<id>"), lane, event id, the index of its outcome hash in
 --       KEYS (0: none), a count of candidates, then per candidate: model, full micros,
 --       min micros
 -- Returns {reservations that could not be closed, then per ticket
@@ -43,16 +43,24 @@ for i = 1, n_rel do
   end
 end
 
--- The tickets: where each one's arguments start.
+-- The tickets: where each one's arguments start (arrays, not a table a ticket: with
+-- callgrind every Lua table or string made here costs ~1-1.5k instructions).
 local at = 15 + n_rel + 1
 local n_tickets = ARGV[at] + 0
-local tickets = {}
+local t_at, t_ncand = {}, {}
 at = at + 1
 for i = 1, n_tickets do
   local n_cand = ARGV[at + 7] + 0
-  tickets[i] = {at = at, ticket = ARGV[at], tscope = 'tenant:' .. ARGV[at + 2],
-    uscope = ARGV[at + 3], n_cand = n_cand}
+  t_at[i], t_ncand[i] = at, n_cand
   at = at + 8 + n_cand * 3
+end
+
+-- A scope's two fields in the books, named once a batch.
+local spent_f, reserved_f = {global = 'spent:global'}, {global = 'reserved:global'}
+local function name_fields(scope)
+  if not spent_f[scope] then
+    spent_f[scope], reserved_f[scope] = 'spent:' .. scope, 'reserved:' .. scope
+  end
 end
 
 -- What the batch reads once and writes once. Nothing else runs while the script does, so
@@ -81,11 +89,19 @@ local function load(from)
     if not seen[f] then seen[f] = true; list[#list + 1] = f end
   end
   for i = from, n_tickets do
-    local t = tickets[i]
-    want(cf, t.tscope); want(cf, 'paused:' .. t.tscope); want(cf, t.uscope)
-    want(bf, 'spent:' .. t.tscope); want(bf, 'reserved:' .. t.tscope)
-    want(bf, 'spent:' .. t.uscope); want(bf, 'reserved:' .. t.uscope)
-    if not asked[t.ticket] then asked[t.ticket] = true; tf[#tf + 1] = t.ticket end
+    local a = t_at[i]
+    local ticket, tscope, uscope = ARGV[a], ARGV[a + 2], ARGV[a + 3]
+    if not seen[tscope] then
+      want(cf, tscope); want(cf, 'paused:' .. tscope)
+      name_fields(tscope)
+      want(bf, spent_f[tscope]); want(bf, reserved_f[tscope])
+    end
+    if not seen[uscope] then
+      want(cf, uscope)
+      name_fields(uscope)
+      want(bf, spent_f[uscope]); want(bf, reserved_f[uscope])
+    end
+    if not asked[ticket] then asked[ticket] = true; tf[#tf + 1] = ticket end
   end
   hmget_into(KEYS[1], cf, caps)
   hmget_into(bkey, bf, books)
@@ -144,10 +160,20 @@ local function add_hold(f, grant)
   end
 end
 
+-- Fold one scope into the tightest room so far: `a` what is left beside the holds (what an
+-- admission may take), `h` what is left of the cap at all (whether waiting can help today).
+local function tighter(a, a_kind, h, h_kind, limit, field_s, field_r, kind)
+  local s = books[field_s]
+  local av, hv = limit - s - books[field_r], limit - s
+  if av < a then a, a_kind = av, kind end
+  if hv < h then h, h_kind = hv, kind end
+  return a, a_kind, h, h_kind
+end
+
 -- The decision for one ticket: every cap and the pace, from the values above.
-local function decide(t)
-  local a = t.at
-  local tscope, user_scope, live = t.tscope, t.uscope, ARGV[a + 4] == 'live'
+local function decide(a, n)
+  local ticket, tscope, user_scope = ARGV[a], ARGV[a + 2], ARGV[a + 3]
+  local live = ARGV[a + 4] == 'live'
   local paused_until = (caps['paused:' .. tscope] or 0) + 0
   if paused_until > now then
     return {'defer', '', 0, '', 'tenant_paused', paused_until, 0}
@@ -159,19 +185,16 @@ local function decide(t)
   local lane_cap_g = cap_g
   if not live then lane_cap_g = math.floor(cap_g * (100 - reserve_pct) / 100) end
 
-  local scopes = {'global', tscope, user_scope}
-  local limits = {lane_cap_g, cap_t, cap_u}
-  local kinds = {'global', 'tenant', 'user'}
-  if not live then kinds[1] = 'live_reserve' end
-  local avail, hard = nil, nil
-  local avail_kind, hard_kind = '', ''
-  for i = 1, 3 do
-    local s, held = books['spent:' .. scopes[i]], books['reserved:' .. scopes[i]]
-    local av = limits[i] - s - held
-    local h = limits[i] - s
-    if avail == nil or av < avail then avail, avail_kind = av, kinds[i] end
-    if hard == nil or h < hard then hard, hard_kind = h, kinds[i] end
-  end
+  local kind_g = 'global'
+  if not live then kind_g = 'live_reserve' end
+  local avail, avail_kind, hard, hard_kind = tighter(math.huge, '', math.huge, '', lane_cap_g,
+    'spent:global', 'reserved:global', kind_g)
+  local ts, tr, us, ur = spent_f[tscope], reserved_f[tscope], spent_f[user_scope],
+    reserved_f[user_scope]
+  avail, avail_kind, hard, hard_kind = tighter(avail, avail_kind, hard, hard_kind, cap_t, ts, tr,
+    'tenant')
+  avail, avail_kind, hard, hard_kind = tighter(avail, avail_kind, hard, hard_kind, cap_u, us, ur,
+    'user')
 
   -- The pace bucket: refilled at `rate` micros per hour. When no scheduler has set a fresh
   -- rate, the script derives the even pace itself: what is left of the ceiling over what is
@@ -206,7 +229,6 @@ local function decide(t)
   end
 
   -- Degrade before refusing: when the bucket is low, start from the next cheaper model.
-  local n = t.n_cand
   local first = 1
   if pacing and n > 1 and tokens * 100 < burst * ARGV[12] then first = 2 end
   for i = first, n do
@@ -223,15 +245,17 @@ local function decide(t)
       -- Seven fields, each read by a script (a field costs ~2.5k instructions here); taken,
       -- settled and drawn come once non-zero.
       redis.call('HSET', rkey, 'grant', grant_s, 'state', 'open', 'day', day, 't', tscope,
-        'u', user_scope, 'ticket', t.ticket, 'model', model)
+        'u', user_scope, 'ticket', ticket, 'model', model)
       redis.call('EXPIRE', rkey, ARGV[14])
       -- The rest is written at the end of the batch.
       new_leases[#new_leases + 1] = lease_until
       new_leases[#new_leases + 1] = rid
-      new_tickets[#new_tickets + 1] = t.ticket
+      new_tickets[#new_tickets + 1] = ticket
       new_tickets[#new_tickets + 1] = rid
-      by_ticket[t.ticket] = rid
-      for j = 1, 3 do add_hold('reserved:' .. scopes[j], grant) end
+      by_ticket[ticket] = rid
+      add_hold('reserved:global', grant)
+      add_hold(tr, grant)
+      add_hold(ur, grant)
       if pacing then pace.tokens = pace.tokens - grant end
       local why = 'full'
       if grant < full then why = 'partial' end
@@ -260,8 +284,8 @@ local finals = {answered = true, escalated = true, rejected = true, dead_lettere
 
 -- One ticket, from the duplicate checks to its decision. `i` is its place in the batch.
 local function one(i)
-  local t = tickets[i]
-  local a = t.at
+  local a = t_at[i]
+  local ticket = ARGV[a]
   -- A duplicate delivery of an event that already ended does nothing.
   local okey = ARGV[a + 6] + 0
   if okey > 0 then
@@ -272,7 +296,7 @@ local function one(i)
   end
 
   -- A redelivered ticket (worker crash, retry) keeps drawing from its own envelope.
-  local existing = by_ticket[t.ticket]
+  local existing = by_ticket[ticket]
   if existing then
     local st = redis.call('HMGET', p .. 'res:' .. existing, 'state', 'grant', 'model')
     if st[1] == 'open' then
@@ -281,21 +305,21 @@ local function one(i)
       new_leases[#new_leases + 1] = existing
       return {'admit', existing, grant, st[3], 'reused', 0, 1}
     end
-    redis.call('HDEL', KEYS[4], t.ticket)
-    by_ticket[t.ticket] = false
+    redis.call('HDEL', KEYS[4], ticket)
+    by_ticket[ticket] = false
   end
 
   -- A hold whose lease ran out (a crashed worker's) counts until it is reaped. It can only
   -- have turned an admission into a refusal, so the leases are looked at only before
   -- refusing (an admission skips that range read; the scheduler reaps on every tick besides).
-  local reply = decide(t)
+  local reply = decide(a, t_ncand[i])
   if reply[1] == 'defer' and reply[5] ~= 'tenant_paused' then
     flush()
     local ok, reaped = pcall(reap, p, ARGV[2], 20, KEYS[3], KEYS[4], KEYS[2])
     if not ok or reaped > 0 then
       load(i)  -- it wrote the books, the pace and by_ticket (even if it then failed)
       if not ok then error(reaped) end
-      reply = decide(t)
+      reply = decide(a, t_ncand[i])
     end
   end
   return reply

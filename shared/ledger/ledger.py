@@ -85,9 +85,9 @@ def _raise(reply: Any) -> Any:
     return reply
 
 
-def _item(raw: list[Any]) -> Any:
+def _item(raw: Any) -> Any:
     """One item of a batch script's reply: {'error', message} is that item's failure."""
-    if raw[0] == "error":
+    if isinstance(raw, list) and raw[0] == "error":
         return redis.exceptions.ResponseError(raw[1])
     return raw
 
@@ -220,11 +220,11 @@ class Ledger:
             return []
         k = self._keys
         keys = [k.reservation(rid) for rid, _, _ in calls]
-        args = [self._prefix]
+        args: list[Any] = [self._prefix]
         for _, call_id, actual in calls:
             args += (call_id, int(actual))
         (reply,) = evalsha_batch(self._r, self._settle, [(keys, args)], self._conns)
-        return [int(_raise(_item(raw))[0]) == 1 for raw in _raise(reply)]
+        return [_raise(_item(raw)) == 1 for raw in _raise(reply)]
 
     def _admit_call(
         self, reqs: Sequence[AdmissionRequest], releases: Sequence[str], now_s: float
@@ -254,7 +254,7 @@ class Ledger:
             args += (
                 req.ticket_key,
                 f"{self._rid_prefix}{next(self._rid_seq):08x}",
-                req.tenant_id,
+                f"tenant:{req.tenant_id}",
                 f"user:{req.tenant_id}:{req.requester_id}",
                 req.lane,
                 req.event_id or "",

@@ -2,8 +2,8 @@
 -- (one call, or a worker's settles sent together). Idempotent per (reservation, call).
 -- KEYS[i] the i-th settle's reservation hash
 -- ARGV: 1 prefix, then per settle: call id, actual micros (an integer string)
--- Returns per settle {1 settled | 0 already settled | -1 unknown reservation, micros charged},
--- or {'error', message} when that settle failed (nothing of it was written).
+-- Returns per settle 1 settled | 0 already settled | -1 unknown reservation, or
+-- {'error', message} when that settle failed (nothing of it was written).
 -- Each reservation is read in one HMGET and written in one HSET; the books' moves are summed
 -- per field over the batch and written by one HINCRBY a field at the end (Redis adds in C;
 -- with callgrind, three scopes' worth of HINCRBYs for spent, reserved and calls were most of
@@ -33,19 +33,19 @@ local function settle_one(key, call, actual_s)
   local actual = actual_s + 0
   local r = redis.call('HMGET', key, 'state', 'grant', 'taken', 'day', 't', 'u', 'drawn',
     'settled', 'd:' .. call, 's:' .. call)
-  if not r[1] then return {-1, 0} end
+  if not r[1] then return -1 end
   local legacy = nil
   if not r[5] then legacy = redis.call('HGET', key, 'scopes') end
   local bkey, scopes = k_books(p, r[4]), res_scopes(r[5], r[6], legacy)
   local settled = (r[8] or 0) + 0
   local prev = r[10]
-  if prev and string.sub(prev, 1, 2) ~= 'x:' then return {0, 0} end
+  if prev and string.sub(prev, 1, 2) ~= 'x:' then return 0 end
   if prev then
     -- The lease ran out first and charged this call at its worst case; correct to the truth.
     local delta = actual - string.sub(prev, 3)
     redis.call('HSET', key, 's:' .. call, actual_s, 'settled', settled + delta)
     move(bkey, scopes, 'spent:', delta)
-    return {1, actual}
+    return 1
   end
   local w = r[9]
   local take = 0
@@ -66,7 +66,7 @@ local function settle_one(key, call, actual_s)
   move(bkey, scopes, 'spent:', actual)
   move(bkey, scopes, 'reserved:', 0 - take)
   move(bkey, scopes, 'calls:', 1)
-  return {1, actual}
+  return 1
 end
 
 local out = {}

@@ -6,8 +6,14 @@ confirms it. A private redis-server runs under callgrind on a free port (nothing
 touched); admissions, settles and releases run in batches of 50 with 32 requesters in the day
 (the core benchmark's shape), and each phase's instructions are read from a callgrind dump.
 
+A trivial script (`return 1`) is counted the same way, 100 to a round trip, as the core
+benchmark's baseline: what a pair costs against what two trivial EVALSHAs cost is the Redis
+side of benchmark 3a's ratio, without the noise.
+
 Usage: python tests/bench/lua_instructions.py [--rev GIT_REV ...] [--batches N]
-  --rev compares the scripts as they were at a revision (e.g. HEAD~3) with the working tree's.
+  --rev compares the scripts as they were at a revision (e.g. HEAD~3) with the working tree's;
+  the revision's scripts must take the working tree's arguments (admit and settle take a
+  batch since cef1e7b: older revisions cannot be compared this way).
 Needs valgrind (Debian: `apt-get install valgrind`); not part of `make test` or `make bench`.
 """
 
@@ -35,6 +41,7 @@ from shared.cli.stack import free_port, private_redis_argv  # noqa: E402
 from shared.clock import SystemClock  # noqa: E402
 from shared.keys import Keys  # noqa: E402
 from shared.ledger import AdmissionRequest, Candidate, Decision, Ledger  # noqa: E402
+from shared.redis_client import ThreadConnections, evalsha_batch  # noqa: E402
 from tests.bench.bench_core import NO_LIMITS  # noqa: E402
 from tests.bench.common import make_settings  # noqa: E402
 
@@ -150,6 +157,18 @@ def measure(server: CallgrindRedis, rev: str | None, batches: int) -> dict[str, 
     return {k: v / n for k, v in out.items()}
 
 
+def trivial(server: CallgrindRedis, batches: int) -> float:
+    """Instructions per `return 1` EVALSHA, 100 to a round trip (the core benchmark's way)."""
+    r = server.client
+    script = r.register_script("return 1")
+    conns = ThreadConnections(r)
+    calls = [((), ())] * 100
+    evalsha_batch(r, script, calls, conns)
+    n = server.count(lambda: [evalsha_batch(r, script, calls, conns) for _ in range(batches)])
+    conns.close()
+    return n / (batches * 100)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rev", action="append", default=[], help="also measure a git revision")
@@ -160,6 +179,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as workdir:
         server = CallgrindRedis(workdir)
         try:
+            print(f"{'trivial':>14}: {trivial(server, args.batches) / 1000:6.1f}k per EVALSHA")
             for rev in [*args.rev, None]:
                 m = measure(server, rev, args.batches)
                 print(
