@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 import redis
-from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from shared.clock import ManualClock
