@@ -9,7 +9,7 @@ Two namespaces on one Redis never see each other: every key below, and dramatiq'
 | <ns>:caps:audit                       | list   | none (capped 1000)     | who changed a cap and when |
 | <ns>:ledger:<day>                     | hash   | 8 days                 | the day's books (below)    |
 | <ns>:res:<reservation_id>             | hash   | lease + 1 day          | one reservation (below)    |
-| <ns>:res:leases                       | zset   | none                   | reservation id by expiry ms|
+| <ns>:res:leases                       | zset   | none                   | reservation id by expiry ms; a layout mark at +inf |
 | <ns>:res:by_ticket                    | hash   | none (entries cleaned) | ticket key -> reservation  |
 | <ns>:pace                             | hash   | none                   | the admission bucket       |
 | <ns>:parked                           | zset   | none                   | parked member by release ms|

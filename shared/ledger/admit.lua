@@ -68,6 +68,7 @@ end
 -- before a refusal) writes the same hashes directly, and it runs after `flush` and is
 -- followed by `load`.
 local caps, books, by_ticket, pace = {}, {}, {}, nil
+local cap_num = {}  -- a scope's cap as a number, parsed once a batch
 local books_fresh = false
 local dirty_books, is_dirty, new_tickets, new_leases = {}, {}, {}, {}
 local pace_dirty = false
@@ -80,7 +81,7 @@ end
 
 -- Read what tickets `from`..n need (each field once).
 local function load(from)
-  caps, books, by_ticket = {}, {}, {}
+  caps, books, by_ticket, cap_num = {}, {}, {}, {}
   local cf, bf, tf = {'global', 'tenant:*', 'user:*'}, {'spent:global', 'reserved:global'}, {}
   local seen = {global = true, ['tenant:*'] = true, ['user:*'] = true,
     ['spent:global'] = true, ['reserved:global'] = true}
@@ -134,6 +135,8 @@ local function flush()
     books_fresh, dirty_books, is_dirty = false, {}, {}
   end
   if #new_leases > 0 then
+    new_leases[#new_leases + 1] = '+inf'
+    new_leases[#new_leases + 1] = LEASES_MARK
     redis.call('ZADD', KEYS[3], unpack(new_leases))
     new_leases = {}
   end
@@ -170,17 +173,28 @@ local function tighter(a, a_kind, h, h_kind, limit, field_s, field_r, kind)
   return a, a_kind, h, h_kind
 end
 
+-- A scope's cap: its own, else its kind's (`tenant:*`, `user:*`), else the default. A value
+-- that is not a number fails the tickets of that scope only (nothing is kept for it).
+local function cap_for(scope, kind_field, default)
+  local c = cap_num[scope]
+  if not c then
+    c = (caps[scope] or caps[kind_field] or default) + 0
+    cap_num[scope] = c
+  end
+  return c
+end
+
 -- The decision for one ticket: every cap and the pace, from the values above.
 local function decide(a, n)
   local ticket, tscope, user_scope = ARGV[a], ARGV[a + 2], ARGV[a + 3]
   local live = ARGV[a + 4] == 'live'
-  local paused_until = (caps['paused:' .. tscope] or 0) + 0
-  if paused_until > now then
-    return {'defer', '', 0, '', 'tenant_paused', paused_until, 0}
+  local paused = caps['paused:' .. tscope]
+  if paused and paused + 0 > now then
+    return {'defer', '', 0, '', 'tenant_paused', paused + 0, 0}
   end
-  local cap_g = (caps['global'] or ARGV[6]) + 0
-  local cap_t = (caps[tscope] or caps['tenant:*'] or ARGV[7]) + 0
-  local cap_u = (caps[user_scope] or caps['user:*'] or ARGV[8]) + 0
+  local cap_g = cap_for('global', 'global', ARGV[6])
+  local cap_t = cap_for(tscope, 'tenant:*', ARGV[7])
+  local cap_u = cap_for(user_scope, 'user:*', ARGV[8])
   -- Replay and redrive never touch the share of the ceiling kept for live tickets.
   local lane_cap_g = cap_g
   if not live then lane_cap_g = math.floor(cap_g * (100 - reserve_pct) / 100) end

@@ -36,6 +36,10 @@ def test_the_books_and_the_ticket_index_are_hash_tables_from_the_first_admission
     # Then both hashes every admission looks up are hash tables (O(1) per field, not a scan)
     assert client.object("encoding", keys.books(led.day())) == "hashtable"
     assert client.object("encoding", keys.reservation_by_ticket) == "hashtable"
+    # And the leases set is a skip list (as a listpack every ZADD parsed every member's score)
+    assert client.object("encoding", keys.leases) == "skiplist"
+    # And its mark is past every lease: the reaper never reads it, however late it runs
+    assert client.zrangebyscore(keys.leases, "-inf", "+inf", withscores=True)[-1][1] == float("inf")
     # And the layout mark is not mistaken for money
     assert led.day_books()["reserved"] == {
         "global": 2000,
@@ -47,6 +51,10 @@ def test_the_books_and_the_ticket_index_are_hash_tables_from_the_first_admission
     assert (res["t"], res["u"]) == ("tenant:acme", "user:acme:u0")
     assert not {"taken", "settled", "drawn", "scopes"} & set(res)
     assert led.reservation(rid)["taken"] == "0"  # read as zero
+    # And when the reaper runs any time later, it closes the lease and leaves the mark
+    led._clock.advance(10 * 24 * 3600)  # type: ignore[attr-defined]
+    assert led.reap() == 1
+    assert client.zcard(keys.leases) == 1
 
 
 def test_settle_and_release_book_to_the_scopes_the_reservation_names(

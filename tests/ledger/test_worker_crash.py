@@ -33,7 +33,9 @@ def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def open_reservations(client: redis.Redis, keys: Keys) -> list[dict[str, str]]:
-    return [client.hgetall(keys.reservation(rid)) for rid in client.zrange(keys.leases, 0, -1)]
+    # (leases below +inf: the set's layout mark sits at +inf)
+    rids = client.zrangebyscore(keys.leases, "-inf", "(+inf")
+    return [client.hgetall(keys.reservation(rid)) for rid in rids]
 
 
 def test_sigkill_mid_call_leaks_no_reservation_and_counts_nothing_twice(
