@@ -32,9 +32,9 @@ Two namespaces on one Redis never see each other: every key below, and dramatiq'
 | <ns>:replay:checkpoint:<name>         | hash   | 30 days                | replay resume position     |
 | <ns>:ops:spend_hourly:<day>           | hash   | 8 days                 | hour -> cumulative spent   |
 
-The day's books hold three fields per scope (`global`, `tenant:<t>`, `user:<t>:<u>`):
-`spent:<scope>` (micros billed), `reserved:<scope>` (micros held) and `calls:<scope>` (model
-calls settled). One hash, so a decision reads and writes every scope in one call each; it
+The day's books hold two fields per scope (`global`, `tenant:<t>`, `user:<t>:<u>`):
+`spent:<scope>` (micros billed) and `reserved:<scope>` (micros held); and `calls:global`
+(model calls settled that day; books written before 2026-11-26 may also count per scope). One hash, so a decision reads and writes every scope in one call each; it
 and `res:by_ticket` also hold a `_layout` field whose long value keeps them hash tables
 (as listpacks, below 128 fields, every lookup scans them; see shared/ledger/common.lua).
 A reservation's hash holds its counters plus `d:<call>` (a call's drawn worst case, until it

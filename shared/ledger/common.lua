@@ -13,7 +13,7 @@
 --   d:<call> a drawn call's worst case (until it settles)
 --   s:<call> what a call cost ("x:<w>" when the lease ran out first and charged its worst case)
 -- Its lease is its score in the leases set.
--- The day's books (hash <p>ledger:<day>): spent:<scope>, reserved:<scope>, calls:<scope>.
+-- The day's books (hash <p>ledger:<day>): spent:<scope>, reserved:<scope>, calls:global.
 -- Invariant per scope and day: reserved = sum over open reservations of (grant - taken).
 -- So spent + reserved only grows at admission, where every cap is checked.
 --

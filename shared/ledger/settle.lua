@@ -14,6 +14,8 @@ local p = ARGV[1]
 -- settle and summing them by name was a fifth of a settle's instructions).
 local moves, scopes_of, days = {}, {}, {}
 
+-- Calls are counted for the day as a whole only (`calls:global`, what `budget status` shows):
+-- a count per tenant and requester was never read and cost a HINCRBY per scope a batch.
 local function move(bkey, scopes, spent, reserved, calls)
   local m = moves[bkey]
   if not m then
@@ -30,6 +32,7 @@ local function move(bkey, scopes, spent, reserved, calls)
       order[#order + 1] = scopes[i]
     end
     v[1], v[2], v[3] = v[1] + spent, v[2] + reserved, v[3] + calls
+    calls = 0
   end
 end
 
