@@ -9,7 +9,7 @@ Two namespaces on one Redis never see each other: every key below, and dramatiq'
 | <ns>:caps:audit                       | list   | none (capped 1000)     | who changed a cap and when |
 | <ns>:ledger:<day>                     | hash   | 8 days                 | the day's books (below)    |
 | <ns>:res:<reservation_id>             | hash   | lease + 1 day          | one reservation (below)    |
-| <ns>:res:leases                       | zset   | none                   | reservation id by expiry ms; a layout mark at +inf |
+| <ns>:res:leases                       | zset   | none                   | reservation id by expiry ms|
 | <ns>:res:by_ticket                    | hash   | none (entries cleaned) | ticket key -> reservation  |
 | <ns>:pace                             | hash   | none                   | the admission bucket       |
 | <ns>:parked                           | zset   | none                   | parked member by release ms|
@@ -34,9 +34,11 @@ Two namespaces on one Redis never see each other: every key below, and dramatiq'
 
 The day's books hold two fields per scope (`global`, `tenant:<t>`, `user:<t>:<u>`):
 `spent:<scope>` (micros billed) and `reserved:<scope>` (micros held); and `calls:global`
-(model calls settled that day; books written before 2026-11-26 may also count per scope). One hash, so a decision reads and writes every scope in one call each; it
+(model calls settled that day; books written before 2026-11-26 may also count per scope).
+One hash, so a decision reads and writes every scope in one call each; it
 and `res:by_ticket` also hold a `_layout` field whose long value keeps them hash tables
-(as listpacks, below 128 fields, every lookup scans them; see shared/ledger/common.lua).
+(as listpacks, below 128 fields, every lookup scans them; see shared/ledger/common.lua), and
+`res:leases` a long `_layout` member at +inf that keeps it a skip list.
 A reservation's hash holds its counters plus `d:<call>` (a call's drawn worst case, until it
 settles) and `s:<call>` (what it cost; `x:<micros>` when the lease ran out first).
 """

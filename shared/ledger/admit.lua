@@ -13,9 +13,9 @@
 --       10 pacing ("even"|"off"), 11 burst micros, 12 tight pct, 13 held retry ms,
 --       14 reservation TTL s, 15 a count of reservations to close first, then their ids,
 --       then a count of tickets, then per ticket: ticket key, new reservation id, tenant
---       scope ("tenant:<id>"), user scope ("user:<tenant>:<id>"), lane, event id, the index of its outcome hash in
---       KEYS (0: none), a count of candidates, then per candidate: model, full micros,
---       min micros
+--       scope ("tenant:<id>"), user scope ("user:<tenant>:<id>"), lane, event id, the
+--       index of its outcome hash in KEYS (0: none), a count of candidates, then per
+--       candidate: model, full micros, min micros
 -- Returns {reservations that could not be closed, then per ticket
 --          {decision, reservation id, grant, model, reason, until_ms, reused}, or
 --          {'error', message} when that ticket's part failed (nothing of it was written)}

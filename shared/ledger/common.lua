@@ -38,7 +38,8 @@ local RES_TTL_S = 24 * 3600
 -- list): as a listpack, below 128 members, every ZADD scanned the set parsing each member's
 -- score with strtod; with callgrind that was 16k instructions an admission. Its score is +inf,
 -- so no lease ever reaches it and the reaper never reads it.
-local LEASES_MARK = '_layout: a skip list on purpose, keeps ZADD O(log n) (shared/ledger/common.lua)'
+local LEASES_MARK =
+  '_layout: a skip list on purpose, keeps ZADD O(log n) (shared/ledger/common.lua)'
 
 -- A reservation's scopes: global, then its `t` and `u` fields. One opened before those fields
 -- existed holds a single "global|<t>|<u>" string instead (a worker upgraded mid-ticket settles
