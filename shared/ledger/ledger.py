@@ -93,8 +93,9 @@ def _item(raw: Any) -> Any:
 
 
 def _decision(raw: list[Any]) -> Decision | Exception:
-    if raw[0] == "error":
-        return redis.exceptions.ResponseError(raw[1])
+    failed = _item(raw)
+    if isinstance(failed, Exception):
+        return failed
     kind, rid, grant, model, reason, until_ms, reused = raw[:7]
     # Positional (a named tuple's keywords cost twice as much): kind, reason,
     # reservation_id, grant_micros, model, until_ms, reused.
