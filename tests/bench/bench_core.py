@@ -150,6 +150,40 @@ def admitted_noop(settings: Any, with_admission: bool, shipped: bool = False) ->
     return ADMITTED_MESSAGES / seconds
 
 
+# The floor of 3a's ratio: scripts that take the ledger's arguments and do only what any
+# ledger with a leased reservation per ticket must (write the reservation and its TTL at
+# admission; read it and write the call's cost at settle): no caps, no books, no lease set,
+# no ticket index, no decision. What they reach against the trivial script bounds what the
+# ledger can.
+FLOOR_ADMIT = """
+local p, day = ARGV[1], ARGV[3]
+local at = 15 + ARGV[15] + 1
+local n = ARGV[at] + 0
+at = at + 1
+local out = {0}
+for i = 1, n do
+  local rkey = p .. 'res:' .. ARGV[at + 1]
+  redis.call('HSET', rkey, 'grant', ARGV[at + 9], 'state', 'open', 'day', day,
+    't', ARGV[at + 2], 'u', ARGV[at + 3], 'ticket', ARGV[at], 'model', ARGV[at + 8])
+  redis.call('EXPIRE', rkey, ARGV[14])
+  out[i + 1] = {'admit', ARGV[at + 1], ARGV[at + 9], ARGV[at + 8], 'full', 0, 0}
+  at = at + 8 + ARGV[at + 7] * 3
+end
+return out
+"""
+FLOOR_SETTLE = """
+local out = {}
+for i = 1, #KEYS do
+  local call, actual = ARGV[i * 2], ARGV[i * 2 + 1]
+  redis.call('HMGET', KEYS[i], 'state', 'grant', 'taken', 'day', 't', 'u', 'drawn',
+    'settled', 'd:' .. call, 's:' .. call)
+  redis.call('HSET', KEYS[i], 's:' .. call, actual, 'taken', actual, 'settled', actual)
+  out[i] = 1
+end
+return out
+"""
+
+
 def _pairs_load(
     kind: str, settings: Any, threads: int, seconds: float, tag: str, out: Any = None
 ) -> float:
@@ -168,6 +202,9 @@ def _pairs_load(
     def loop(i: int) -> None:
         client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
         ledger = Ledger(client, keys, settings, SystemClock())
+        if kind == "floor":
+            ledger._admit = client.register_script(FLOOR_ADMIT)
+            ledger._settle = client.register_script(FLOOR_SETTLE)
         conns = ThreadConnections(client)
         trivial = client.register_script("return 1")
         cand = [Candidate("gpt-4o-mini", 2000, 500)]
@@ -221,11 +258,12 @@ def ledger_pairs(
     seconds: float = 2.0,
     processes: int = 1,
     rounds: int = 3,
+    kind: str = "ledger",
 ) -> tuple[float, float]:
     """admit + settle pairs/s from `connections` connections spread over `processes` client
     processes, against the same load of trivial EVALSHAs. Each decision is its own, in
     order, inside one atomic script a batch; 50 pairs' worth go per round trip on both
-    sides."""
+    sides. `kind="floor"` runs the floor scripts (FLOOR_ADMIT, FLOOR_SETTLE) instead."""
 
     def run(kind: str) -> float:
         if processes == 1:
@@ -248,11 +286,11 @@ def ledger_pairs(
 
     # Interleaved (ledger, trivial, trivial, ledger, ...) so drift on a shared host hits both;
     # each side's median.
-    rates: dict[str, list[float]] = {"ledger": [], "trivial": []}
+    rates: dict[str, list[float]] = {kind: [], "trivial": []}
     for i in range(rounds):
-        for kind in ("ledger", "trivial") if i % 2 == 0 else ("trivial", "ledger"):
-            rates[kind].append(run(kind))
-    return statistics.median(rates["ledger"]), statistics.median(rates["trivial"])
+        for k in (kind, "trivial") if i % 2 == 0 else ("trivial", kind):
+            rates[k].append(run(k))
+    return statistics.median(rates[kind]), statistics.median(rates["trivial"])
 
 
 def trivial_redis_py_pairs(settings: Any, connections: int = 32, seconds: float = 3.0) -> float:
@@ -336,6 +374,20 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                 )
             )
             if processes == 1:
+                floor, floor_trivial = ledger_pairs(
+                    s, seconds=secs, rounds=1 if quick else 3, kind="floor"
+                )
+                rows.append(
+                    row(
+                        3,
+                        "  floor: scripts writing only a reservation (no caps, books, leases)",
+                        floor,
+                        "pairs/s",
+                        baseline=floor_trivial,
+                        target="reference",
+                        command=COMMAND,
+                    )
+                )
                 plain = trivial_redis_py_pairs(s, seconds=secs)
                 rows.append(
                     row(
