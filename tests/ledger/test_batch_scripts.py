@@ -210,3 +210,38 @@ def test_a_batch_decides_as_the_same_tickets_one_script_at_a_time(
     finally:
         for ns in namespaces:
             delete_namespace(r, ns)
+
+
+def test_a_batch_longer_than_a_script_goes_as_several_in_order(
+    led: Ledger, r: redis.Redis, keys: Keys
+) -> None:
+    from shared.ledger.ledger import SCRIPT_BATCH
+    from shared.redis_client import LeanPipeline
+
+    n = SCRIPT_BATCH * 2 + 3
+    # Given a ceiling that runs out in the second script
+    r.hset(keys.caps, "global", 2000 * (SCRIPT_BATCH + 5))
+    sent: list[int] = []
+    real_evalsha = LeanPipeline.evalsha
+
+    def spy(self: LeanPipeline, sha: str, k: object, a: object) -> None:
+        sent.append(len(k))  # type: ignore[arg-type]
+        real_evalsha(self, sha, k, a)  # type: ignore[arg-type]
+
+    LeanPipeline.evalsha = spy  # type: ignore[method-assign]
+    try:
+        # When one batch of more tickets than a script takes is admitted
+        ds = led.admit_many([req(f"t{i}", user=f"u{i % 7}") for i in range(n)])
+    finally:
+        LeanPipeline.evalsha = real_evalsha  # type: ignore[method-assign]
+    # Then it went as three scripts in one round trip
+    assert len(sent) == 3
+    # And the decisions are in order, each seeing the ones before it, across the scripts
+    assert [d.kind for d in ds] == ["admit"] * (SCRIPT_BATCH + 5) + ["defer"] * (
+        n - SCRIPT_BATCH - 5
+    )
+    assert held(led)["global"] == 2000 * (SCRIPT_BATCH + 5)
+    # And settles past a script's size are all booked, each once
+    calls = [(d.reservation_id or "", "c1", 100) for d in ds if d.kind == "admit"]
+    assert led.settle_many(calls + calls[:2]) == [True] * len(calls) + [False, False]
+    assert led.day_books()["spent"]["global"] == 100 * len(calls)
