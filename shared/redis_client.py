@@ -129,8 +129,8 @@ def send_commands(
 def _read_replies(conn: Any, n: int) -> list[Any]:
     """`n` replies in order, an error reply in its slot as the exception. With hiredis (a
     dependency), straight from the connection's own reader: redis-py's `read_response` costs
-    ~5 µs of Python per reply (its host-error string, push and health checks), and a batch
-    of admissions has two replies a ticket. A reply the reader cannot take whole reads more
+    ~5 µs of Python per reply (its host-error string, push and health checks), and the hot
+    paths read a batch's replies at once. A reply the reader cannot take whole reads more
     from the socket, as `read_response` would."""
     parser: Any = getattr(conn, "_parser", None)
     reader = getattr(parser, "_reader", None)

@@ -342,12 +342,7 @@ end
 if n_tickets > 0 then load(1) end
 local out = {rel_failed}
 for i = 1, n_tickets do
-  local ok, reply = pcall(one, i)
-  if not ok then
-    if type(reply) == 'table' then reply = reply.err end
-    reply = {'error', tostring(reply)}
-  end
-  out[i + 1] = reply
+  out[i + 1] = item(one, i)
 end
 flush()
 return out

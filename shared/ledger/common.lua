@@ -70,6 +70,15 @@ local function books_check_new(bkey)
   end
 end
 
+-- Run `f(...)` for one item of a batch script: its reply, or {'error', message} when it
+-- failed (a Lua error, or a redis.call error, which Redis 7 raises as a table).
+local function item(f, ...)
+  local ok, reply = pcall(f, ...)
+  if ok then return reply end
+  if type(reply) == 'table' then reply = reply.err end
+  return {'error', tostring(reply)}
+end
+
 -- Refund unused money to the pace bucket, never above its burst.
 local function bucket_refund(pace_key, amount)
   if amount <= 0 then return end

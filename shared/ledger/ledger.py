@@ -227,7 +227,8 @@ class Ledger:
         return reads, decisions
 
     def admit_many(self, reqs: list[AdmissionRequest]) -> list[Decision]:
-        """Several admissions in one round trip and one script (each its own decision)."""
+        """Several admissions in one round trip, one script per SCRIPT_BATCH (each ticket its
+        own decision, in order)."""
         return [_raise(d) for d in self.admit_batch(reqs, lambda pipe: None)[1]]
 
     def settle_many(self, calls: list[tuple[str, str, int]]) -> list[bool]:

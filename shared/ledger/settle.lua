@@ -76,12 +76,7 @@ end
 
 local out = {}
 for i = 1, #KEYS do
-  local ok, reply = pcall(settle_one, KEYS[i], ARGV[i * 2], ARGV[i * 2 + 1])
-  if not ok then
-    if type(reply) == 'table' then reply = reply.err end
-    reply = {'error', tostring(reply)}
-  end
-  out[i] = reply
+  out[i] = item(settle_one, KEYS[i], ARGV[i * 2], ARGV[i * 2 + 1])
 end
 
 -- The books. Never send "-0" (Redis refuses it): a field whose moves summed to zero is
