@@ -26,7 +26,7 @@ from shared.errors import TransientError
 from shared.keys import TICKET_RETENTION_S, Keys
 from shared.messages import ticket_message
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
-from shared.outcomes import OutcomeStore
+from shared.stores.outcomes import OutcomeStore
 
 log = logging.getLogger(__name__)
 # How long a claim lives before its message is confirmed on the queue.

@@ -9,8 +9,8 @@ from dramatiq.middleware import CurrentMessage
 
 from shared.messages import actor_for, queue_for
 from shared.models import Lane
-from workers.context import WorkerContext
 from workers.handle import handle_ticket
+from workers.worker_context import WorkerContext
 
 
 def register_actors(

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from workers.agent.runner import Agent
-    from workers.context import WorkerContext
+    from workers.worker_context import WorkerContext
 
 
 def build_agent(ctx: WorkerContext) -> Agent:
+    from shared.stores.provider_limits import ProviderLimits
     from workers.agent.llm import Completion, LLMClient
     from workers.agent.runner import Agent
     from workers.agent.tools import ToolBox
-    from workers.scheduler.provider_limits import ProviderLimits
 
     limits = ProviderLimits(ctx.redis, ctx.keys, ctx.clock)
     ctx.extras.setdefault("gates", []).append(limits)

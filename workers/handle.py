@@ -15,11 +15,11 @@ from typing import Any
 from shared.errors import BudgetError, InvalidTicket, PermanentError, TransientError
 from shared.ledger import ReservationBudget
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
-from workers.admission import CLOSED, OPTION, AdmissionError
-from workers.context import WorkerContext
-from workers.failures.dlq import DeadLetter
+from shared.stores.dead_letters import DeadLetter
+from shared.stores.parking import parkable
+from workers.admission.middleware import CLOSED, OPTION, AdmissionError
 from workers.message_shape import poison_doc, read_ticket_message
-from workers.parking import parkable
+from workers.worker_context import WorkerContext
 
 log = logging.getLogger("paceline.worker")
 

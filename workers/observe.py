@@ -33,11 +33,11 @@ from shared.ledger import Ledger
 from shared.messages import is_ticket_actor, queue_for
 from shared.metrics import Metrics, MetricsServer, start_metrics_server
 from shared.models import Lane, Outcome, OutcomeStatus
-from shared.outcomes import OutcomeStore
 from shared.settings import Settings
-from workers.failures.circuit import ProviderCircuit
-from workers.failures.dlq import DeadLetterRegistry
-from workers.parking import ParkingLot
+from shared.stores.circuit import ProviderCircuit
+from shared.stores.dead_letters import DeadLetterRegistry
+from shared.stores.outcomes import OutcomeStore
+from shared.stores.parking import ParkingLot
 
 log = logging.getLogger("paceline.observe")
 

@@ -14,11 +14,11 @@ from shared.metrics import Metrics
 from shared.models import Lane
 from shared.settings import Settings
 from workers.actors import register_actors
-from workers.admission import AdmissionMiddleware
-from workers.context import WorkerContext
+from workers.admission.middleware import AdmissionMiddleware
 from workers.failures.durable_retries import DurableRetries
 from workers.failures.recorder import FailureRecorder, should_retry
 from workers.observe import ObserveMiddleware, build_metrics, start_process_metrics
+from workers.worker_context import WorkerContext
 
 log = logging.getLogger("paceline.worker")
 

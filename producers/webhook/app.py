@@ -22,8 +22,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from producers.enqueue import DeliveryInFlight, Intake, Submitted
-from producers.sources.base import Inbound, Parsed, Source
-from producers.sources.registry import build_sources
 from producers.webhook import responses
 from producers.webhook.body import BodyTooLarge, read_limited
 from producers.webhook.metrics import mount_metrics
@@ -36,6 +34,8 @@ from shared.keys import Keys
 from shared.models import Lane
 from shared.redis_client import make_redis
 from shared.settings import Settings
+from shared.vendors.base import Inbound, Parsed, Source
+from shared.vendors.registry import build_sources
 
 log = logging.getLogger(__name__)
 

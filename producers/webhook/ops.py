@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from producers.redrive import Redrive, redrive_headroom
 from producers.webhook.ops_chart import spend_chart
 from shared.budget_status import budget_status
 from shared.clock import Clock
@@ -38,8 +39,7 @@ from shared.models import Lane
 from shared.money import fmt_usd
 from shared.pricing import PriceTable
 from shared.settings import Settings
-from workers.failures.dlq import DLQFilter
-from workers.failures.redrive import Redrive, redrive_headroom
+from shared.stores.dead_letters import DLQFilter
 from workers.observe import StateGauges
 
 COOKIE = "paceline_ops"

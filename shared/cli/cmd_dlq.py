@@ -22,8 +22,8 @@ from shared.cli.common import Exit, fail, print_json, settings_or_exit
 from shared.money import fmt_usd, micros_to_usd, usd_to_micros
 
 if TYPE_CHECKING:
-    from workers.failures.dlq import DLQFilter
-    from workers.failures.redrive import Redrive
+    from producers.redrive import Redrive
+    from shared.stores.dead_letters import DLQFilter
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 Ids = Annotated[list[str] | None, typer.Argument(help="Entry ids.")]
@@ -58,7 +58,7 @@ def _filter(
 ) -> DLQFilter:
     import time
 
-    from workers.failures.dlq import DLQFilter
+    from shared.stores.dead_letters import DLQFilter
 
     now_s = time.time()
     return DLQFilter(
@@ -71,11 +71,11 @@ def _filter(
 
 
 def _redrive() -> Redrive:
+    from producers.redrive import Redrive
     from shared.clock import SystemClock
     from shared.keys import Keys
     from shared.pricing import PriceTable
     from shared.redis_client import make_redis
-    from workers.failures.redrive import Redrive
     from workers.runtime import queue_prefix
 
     s = settings_or_exit()
@@ -205,7 +205,7 @@ def register(app: typer.Typer) -> None:
         _need_selection(ids, all_, flt)
         rd = _redrive()
         plan = rd.plan(ids or [], flt)
-        from workers.failures.redrive import redrive_headroom
+        from producers.redrive import redrive_headroom
 
         room = redrive_headroom(rd.ledger, rd.settings)
         doc: dict[str, Any] = {

@@ -41,7 +41,7 @@ def iter_documents(text: str) -> Iterator[tuple[int, bytes]]:
 
 
 def parse_ticket(raw: bytes, default_tenant: str) -> Ticket:
-    from producers.sources.payload import build_ticket, load_object
+    from shared.vendors.payload import build_ticket, load_object
 
     doc = load_object(raw)
     doc.setdefault("tenant_id", default_tenant)

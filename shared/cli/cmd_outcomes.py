@@ -11,8 +11,8 @@ from rich.table import Table
 from shared.cli.common import Exit, fail, print_json, settings_or_exit
 from shared.keys import Keys
 from shared.models import OutcomeStatus
-from shared.outcomes import OutcomeStore
 from shared.redis_client import make_redis
+from shared.stores.outcomes import OutcomeStore
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 

@@ -18,10 +18,10 @@ if TYPE_CHECKING:
 
     import redis
 
-    from producers.columns import ColumnMapping
     from producers.enqueue import Intake
-    from producers.replay import ProgressFn, ReplayFilter, ReplaySummary
-    from producers.replay_source import Format
+    from producers.replay.columns import ColumnMapping
+    from producers.replay.replayer import ProgressFn, ReplayFilter, ReplaySummary
+    from producers.replay.source import Format
     from shared.clock import Clock
     from shared.keys import Keys
     from shared.settings import Settings
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 def _when(name: str, raw: str | None) -> datetime | None:
     if raw is None:
         return None
-    from producers.columns import parse_date
+    from producers.replay.columns import parse_date
 
     parsed = parse_date(raw)
     if parsed is None:
@@ -110,9 +110,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replay a JSONL or CSV export of tickets in the replay lane; resumable after Ctrl-C."""
         # Imported here so `paceline --help` does not pay for dramatiq and redis.
-        from producers.columns import ColumnMapping, MappingError
-        from producers.replay import ReplayFilter, replay_name
-        from producers.replay_source import detect_format
+        from producers.replay.columns import ColumnMapping, MappingError
+        from producers.replay.replayer import ReplayFilter, replay_name
+        from producers.replay.source import detect_format
 
         settings = settings_or_exit()
         if fmt not in (None, "jsonl", "csv"):
@@ -152,10 +152,10 @@ def _run(
 ) -> dict[str, Any]:
     from redis import RedisError
 
-    from producers.columns import MappingError
-    from producers.replay import Replayer, ReplaySummary, estimate_document
-    from producers.replay_estimate import ReplayEstimator
-    from producers.replay_source import open_records
+    from producers.replay.columns import MappingError
+    from producers.replay.estimate import ReplayEstimator
+    from producers.replay.replayer import Replayer, ReplaySummary, estimate_document
+    from producers.replay.source import open_records
     from shared.clock import SystemClock
     from shared.errors import SettingsError
     from shared.keys import Keys

@@ -115,9 +115,9 @@ def _run_demo(
     from shared.cli.demo import feed, print_summary, summarise, wait_for_outcomes
     from shared.data import load_sample
     from shared.keys import Keys
-    from shared.outcomes import OutcomeStore
     from shared.redis_client import make_redis
     from shared.settings import load_settings
+    from shared.stores.outcomes import OutcomeStore
 
     sample = load_sample()
     expect = {str(t["ticket_id"]): str(t["expect"]) for t in sample if "expect" in t}

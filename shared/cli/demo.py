@@ -17,7 +17,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from shared.models import Outcome, OutcomeStatus
-from shared.outcomes import OutcomeStore
+from shared.stores.outcomes import OutcomeStore
 
 FINAL_OR_PARKED = ("answered", "escalated", "rejected", "dead_lettered", "parked")
 

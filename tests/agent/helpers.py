@@ -11,7 +11,7 @@ from shared.pricing import PriceTable
 from shared.settings import Settings
 from tests.conftest import make_settings
 from workers.agent.budget import LocalBudget
-from workers.agent.circuit import CircuitHook
+from workers.agent.circuit_hook import CircuitHook
 from workers.agent.llm import LLMClient
 from workers.agent.runner import Agent
 from workers.agent.tools import ToolBox

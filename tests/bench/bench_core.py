@@ -114,7 +114,7 @@ def admitted_noop(settings: Any, with_admission: bool, shipped: bool = False) ->
     running = RunningWorker(settings, threads=8)
     ctx = running.ctx
     from shared.broker import build_broker, default_middleware
-    from workers.admission import AdmissionMiddleware
+    from workers.admission.middleware import AdmissionMiddleware
 
     mw = default_middleware() + ([AdmissionMiddleware(ctx)] if with_admission else [])
     broker = build_broker(settings, middleware=mw)

@@ -15,10 +15,10 @@ import redis
 
 from shared.keys import Keys
 from shared.settings import Settings
+from shared.stores.dead_letters import DeadLetter
 from tests.bench.common import bench_namespace, row
 from tests.conftest import REDIS_URL, ROOT
 from tests.helpers import generic_ticket
-from workers.failures.dlq import DeadLetter
 
 COMMAND = ".venv/bin/python -c 'from tests.bench.bench_dlq import run; print(run())'"
 ENTRIES = 100_000

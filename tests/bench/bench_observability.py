@@ -31,16 +31,16 @@ from shared.clock import SystemClock
 from shared.keys import Keys
 from shared.metrics import start_metrics_server
 from shared.models import Ticket
-from shared.outcomes import OutcomeStore
 from shared.settings import Settings
+from shared.stores.outcomes import OutcomeStore
 from shared.telemetry import init_sentry, shutdown_sentry
 from tests.bench.common import bench_namespace, row
 from tests.conftest import REDIS_URL, SimulatorProcess
 from tests.helpers import generic_ticket
 from tests.telemetry.dsn_server import SentryStandIn
-from workers.context import WorkerContext
 from workers.observe import build_metrics
 from workers.runtime import RunningWorker, worker_metrics
+from workers.worker_context import WorkerContext
 
 ISSUE = 8
 COMMAND = ".venv/bin/python -c 'from tests.bench.bench_observability import run; print(run())'"

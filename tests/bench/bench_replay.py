@@ -19,9 +19,9 @@ from typing import Any
 import redis
 
 from producers.enqueue import Intake
-from producers.replay import Replayer, ReplayFilter, ReplaySummary
-from producers.replay_estimate import ReplayEstimator
-from producers.replay_source import open_records
+from producers.replay.estimate import ReplayEstimator
+from producers.replay.replayer import Replayer, ReplayFilter, ReplaySummary
+from producers.replay.source import open_records
 from shared.broker import build_broker
 from shared.clock import SystemClock
 from shared.keys import Keys

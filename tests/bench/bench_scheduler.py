@@ -20,9 +20,9 @@ from shared.broker import build_broker
 from shared.keys import Keys
 from shared.models import Lane
 from shared.settings import Settings
+from shared.stores.parking import ParkingLot
 from tests.bench.common import Timer, bench_namespace, row
 from tests.conftest import REDIS_URL
-from workers.parking import ParkingLot
 from workers.scheduler.scheduler import MAX_RELEASE_PER_TICK
 
 ISSUE = 4

@@ -26,7 +26,7 @@ import redis
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from producers.sources.generic import sign  # noqa: E402
+from shared.vendors.generic import sign  # noqa: E402
 
 SECRET = "bench-secret"
 THREADS = 8  # requests in flight

@@ -18,11 +18,11 @@ from shared.clock import SystemClock
 from shared.keys import Keys
 from shared.messages import queue_for, ticket_message
 from shared.models import Lane, OutcomeStatus, Ticket
-from shared.outcomes import OutcomeStore
 from shared.settings import Settings
+from shared.stores.outcomes import OutcomeStore
+from shared.stores.parking import ParkingLot
 from tests.conftest import REDIS_URL, SimulatorProcess, delete_namespace
 from tests.helpers import WebhookServer, generic_ticket, sign_generic, wait_for
-from workers.parking import ParkingLot
 from workers.runtime import RunningWorker, queue_prefix
 
 SECRET = "broker-secret"

@@ -7,7 +7,7 @@ import os
 from collections import defaultdict
 from typing import Any
 
-from shared.outcomes import OutcomeStore
+from shared.stores.outcomes import OutcomeStore
 from tests.chaos.stack import ChaosStack
 from tests.chaos.tally import FINAL, Result
 

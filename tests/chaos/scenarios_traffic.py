@@ -12,13 +12,13 @@ import dramatiq
 
 from shared.broker import build_broker
 from shared.messages import HANDLE_TICKET
+from shared.stores.dead_letters import DeadLetterRegistry
 from tests.chaos.checks import check_callbacks, check_drained, llm_calls_recorded, n_final
 from tests.chaos.procs import wait_until
 from tests.chaos.stack import SECRET, ChaosStack
 from tests.chaos.tally import Result, statuses, wait_final
 from tests.chaos.traffic import Sender, sample_tickets, storm
 from tests.helpers import CallbackReceiver
-from workers.failures.dlq import DeadLetterRegistry
 
 
 def _provider_window(

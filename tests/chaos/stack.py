@@ -16,8 +16,8 @@ import httpx
 import redis
 
 from shared.keys import Keys
-from shared.outcomes import OutcomeStore
 from shared.settings import Settings, load_settings
+from shared.stores.outcomes import OutcomeStore
 from tests.chaos.procs import Procs, http_ok, wait_until
 from tests.conftest import delete_namespace, free_port
 

@@ -10,7 +10,7 @@ import sys
 import httpx
 
 from shared.models import OutcomeStatus
-from shared.outcomes import OutcomeStore
+from shared.stores.outcomes import OutcomeStore
 from tests.conftest import REDIS_URL, ROOT, SimulatorProcess, make_settings
 from tests.helpers import CallbackReceiver, WebhookServer, generic_ticket, sign_generic, wait_for
 from workers.runtime import RunningWorker

@@ -14,8 +14,8 @@ from shared.broker import build_broker
 from shared.clock import SystemClock
 from shared.keys import SETTLED_CALL, Keys
 from shared.models import Ticket
-from shared.outcomes import OutcomeStore
 from shared.settings import Settings
+from shared.stores.outcomes import OutcomeStore
 from tests.helpers import generic_ticket
 
 

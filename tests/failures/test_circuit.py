@@ -10,8 +10,8 @@ import redis
 from shared.clock import ManualClock
 from shared.keys import Keys
 from shared.models import Lane, Requester, Ticket
+from shared.stores.circuit import REASON, ProviderCircuit
 from tests.conftest import make_settings
-from workers.failures.circuit import REASON, ProviderCircuit
 
 TICKET = Ticket(event_id="e-1", ticket_id="T-1", tenant_id="acme", requester=Requester(id="u"))
 

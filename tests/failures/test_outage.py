@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 import redis
 
-from shared.outcomes import OutcomeStore
+from shared.stores.outcomes import OutcomeStore
 from tests.conftest import SimulatorProcess, make_settings
 from tests.failures.helpers import Releaser, attempts_by_ticket, enqueue, final_count
 from tests.helpers import wait_for

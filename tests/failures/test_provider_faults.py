@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from shared.models import OutcomeStatus
-from shared.outcomes import OutcomeStore
+from shared.stores.outcomes import OutcomeStore
 from tests.conftest import SimulatorProcess, make_settings
 from tests.failures.helpers import attempts_by_ticket, enqueue
 from tests.helpers import wait_for

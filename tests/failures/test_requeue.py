@@ -15,11 +15,11 @@ import redis
 
 from shared.keys import Keys
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
-from shared.outcomes import OutcomeStore
+from shared.stores.dead_letters import DeadLetter, DeadLetterRegistry, DLQFilter, dramatiq_xq
+from shared.stores.outcomes import OutcomeStore
 from tests.conftest import REDIS_URL, ROOT, SimulatorProcess, make_settings
 from tests.failures.helpers import Releaser
 from tests.helpers import CallbackReceiver, generic_ticket, wait_for
-from workers.failures.dlq import DeadLetter, DeadLetterRegistry, DLQFilter, dramatiq_xq
 from workers.runtime import RunningWorker
 
 SECRET_BODY = "my card number is 4111 1111 1111 1111"
@@ -244,9 +244,9 @@ def test_an_entry_being_taken_by_another_requeue_is_left_to_it(
     is about to claim it when requeue B reaches the same entry. B must leave it alone (had B
     claimed it, A's claim would fail and nobody would requeue the ticket); a second entry for
     the same death is a duplicate and B drops it."""
+    from producers.redrive import Redrive
     from shared.clock import SystemClock
     from shared.pricing import PriceTable
-    from workers.failures.redrive import Redrive
 
     keys = Keys(namespace)
     entry = _dead(r, keys, 1, "insufficient_quota", 3_000_000)

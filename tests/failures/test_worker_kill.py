@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from shared.keys import Keys
-from shared.outcomes import OutcomeStore
+from shared.stores.outcomes import OutcomeStore
 from tests.conftest import REDIS_URL, ROOT, SimulatorProcess, make_settings
 from tests.failures.helpers import enqueue, final_count
 from tests.helpers import CallbackReceiver, wait_for

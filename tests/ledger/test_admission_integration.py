@@ -187,8 +187,8 @@ def test_a_closed_gate_parks_the_ticket_and_gives_back_what_was_admitted(
     from dramatiq.middleware import SkipMessage
 
     from shared.messages import ticket_message
-    from workers.admission import AdmissionMiddleware
-    from workers.context import WorkerContext
+    from workers.admission.middleware import AdmissionMiddleware
+    from workers.worker_context import WorkerContext
 
     settings = make_settings(
         namespace,

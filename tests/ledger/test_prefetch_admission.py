@@ -16,11 +16,11 @@ from shared.messages import queue_for, ticket_message
 from shared.models import Lane, Ticket
 from tests.conftest import SimulatorProcess, make_settings
 from tests.helpers import generic_ticket, wait_for, worker_intake
-from workers.admission import OPTION, PREPARED, AdmissionMiddleware, Prepared
-from workers.context import WorkerContext
-from workers.prefetch_admission import AdmittingConsumer
-from workers.releases import PendingReleases
+from workers.admission.batch import AdmittingConsumer
+from workers.admission.middleware import OPTION, PREPARED, AdmissionMiddleware, Prepared
+from workers.admission.releases import PendingReleases
 from workers.runtime import RunningWorker
+from workers.worker_context import WorkerContext
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from shared.clock import SystemClock
 from shared.keys import Keys
 from shared.ledger import Ledger
 from shared.models import OutcomeStatus, Ticket
-from shared.outcomes import OutcomeStore
+from shared.stores.outcomes import OutcomeStore
 from tests.conftest import REDIS_URL, ROOT, SimulatorProcess, make_settings
 from tests.helpers import generic_ticket, wait_for
 

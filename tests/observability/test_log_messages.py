@@ -12,7 +12,7 @@ from shared.broker import build_broker
 from shared.logs import configure_logging
 from shared.messages import ticket_message
 from shared.models import Lane, Ticket
-from shared.outcomes import OutcomeStore
+from shared.stores.outcomes import OutcomeStore
 from tests.conftest import SimulatorProcess, make_settings
 from tests.helpers import generic_ticket, wait_for
 from workers.runtime import RunningWorker

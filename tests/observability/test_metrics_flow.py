@@ -18,12 +18,12 @@ from shared.clock import SystemClock
 from shared.keys import Keys
 from shared.ledger import AdmissionRequest, Candidate, Ledger
 from shared.models import Lane, Ticket
-from shared.outcomes import OutcomeStore
+from shared.stores.outcomes import OutcomeStore
+from shared.stores.parking import ParkingLot
 from tests.conftest import SimulatorProcess, make_settings
 from tests.helpers import WebhookServer, generic_ticket, sign_generic, wait_for
 from tests.ops.seed import dead_letter
 from workers.observe import SpendSeries, build_metrics, start_process_metrics
-from workers.parking import ParkingLot
 from workers.runtime import RunningWorker, worker_metrics
 
 SECRET = "metrics-secret"

@@ -9,9 +9,9 @@ import redis
 
 from shared.keys import Keys
 from shared.models import Outcome, OutcomeStatus, Ticket
-from shared.outcomes import OutcomeStore
+from shared.stores.dead_letters import DeadLetter, DeadLetterRegistry
+from shared.stores.outcomes import OutcomeStore
 from tests.helpers import generic_ticket
-from workers.failures.dlq import DeadLetter, DeadLetterRegistry
 
 
 def dead_letter(r: redis.Redis, keys: Keys, n: int, reason: str, **over: Any) -> DeadLetter:

@@ -15,11 +15,11 @@ import redis
 from shared.keys import Keys
 from shared.models import Lane, OutcomeStatus
 from shared.money import fmt_usd
-from shared.outcomes import OutcomeStore
+from shared.stores.dead_letters import DeadLetterRegistry
+from shared.stores.outcomes import OutcomeStore
 from tests.conftest import SimulatorProcess, make_settings
 from tests.helpers import WebhookServer, generic_ticket, sign_generic, wait_for
 from tests.ops.seed import dead_letter
-from workers.failures.dlq import DeadLetterRegistry
 from workers.runtime import RunningWorker
 
 CHROMIUM = "/usr/bin/chromium"

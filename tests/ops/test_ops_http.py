@@ -9,10 +9,10 @@ import redis
 
 from shared.keys import Keys
 from shared.models import Lane
+from shared.stores.dead_letters import DeadLetterRegistry
 from tests.conftest import make_settings
 from tests.helpers import WebhookServer
 from tests.ops.seed import dead_letter
-from workers.failures.dlq import DeadLetterRegistry
 
 TOKEN = "ops-token-for-tests-1234"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}

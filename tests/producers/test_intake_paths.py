@@ -11,7 +11,7 @@ from shared.broker import build_broker
 from shared.clock import ManualClock
 from shared.keys import Keys
 from shared.models import Lane, OutcomeStatus, Ticket
-from shared.outcomes import OutcomeStore
+from shared.stores.outcomes import OutcomeStore
 from tests.conftest import make_settings
 from tests.helpers import generic_ticket
 

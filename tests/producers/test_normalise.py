@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from producers.sources.base import Inbound
-from producers.sources.registry import build_sources
 from shared.errors import NotATicket
 from shared.models import Priority, Ticket
+from shared.vendors.base import Inbound
+from shared.vendors.registry import build_sources
 from tests.producers.vendor_cases import ALL_SOURCES, encode, payload, signed_headers
 
 EXPECTED = {

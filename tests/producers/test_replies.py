@@ -10,13 +10,13 @@ import httpx
 import pytest
 import redis
 
-from producers.replies.deliver import deliver_reply
 from shared.errors import PermanentError, TransientError
 from shared.keys import Keys
 from shared.models import Requester, Ticket
 from shared.settings import Settings
 from tests.conftest import make_settings
 from tests.producers.standin import StandIn, standin_server
+from workers.replies.deliver import deliver_reply
 
 OUTCOME = {"ticket_id": "T-1", "status": "answered", "reply": "Your refund is on its way."}
 
@@ -228,8 +228,8 @@ def test_a_claim_left_by_a_killed_sender_delays_the_reply_but_does_not_lose_it(
     standin: StandIn, settings: Settings, r: redis.Redis, keys: Keys
 ) -> None:
     from shared.models import Lane, Outcome, OutcomeStatus
-    from workers.context import WorkerContext
     from workers.handle import deliver
+    from workers.worker_context import WorkerContext
 
     # Given a worker killed between claiming the reply and POSTing it: its claim lives on
     t = ticket(callback_url=f"{standin.url}/replies")
@@ -253,8 +253,8 @@ def test_a_receiver_that_stays_down_costs_two_attempts_and_the_answer_is_kept(
 ) -> None:
     from shared.clock import ManualClock
     from shared.models import Lane, Outcome, OutcomeStatus
-    from workers.context import WorkerContext
     from workers.handle import deliver
+    from workers.worker_context import WorkerContext
 
     # Given a callback receiver that answers 503 to everything
     standin.status = 503

@@ -212,9 +212,9 @@ def test_after_an_outage_the_retry_is_accepted(
 def test_odd_timestamps_are_refused_not_crashed(stamp: str) -> None:
     # Given a generic delivery whose timestamp header is not plain ASCII digits (latin-1 "²"
     # and Arabic-Indic digits count as digits for str.isdigit, but float() refuses them)
-    from producers.sources.base import Inbound
-    from producers.sources.generic import GenericSource
     from shared.errors import SignatureError
+    from shared.vendors.base import Inbound
+    from shared.vendors.generic import GenericSource
 
     body = encode(payload("generic"))
     headers = {k.lower(): v for k, v in signed_headers("generic", body, NOW_S).items()}

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from producers.sources.base import Inbound
-from producers.sources.registry import build_sources
 from shared.errors import SignatureError
+from shared.vendors.base import Inbound
+from shared.vendors.registry import build_sources
 from tests.conftest import make_settings
 
 ZENDESK_TEST_SECRET = "dGhpc19zZWNyZXRfaXNfZm9yX3Rlc3Rpbmdfb25seQ=="

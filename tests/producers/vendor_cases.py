@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from producers.sources import freshdesk, front, generic, helpscout, intercom, jira, zendesk
+from shared.vendors import freshdesk, front, generic, helpscout, intercom, jira, zendesk
 
 SECRETS = {
     "generic": "gen-secret-1",

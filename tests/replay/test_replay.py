@@ -15,13 +15,13 @@ import redis
 from typer.testing import CliRunner
 
 from producers.enqueue import Intake
-from producers.replay import Replayer, ReplayFilter, ReplaySummary
-from producers.replay_source import open_records
+from producers.replay.replayer import Replayer, ReplayFilter, ReplaySummary
+from producers.replay.source import open_records
 from shared.broker import build_broker
 from shared.clock import SystemClock
 from shared.keys import Keys
-from shared.outcomes import OutcomeStore
 from shared.settings import Settings
+from shared.stores.outcomes import OutcomeStore
 from tests.conftest import REDIS_URL, ROOT
 from tests.replay.helpers import (
     cli_app,

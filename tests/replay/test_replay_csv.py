@@ -8,7 +8,7 @@ from typing import Any
 import redis
 from typer.testing import CliRunner
 
-from producers.columns import PRESETS, ColumnMapping, parse_date
+from producers.replay.columns import PRESETS, ColumnMapping, parse_date
 from shared.keys import Keys
 from shared.models import Lane
 from tests.conftest import REDIS_URL

@@ -11,9 +11,9 @@ import redis
 from shared.broker import build_broker
 from shared.keys import Keys
 from shared.models import Lane
+from shared.stores.parking import ParkingLot
 from tests.conftest import make_settings
 from tests.scheduler.helpers import clock_at, message
-from workers.parking import ParkingLot
 from workers.scheduler import Scheduler
 
 

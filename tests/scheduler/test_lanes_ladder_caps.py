@@ -14,7 +14,7 @@ from shared.models import Ticket
 from tests.conftest import make_settings
 from tests.helpers import generic_ticket
 from tests.scheduler.helpers import admit, clock_at, scheduler, spend
-from workers.scheduler import acknowledge_cap
+from workers.admission.acknowledge import acknowledge_cap
 
 LADDER = [Candidate("gpt-4o-mini", 14_400, 1_000), Candidate("gpt-4.1-nano", 9_600, 700)]
 

@@ -14,10 +14,10 @@ import redis
 
 from shared.keys import Keys
 from shared.models import Lane
+from shared.stores.parking import ParkingLot
 from tests.conftest import REDIS_URL, ROOT, make_settings
 from tests.helpers import wait_for
 from tests.scheduler.helpers import clock_at, message, scheduler
-from workers.parking import ParkingLot
 
 LEASE_MS = 300
 

@@ -8,9 +8,9 @@ from shared.keys import Keys
 from shared.ledger import Ledger
 from shared.models import Lane
 from shared.settings import Settings
+from shared.stores.parking import ParkingLot
 from tests.conftest import make_settings
 from tests.scheduler.helpers import clock_at, message, scheduler, spend
-from workers.parking import ParkingLot
 
 
 def test_tick_sets_the_even_pace_from_what_is_left(

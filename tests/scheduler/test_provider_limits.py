@@ -8,8 +8,8 @@ import redis
 from shared.clock import ManualClock
 from shared.keys import Keys
 from shared.models import Lane, Ticket
+from shared.stores.provider_limits import ProviderLimits, parse_duration_ms
 from tests.helpers import generic_ticket
-from workers.scheduler import ProviderLimits, parse_duration_ms
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ import sentry_sdk
 
 from shared.errors import PermanentError, ProviderUnavailable, TransientError
 from shared.settings import Settings
+from shared.stores.dead_letters import DeadLetter
 from shared.telemetry import init_sentry, report_dead_letter, ticket_text
 from tests.conftest import make_settings
 from tests.telemetry.dsn_server import SentryStandIn
-from workers.failures.dlq import DeadLetter
 
 EMAIL = "ann.private@example.com"
 SUBJECT = "Refund for order 88412 never arrived"

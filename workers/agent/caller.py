@@ -18,7 +18,7 @@ from shared.pricing import TOKENS_PER_PRICE_UNIT, PriceTable
 from shared.settings import Settings
 from workers.agent.backoff import backoff_s
 from workers.agent.budget import CallBudget
-from workers.agent.circuit import CircuitHook
+from workers.agent.circuit_hook import CircuitHook
 from workers.agent.llm import Completion, LLMClient
 from workers.agent.result import RunState, StopRun
 

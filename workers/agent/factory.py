@@ -9,7 +9,7 @@ from workers.agent.runner import Agent
 from workers.agent.tools import ToolBox
 
 if TYPE_CHECKING:
-    from workers.context import WorkerContext
+    from workers.worker_context import WorkerContext
 
 
 class _ContextCircuit:

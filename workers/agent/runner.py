@@ -20,8 +20,8 @@ from shared.pricing import PriceTable
 from shared.settings import Settings
 from workers.agent.budget import CallBudget
 from workers.agent.caller import ModelCaller
-from workers.agent.circuit import CircuitHook
-from workers.agent.context import context_shares
+from workers.agent.circuit_hook import CircuitHook
+from workers.agent.context_window import context_shares
 from workers.agent.guard import ReplyCheck
 from workers.agent.llm import LLMClient, ToolCall
 from workers.agent.prompt import SYSTEM_PROMPT, first_messages, truncate

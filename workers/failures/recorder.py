@@ -19,8 +19,8 @@ from pydantic import ValidationError
 from shared.errors import PermanentError
 from shared.messages import is_ticket_actor
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
-from workers.context import WorkerContext
-from workers.failures.dlq import DeadLetter
+from shared.stores.dead_letters import DeadLetter
+from workers.worker_context import WorkerContext
 
 log = logging.getLogger("paceline.failures")
 

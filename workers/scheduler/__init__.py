@@ -1,9 +1,7 @@
 """The scheduler: pace the day's ceiling, release parked work by lane, alerts (one leader)."""
 
-from workers.scheduler.acknowledge import acknowledge_cap
 from workers.scheduler.alerts import Alert, Alerts
 from workers.scheduler.leader import LeaderLease
-from workers.scheduler.provider_limits import ProviderLimits, parse_duration_ms
 from workers.scheduler.scheduler import Scheduler, TickReport
 from workers.scheduler.velocity import SpendVelocity, Spike
 
@@ -11,11 +9,8 @@ __all__ = [
     "Alert",
     "Alerts",
     "LeaderLease",
-    "ProviderLimits",
     "Scheduler",
     "SpendVelocity",
     "Spike",
     "TickReport",
-    "acknowledge_cap",
-    "parse_duration_ms",
 ]

@@ -25,9 +25,9 @@ from shared.ledger import Ledger
 from shared.models import Lane
 from shared.pricing import PriceTable
 from shared.settings import Settings
-from workers.envelope import model_ladder
-from workers.failures.dlq import DeadLetterRegistry
-from workers.parking import ParkingLot
+from shared.stores.dead_letters import DeadLetterRegistry
+from shared.stores.parking import ParkingLot
+from workers.admission.envelope import model_ladder
 from workers.scheduler.alerts import Alerts
 from workers.scheduler.leader import DEFAULT_LEASE_MS, LeaderLease
 from workers.scheduler.pace import Pacer, PaceState

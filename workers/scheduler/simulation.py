@@ -24,8 +24,8 @@ from shared.messages import actor_for
 from shared.models import Lane
 from shared.pricing import PriceTable
 from shared.settings import Settings
-from workers.envelope import model_ladder
-from workers.parking import ParkingLot
+from shared.stores.parking import ParkingLot
+from workers.admission.envelope import model_ladder
 from workers.scheduler.scheduler import Scheduler
 from workers.scheduler.sim_traffic import SimTicket, Traffic
 

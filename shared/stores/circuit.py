@@ -26,7 +26,7 @@ from shared.clock import Clock
 from shared.keys import Keys
 from shared.models import Lane, Ticket
 from shared.settings import Settings
-from workers.gates import check_gate
+from workers.admission.gates import check_gate
 
 REASON = "provider_circuit_open"
 DEFAULT_WINDOW_S = 30.0

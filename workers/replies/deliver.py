@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import redis
 
-from producers.replies.vendors import ReplyRequest, vendor_request
 from shared.errors import PermanentError, TransientError
 from shared.keys import TICKET_RETENTION_S, Keys
 from shared.models import Ticket
 from shared.settings import Settings
+from shared.vendors.replies import ReplyRequest, vendor_request
 
 SENT = "sent"
 ALREADY_SENT = "already_sent"

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from producers.sources.base import Inbound, Parsed
-from producers.sources.payload import (
+from shared.vendors.base import Inbound, Parsed
+from shared.vendors.payload import (
     build_ticket,
     content_hash,
     load_object,
@@ -24,7 +24,7 @@ from producers.sources.payload import (
     text,
     vendor_id,
 )
-from producers.sources.signing import check_age, hmac_b64, parse_unix_s, require, same
+from shared.vendors.signing import check_age, hmac_b64, parse_unix_s, require, same
 
 SIGNATURE_HEADER = "x-front-signature"
 TIMESTAMP_HEADER = "x-front-request-timestamp"

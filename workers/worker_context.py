@@ -12,14 +12,14 @@ from redis import Redis
 from shared.clock import Clock, SystemClock
 from shared.keys import Keys
 from shared.ledger import Ledger
-from shared.outcomes import OutcomeStore
 from shared.pricing import PriceTable
 from shared.redis_client import make_redis
 from shared.settings import Settings
-from workers.failures.circuit import ProviderCircuit
-from workers.failures.dlq import DeadLetterRegistry
-from workers.parking import ParkingLot
-from workers.releases import PendingReleases
+from shared.stores.circuit import ProviderCircuit
+from shared.stores.dead_letters import DeadLetterRegistry
+from shared.stores.outcomes import OutcomeStore
+from shared.stores.parking import ParkingLot
+from workers.admission.releases import PendingReleases
 
 if TYPE_CHECKING:
     from workers.agent.runner import Agent
@@ -96,7 +96,7 @@ class WorkerContext:
 
 
 def _reply_sender(ctx: WorkerContext) -> Any:
-    from producers.replies.deliver import deliver_reply
+    from workers.replies.deliver import deliver_reply
 
     def send(ticket: Any, outcome_doc: dict[str, Any]) -> str:
         return deliver_reply(

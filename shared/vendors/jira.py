@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from producers.sources.base import Inbound, Parsed
-from producers.sources.payload import (
+from shared.vendors.base import Inbound, Parsed
+from shared.vendors.payload import (
     build_ticket,
     content_hash,
     load_object,
@@ -22,7 +22,7 @@ from producers.sources.payload import (
     text,
     vendor_id,
 )
-from producers.sources.signing import hmac_hex, require, same
+from shared.vendors.signing import hmac_hex, require, same
 
 SIGNATURE_HEADER = "x-hub-signature"
 IDENTIFIER_HEADER = "x-atlassian-webhook-identifier"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from producers.sources.base import Source
-from producers.sources.freshdesk import FreshdeskSource
-from producers.sources.front import FrontSource
-from producers.sources.generic import GenericSource
-from producers.sources.helpscout import HelpScoutSource
-from producers.sources.intercom import IntercomSource
-from producers.sources.jira import JiraSource
-from producers.sources.zendesk import ZendeskSource
+from shared.vendors.base import Source
+from shared.vendors.freshdesk import FreshdeskSource
+from shared.vendors.front import FrontSource
+from shared.vendors.generic import GenericSource
+from shared.vendors.helpscout import HelpScoutSource
+from shared.vendors.intercom import IntercomSource
+from shared.vendors.jira import JiraSource
+from shared.vendors.zendesk import ZendeskSource
 
 
 def build_sources() -> dict[str, Source]:

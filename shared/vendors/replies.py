@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 from pydantic import SecretStr
 
-from producers.sources import freshdesk, front, helpscout, intercom, jira, zendesk
 from shared.settings import Settings
+from shared.vendors import freshdesk, front, helpscout, intercom, jira, zendesk
 
 
 @dataclass(frozen=True)

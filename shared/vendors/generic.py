@@ -6,9 +6,9 @@ contract's ticket JSON. Dedupe is on `event_id`.
 
 from __future__ import annotations
 
-from producers.sources.base import Inbound, Parsed
-from producers.sources.payload import build_ticket, load_object
-from producers.sources.signing import check_age, hmac_hex, parse_unix_s, require, same
+from shared.vendors.base import Inbound, Parsed
+from shared.vendors.payload import build_ticket, load_object
+from shared.vendors.signing import check_age, hmac_hex, parse_unix_s, require, same
 
 TIMESTAMP_HEADER = "x-paceline-timestamp"
 SIGNATURE_HEADER = "x-paceline-signature"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from producers.sources.base import Inbound, Parsed
-from producers.sources.payload import (
+from shared.vendors.base import Inbound, Parsed
+from shared.vendors.payload import (
     build_ticket,
     content_hash,
     load_object,
@@ -23,7 +23,7 @@ from producers.sources.payload import (
     text,
     vendor_id,
 )
-from producers.sources.signing import require, same
+from shared.vendors.signing import require, same
 
 SECRET_HEADER = "x-paceline-webhook-secret"  # noqa: S105 (a header name)
 PREFIX = "fd"

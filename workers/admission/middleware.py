@@ -25,12 +25,12 @@ from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 from shared.ledger import AdmissionRequest, Candidate, Decision
 from shared.messages import is_ticket_actor
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
-from workers.context import WorkerContext
-from workers.envelope import candidates_for, model_ladder
-from workers.gates import Gate
+from shared.stores.parking import parkable
+from workers.admission.acknowledge import CAP_REASONS, acknowledge_cap
+from workers.admission.envelope import candidates_for, model_ladder
+from workers.admission.gates import Gate
 from workers.message_shape import read_ticket_message
-from workers.parking import parkable
-from workers.scheduler.acknowledge import CAP_REASONS, acknowledge_cap
+from workers.worker_context import WorkerContext
 
 log = logging.getLogger("paceline.admission")
 
@@ -93,7 +93,7 @@ class AdmissionMiddleware(Middleware):
             wrappers.append(self._wrap_consumer)
 
     def _wrap_consumer(self, queue_name: str, consumer: Any) -> Any:
-        from workers.prefetch_admission import AdmittingConsumer
+        from workers.admission.batch import AdmittingConsumer
 
         return AdmittingConsumer.around(queue_name, consumer, self)
 

@@ -17,7 +17,7 @@ from typing import BinaryIO, Literal
 
 from pydantic import ValidationError
 
-from producers.columns import ColumnMapping, MappingError
+from producers.replay.columns import ColumnMapping, MappingError
 from shared.models import Ticket
 
 Format = Literal["jsonl", "csv"]

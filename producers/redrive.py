@@ -22,16 +22,16 @@ import dramatiq
 import redis
 from pydantic import ValidationError
 
-from producers.replay_estimate import ReplayEstimator
+from producers.replay.estimate import ReplayEstimator
 from shared.clock import Clock, now_ms
 from shared.keys import Keys
 from shared.ledger import Ledger
 from shared.messages import queue_for, ticket_message
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
-from shared.outcomes import OutcomeStore
 from shared.pricing import PriceTable
 from shared.settings import Settings
-from workers.failures.dlq import BATCH, DeadLetter, DeadLetterRegistry, DLQFilter
+from shared.stores.dead_letters import BATCH, DeadLetter, DeadLetterRegistry, DLQFilter
+from shared.stores.outcomes import OutcomeStore
 
 ProgressFn = Callable[[str], None]
 REQUEUE_MARKER_TTL_S = 24 * 3600

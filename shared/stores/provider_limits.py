@@ -18,7 +18,7 @@ import redis
 from shared.clock import Clock
 from shared.keys import Keys
 from shared.models import Lane, Ticket
-from workers.gates import check_gate
+from workers.admission.gates import check_gate
 
 REASON = "provider_rate_limit"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")

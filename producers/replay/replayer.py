@@ -24,8 +24,8 @@ from typing import Any
 import redis
 
 from producers.enqueue import Intake
-from producers.replay_estimate import CostEstimate, ReplayEstimator
-from producers.replay_source import Record
+from producers.replay.estimate import CostEstimate, ReplayEstimator
+from producers.replay.source import Record
 from shared.clock import Clock, now_ms
 from shared.keys import Keys
 from shared.models import Lane, Ticket

@@ -6,8 +6,8 @@ round trip per ticket, and on a small machine a round trip is dear: the thread b
 GIL changes hands twice, Redis wakes for one command (measured in a running worker with
 `time.thread_time()`: an admission cost as much CPU as dramatiq's own ack, ~300 µs). Here
 the consumer admits what one fetch returned in one round trip and leaves each message's
-decision on it (`workers.admission.leave_prepared`); the worker thread then only carries it
-out, so dramatiq's rules hold (a park or a refusal is a `SkipMessage` raised in
+decision on it (`leave_prepared`); the worker thread then only carries it out, so
+dramatiq's rules hold (a park or a refusal is a `SkipMessage` raised in
 `before_process_message`).
 
 What this changes for a ticket: its reservation opens when it is fetched, not when a worker
@@ -34,7 +34,7 @@ from dramatiq.common import q_name
 from shared.messages import is_ticket_actor
 
 if TYPE_CHECKING:
-    from workers.admission import AdmissionMiddleware
+    from workers.admission.middleware import AdmissionMiddleware
 
 log = logging.getLogger("paceline.admission")
 
@@ -74,7 +74,7 @@ class AdmittingConsumer:
         return first
 
     def _admit(self, batch: list[Any]) -> None:
-        from workers.admission import leave_prepared
+        from workers.admission.middleware import leave_prepared
 
         tickets = [m for m in batch if is_ticket_actor(m.actor_name)]
         if not tickets:

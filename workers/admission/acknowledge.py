@@ -14,7 +14,7 @@ from shared.clock import next_midnight_s
 from shared.models import Ticket
 
 if TYPE_CHECKING:
-    from workers.context import WorkerContext
+    from workers.worker_context import WorkerContext
 
 CAP_REASONS = ("user_daily_cap", "tenant_daily_cap")
 

@@ -1,0 +1,1 @@
+"""Replaying historical tickets into the replay lane: read, map, price, enqueue."""

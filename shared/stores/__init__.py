@@ -1,0 +1,1 @@
+"""Redis stores both sides use: outcomes, dead letters, parking, circuit, limits, gauges."""

@@ -1,0 +1,1 @@
+"""Admission: a ticket runs only when the money to answer it exists."""
