@@ -37,7 +37,7 @@ from shared.telemetry import init_sentry, shutdown_sentry
 from tests.bench.common import bench_namespace, row
 from tests.conftest import REDIS_URL, SimulatorProcess
 from tests.helpers import generic_ticket
-from tests.telemetry.dsn_server import SentryStandIn
+from tests.shared.telemetry.dsn_server import SentryStandIn
 from workers.observe import build_metrics
 from workers.runtime import RunningWorker, worker_metrics
 from workers.worker_context import WorkerContext

@@ -30,7 +30,7 @@ from shared.models import Lane, Ticket
 from shared.pricing import PriceTable
 from shared.settings import Settings, load_settings
 from tests.conftest import REDIS_URL, delete_namespace
-from tests.replay.helpers import ticket_doc, write_jsonl
+from tests.producers.replay.helpers import ticket_doc, write_jsonl
 
 COMMAND = ".venv/bin/python -c 'from tests.bench.bench_replay import run; print(run())'"
 DRY_RUN_TICKETS = 100_000

@@ -1,6 +1,6 @@
 """The chaos smoke inside `make test`: duplicate storms and poison messages against a real stack
 (separate simulator, webhook, worker and scheduler processes). The SIGKILL scenario is left to
-`make chaos-smoke`; tests/failures/test_worker_kill.py covers it in `make test`."""
+`make chaos-smoke`; tests/workers/failures/test_worker_kill.py covers it in `make test`."""
 
 from __future__ import annotations
 

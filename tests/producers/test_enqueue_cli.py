@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from shared.cli import cmd_enqueue
 from shared.keys import Keys
 from tests.conftest import REDIS_URL
-from tests.producers.vendor_cases import payload
+from tests.producers.webhook.vendor_cases import payload
 
 
 def run(namespace: str, args: list[str], stdin: str | None = None) -> tuple[int, str, str]:

@@ -1,0 +1,116 @@
+"""`/ops` over real HTTP: who may see it, the cookie, the form token, the requeue rules."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import redis
+
+from shared.keys import Keys
+from shared.models import Lane
+from shared.stores.dead_letters import DeadLetterRegistry
+from tests.conftest import make_settings
+from tests.helpers import WebhookServer
+from tests.producers.webhook.ops_seed import dead_letter
+
+TOKEN = "ops-token-for-tests-1234"
+BEARER = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _form_token(html: str) -> str:
+    found = re.search(r'<meta name="ops-form-token" content="([0-9a-f]+)">', html)
+    assert found, "the page carries no form token"
+    return found.group(1)
+
+
+def test_refused_without_the_setting(namespace: str) -> None:
+    # Given no PACELINE_OPS_TOKEN
+    with WebhookServer(make_settings(namespace)) as app:
+        # When anyone asks, even with a token
+        resp = httpx.get(f"{app.url}/ops", headers=BEARER)
+        post = httpx.post(f"{app.url}/ops/dlq/requeue", headers=BEARER, data={"reason": "x"})
+    # Then the page is off
+    assert resp.status_code == 403 and post.status_code == 403
+
+
+def test_bearer_cookie_and_refusals(namespace: str) -> None:
+    settings = make_settings(namespace, ops_token=TOKEN)
+    with WebhookServer(settings) as app:
+        # Given no credentials, or a wrong one: 401, no page
+        assert httpx.get(f"{app.url}/ops").status_code == 401
+        wrong = {"Authorization": "Bearer nope"}
+        assert httpx.get(f"{app.url}/ops", headers=wrong).status_code == 401
+        assert httpx.get(f"{app.url}/ops?token=nope").status_code == 401
+        # When the bearer token is sent: the page
+        page = httpx.get(f"{app.url}/ops", headers=BEARER)
+        assert page.status_code == 200 and "spend-chart" in page.text
+        assert page.headers["cache-control"] == "no-store"
+        # When the token comes in the query: an HttpOnly cookie (not the token) and a redirect
+        with httpx.Client(base_url=app.url) as browser:
+            first = browser.get(f"/ops?token={TOKEN}")
+            assert first.status_code == 303 and first.headers["location"] == "/ops"
+            cookie = first.headers["set-cookie"]
+            assert "HttpOnly" in cookie and "SameSite=strict" in cookie and TOKEN not in cookie
+            again = browser.get("/ops")
+            assert again.status_code == 200
+            form = _form_token(again.text)
+            # And a POST with the cookie but no form token, or from another origin, is refused
+            no_token = browser.post("/ops/dlq/requeue", data={"reason": "x"})
+            assert no_token.status_code == 403
+            foreign = browser.post(
+                "/ops/dlq/requeue",
+                data={"reason": "x", "form_token": form},
+                headers={"Origin": "http://evil.example"},
+            )
+            assert foreign.status_code == 403
+            ok = browser.post("/ops/dlq/requeue", data={"reason": "x", "form_token": form})
+            assert ok.status_code == 200 and "Nothing to requeue" in ok.text
+
+
+def test_requeue_over_the_redrive_allowance_is_refused(namespace: str, r: redis.Redis) -> None:
+    keys = Keys(namespace)
+    # Given a $0.02 day (30% kept for live) and 10 dead tickets whose worst case exceeds it
+    for i in range(10):
+        dead_letter(r, keys, i, "http_500")
+    settings = make_settings(
+        namespace, ops_token=TOKEN, daily_ceiling_usd="0.02", user_daily_cap_usd="0.01"
+    )
+    with WebhookServer(settings) as app:
+        form = _form_token(httpx.get(f"{app.url}/ops", headers=BEARER).text)
+        # When the operator asks to requeue them, and even confirms
+        for confirm in ("0", "1"):
+            resp = httpx.post(
+                f"{app.url}/ops/dlq/requeue",
+                headers=BEARER,
+                data={"reason": "http_500", "form_token": form, "confirm": confirm},
+            )
+            # Then it is refused with the numbers, and nothing moved
+            assert resp.status_code == 409, resp.text
+            assert "Requeue refused" in resp.text and "live reserve $0.0060" in resp.text
+    assert DeadLetterRegistry(r, keys).size() == 10
+    assert r.llen(f"{keys.dramatiq_namespace}:{Lane.REDRIVE.queue_name}") == 0
+
+
+def test_dry_run_first_then_requeue(namespace: str, r: redis.Redis) -> None:
+    keys = Keys(namespace)
+    # Given two dead letters of one reason and one of another
+    for i in range(2):
+        dead_letter(r, keys, i, "context_length")
+    dead_letter(r, keys, 9, "http_500")
+    settings = make_settings(namespace, ops_token=TOKEN)
+    with WebhookServer(settings) as app:
+        form = _form_token(httpx.get(f"{app.url}/ops", headers=BEARER).text)
+        data = {"reason": "context_length", "form_token": form}
+        # When the operator presses "Requeue": a priced dry run, nothing sent
+        dry = httpx.post(f"{app.url}/ops/dlq/requeue", headers=BEARER, data=data)
+        assert dry.status_code == 200 and "Dry run: 2 tickets" in dry.text
+        assert "Confirm requeue" in dry.text
+        assert r.llen(f"{keys.dramatiq_namespace}:{Lane.REDRIVE.queue_name}") == 0
+        # And confirms: both go to the redrive lane, the other reason stays
+        done = httpx.post(
+            f"{app.url}/ops/dlq/requeue", headers=BEARER, data={**data, "confirm": "1"}
+        )
+        assert done.status_code == 200 and "id='requeued-count'>2<" in done.text
+    assert r.llen(f"{keys.dramatiq_namespace}:{Lane.REDRIVE.queue_name}") == 2
+    assert [e.reason for e in DeadLetterRegistry(r, keys).iter_entries()] == ["http_500"]
