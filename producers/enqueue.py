@@ -22,7 +22,7 @@ import dramatiq
 import redis
 
 from shared.clock import Clock, now_ms
-from shared.errors import TransientError
+from shared.errors import DeliveryInFlight
 from shared.keys import TICKET_RETENTION_S, Keys
 from shared.messages import ticket_message
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
@@ -32,10 +32,6 @@ log = logging.getLogger(__name__)
 # How long a claim lives before its message is confirmed on the queue.
 CLAIM_TTL_S = 60
 CLAIMING = "claim:"
-
-
-class DeliveryInFlight(TransientError):
-    """Raised when the same delivery is being enqueued right now and is not confirmed yet."""
 
 
 def shares_redis(broker: dramatiq.Broker, client: redis.Redis) -> bool:

@@ -3,13 +3,22 @@
 - `TransientError`: worth another attempt (retried, bounded, paid from the envelope).
 - `PermanentError`: will fail the same way again (dead-lettered on the first attempt).
 - `BudgetError`: the money is not there now (deferred, never a retry, never a dead letter).
+- the rest are refusals of input or configuration, each answered where it is raised (a
+  status code, a one-line message), and `AdmissionError`, a failed attempt for dramatiq.
 """
 
 from __future__ import annotations
 
+from dramatiq.middleware import MiddlewareError
+
 
 class PacelineError(Exception):
     """Raised for every error paceline itself defines."""
+
+    # What the ticket's run had cost when it failed; the agent sets them on the way out, and
+    # the worker's dead-letter and park records read them.
+    attempts: int = 1
+    cost_micros: int = 0
 
 
 class SettingsError(PacelineError):
@@ -28,6 +37,10 @@ class TransientError(PacelineError):
         self.retry_after_s = retry_after_s
         if reason:
             self.reason = reason
+
+
+class DeliveryInFlight(TransientError):
+    """Raised when the same delivery is being enqueued right now and is not confirmed yet."""
 
 
 class ProviderUnavailable(TransientError):
@@ -83,3 +96,31 @@ class SignatureError(PacelineError):
 
 class NotATicket(PacelineError):
     """Raised when a webhook body verifies but does not describe a ticket."""
+
+
+class BodyTooLarge(PacelineError):
+    """Raised when a webhook body is (or announces itself as) larger than the limit."""
+
+
+class MappingError(PacelineError, ValueError):
+    """Raised when a column mapping is malformed or names a header the file does not have."""
+
+
+class LabelRejected(PacelineError, ValueError):
+    """Raised when a metric label value could carry personal data or free text."""
+
+
+class ConfigError(PacelineError, ValueError):
+    """Raised when a simulator fault setting is unknown or out of range (the message names it)."""
+
+
+class StackError(PacelineError):
+    """Raised when a part of the local stack cannot start; the message says what to do."""
+
+
+class AdmissionError(PacelineError, MiddlewareError):
+    """Raised when admission could not complete; the attempt fails instead of running unpaid.
+
+    A `MiddlewareError`, so dramatiq treats it as a failed attempt (bounded retries) rather
+    than swallowing it and running the actor anyway.
+    """

@@ -26,16 +26,14 @@ from prometheus_client import (
     start_http_server,
 )
 
+from shared.errors import LabelRejected
+
 GLOBAL_SCOPE = "global"
 CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
 _LABEL_RE = re.compile(r"^[A-Za-z0-9_.:/\-]{1,120}$")
 STEP_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 50)
 # Parked tickets wait for budget for hours: the latency buckets reach a day.
 LATENCY_BUCKETS_S = (0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 900, 3600, 4 * 3600, 86400)
-
-
-class LabelRejected(ValueError):
-    """Raised when a label value could carry personal data or free text."""
 
 
 def label_value(value: str) -> str:

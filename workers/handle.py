@@ -12,12 +12,12 @@ import logging
 import traceback
 from typing import Any
 
-from shared.errors import BudgetError, InvalidTicket, PermanentError, TransientError
+from shared.errors import AdmissionError, BudgetError, InvalidTicket, PermanentError, TransientError
 from shared.ledger import ReservationBudget
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.stores.dead_letters import DeadLetter
 from shared.stores.parking import parkable
-from workers.admission.middleware import CLOSED, OPTION, AdmissionError
+from workers.admission.middleware import CLOSED, OPTION
 from workers.message_shape import poison_doc, read_ticket_message
 from workers.worker_context import WorkerContext
 

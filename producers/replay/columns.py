@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.errors import MappingError
+
 FIELDS = (
     "event_id", "ticket_id", "tenant_id", "requester_id", "requester_email", "requester_name",
     "subject", "body", "priority", "tags", "created_at",
@@ -88,10 +90,6 @@ PRIORITY_WORDS = {
 
 _JIRA_DATE = "%d/%b/%y %I:%M %p"
 _SPACE_DATE = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
-
-
-class MappingError(ValueError):
-    """Raised when a column mapping is malformed or names a header the file does not have."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from typing import BinaryIO, Literal
 
 from pydantic import ValidationError
 
-from producers.replay.columns import ColumnMapping, MappingError
+from producers.replay.columns import ColumnMapping
+from shared.errors import MappingError
 from shared.models import Ticket
 
 Format = Literal["jsonl", "csv"]

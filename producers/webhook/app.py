@@ -21,15 +21,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from producers.enqueue import DeliveryInFlight, Intake, Submitted
+from producers.enqueue import Intake, Submitted
 from producers.webhook import responses
-from producers.webhook.body import BodyTooLarge, read_limited
+from producers.webhook.body import read_limited
 from producers.webhook.metrics import mount_metrics
 from producers.webhook.ops import mount_ops
 from producers.webhook.readiness import unreachable
 from shared.broker import build_broker
 from shared.clock import Clock, SystemClock
-from shared.errors import NotATicket, SignatureError
+from shared.errors import BodyTooLarge, DeliveryInFlight, NotATicket, SignatureError
 from shared.keys import Keys
 from shared.models import Lane
 from shared.redis_client import make_redis

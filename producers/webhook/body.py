@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-
-class BodyTooLarge(Exception):
-    """Raised when a body is (or announces itself as) larger than the limit."""
+from shared.errors import BodyTooLarge
 
 
 async def read_limited(request: Request, max_bytes: int) -> bytes:

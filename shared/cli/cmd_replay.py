@@ -110,9 +110,10 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Replay a JSONL or CSV export of tickets in the replay lane; resumable after Ctrl-C."""
         # Imported here so `paceline --help` does not pay for dramatiq and redis.
-        from producers.replay.columns import ColumnMapping, MappingError
+        from producers.replay.columns import ColumnMapping
         from producers.replay.replayer import ReplayFilter, replay_name
         from producers.replay.source import detect_format
+        from shared.errors import MappingError
 
         settings = settings_or_exit()
         if fmt not in (None, "jsonl", "csv"):
@@ -152,12 +153,11 @@ def _run(
 ) -> dict[str, Any]:
     from redis import RedisError
 
-    from producers.replay.columns import MappingError
     from producers.replay.estimate import ReplayEstimator
     from producers.replay.replayer import Replayer, ReplaySummary, estimate_document
     from producers.replay.source import open_records
     from shared.clock import SystemClock
-    from shared.errors import SettingsError
+    from shared.errors import MappingError, SettingsError
     from shared.keys import Keys
     from shared.pricing import PriceTable
     from shared.redis_client import make_redis

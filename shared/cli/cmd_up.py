@@ -10,7 +10,8 @@ import typer
 
 from shared.cli.common import Exit, fail, print_json, settings_or_exit
 from shared.cli.signals import stop_event
-from shared.cli.stack import Stack, StackError, free_port
+from shared.cli.stack import Stack, free_port
+from shared.errors import StackError
 
 SIM_KEY = "sk-sim-local"
 

@@ -16,11 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 import redis
 
-from shared.errors import PacelineError
-
-
-class StackError(PacelineError):
-    """Raised when a part of the local stack cannot start; the message says what to do."""
+from shared.errors import StackError
 
 
 def free_port() -> int:

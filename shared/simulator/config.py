@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from enum import StrEnum
 from typing import Any
 
+from shared.errors import ConfigError as ConfigError  # re-exported: callers import it here
+
 
 class ErrorKind(StrEnum):
     RATE_LIMIT = "rate_limit"
@@ -19,10 +21,6 @@ class ErrorKind(StrEnum):
 # "Large" defaults: a benchmark at full speed never meets the limiter unless it asks to.
 DEFAULT_RPM = 1_000_000
 DEFAULT_TPM = 1_000_000_000
-
-
-class ConfigError(ValueError):
-    """Raised when a fault setting is unknown or out of range (the message names it)."""
 
 
 @dataclass(frozen=True, slots=True)

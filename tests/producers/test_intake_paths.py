@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 import redis
 
-from producers.enqueue import DeliveryInFlight, Intake, shares_redis
+from producers.enqueue import Intake, shares_redis
 from shared.broker import build_broker
 from shared.clock import ManualClock
+from shared.errors import DeliveryInFlight
 from shared.keys import Keys
 from shared.models import Lane, OutcomeStatus, Ticket
 from shared.stores.outcomes import OutcomeStore

@@ -22,6 +22,7 @@ from typing import Any
 import dramatiq
 from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
+from shared.errors import AdmissionError
 from shared.ledger import AdmissionRequest, Candidate, Decision
 from shared.messages import is_ticket_actor
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
@@ -41,10 +42,6 @@ REJECT_ACK = (
     "Thank you for your message. It is longer than we can answer automatically, so a member "
     "of our team will pick it up and reply to you personally."
 )
-
-
-class AdmissionError(MiddlewareError):
-    """Raised when admission could not complete; the attempt fails instead of running unpaid."""
 
 
 # Where a consumer that admitted a fetched batch leaves each message's `Prepared` (an

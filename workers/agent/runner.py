@@ -104,8 +104,8 @@ class Agent:
             return self._escalate(run, stop.reason)
         except PacelineError as exc:
             # The worker's dead-letter and park records read these off the error.
-            exc.attempts = run.attempts  # type: ignore[attr-defined]
-            exc.cost_micros = run.cost_micros  # type: ignore[attr-defined]
+            exc.attempts = run.attempts
+            exc.cost_micros = run.cost_micros
             raise
 
     def _loop(self, ticket: Ticket, budget: CallBudget, run: RunState, wanted: int) -> AgentResult:

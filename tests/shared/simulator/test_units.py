@@ -12,8 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from shared.errors import ConfigError
 from shared.estimate import prompt_tokens_upper_bound
-from shared.simulator.config import ConfigError, ErrorKind, SimConfig
+from shared.simulator.config import ErrorKind, SimConfig
 from shared.simulator.ratelimit import format_duration
 from shared.simulator.server import command, start_in_thread
 from shared.simulator.ticket import read_ticket

@@ -9,7 +9,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared.metrics import LabelRejected, Metrics, metrics_response, start_metrics_server
+from shared.errors import LabelRejected
+from shared.metrics import Metrics, metrics_response, start_metrics_server
 
 EXPECTED = {
     "paceline_spend_micros": ["scope"],
