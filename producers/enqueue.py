@@ -137,14 +137,14 @@ class Intake:
         )
         redis_id = str(uuid.uuid4())
         queued = message.copy(options={"redis_message_id": redis_id})
-        dq = f"{self._keys.dramatiq_namespace}:{message.queue_name}"
         k = self._keys
+        dq = k.dramatiq_queue(message.queue_name)
         ok, job_id = self._intake(
             keys=[
                 dedupe_key,
                 k.ticket(ticket.ticket_id),
                 k.outcomes_index,
-                k.outcomes_index + ":counts",
+                k.outcomes_counts,
                 dq,
                 dq + ".msgs",
             ],

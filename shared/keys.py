@@ -1,40 +1,14 @@
 """Every Redis key paceline writes, its type and its TTL, under `PACELINE_NAMESPACE`.
 
 Two namespaces on one Redis never see each other: every key below, and dramatiq's own
-(`<ns>:dq:*`, see `dramatiq_namespace`), starts with the namespace.
-
-| key                                   | type   | TTL                    | what                       |
-|---------------------------------------|--------|------------------------|----------------------------|
-| <ns>:caps                             | hash   | none                   | cap overrides (micros)     |
-| <ns>:caps:audit                       | list   | none (capped 1000)     | who changed a cap and when |
-| <ns>:ledger:<day>                     | hash   | 8 days                 | the day's books (below)    |
-| <ns>:res:<reservation_id>             | hash   | lease + 1 day          | one reservation (below)    |
-| <ns>:res:leases                       | zset   | none                   | reservation id by expiry ms|
-| <ns>:res:by_ticket                    | hash   | none (entries cleaned) | ticket key -> reservation  |
-| <ns>:pace                             | hash   | none                   | the admission bucket       |
-| <ns>:parked                           | zset   | none                   | parked member by release ms|
-| <ns>:parked:msg                       | hash   | none                   | parked member -> message   |
-| <ns>:dedupe:<source>:<delivery_id>    | string | dedupe window          | first job id               |
-| <ns>:ticket:<ticket_key>              | hash   | retention              | the ticket's outcome       |
-| <ns>:outcomes:index                   | zset   | none                   | ticket key by update ms    |
-| <ns>:dlq:entries                      | hash   | retention (by sweep)   | entry id -> JSON entry     |
-| <ns>:dlq:index                        | zset   | retention (by sweep)   | entry id by failure ms     |
-| <ns>:dlq:requeued:<ticket_key>:<ms>   | string | 1 day                  | one requeue per dead letter|
-| <ns>:circuit                          | hash   | none                   | provider circuit breaker   |
-| <ns>:circuit:window:<bucket>          | hash   | 2 windows              | ok/error counts            |
-| <ns>:circuit:probe                    | string | probe timeout          | half-open probe token      |
-| <ns>:scheduler:leader                 | string | lease                  | the leader's id            |
-| <ns>:scheduler:fence                  | string | none                   | fencing token counter      |
-| <ns>:scheduler:spend_samples          | zset   | none (trimmed 2 h)     | tenant spend snapshots     |
-| <ns>:provider:limits                  | hash   | none                   | provider rate-limit headers|
-| <ns>:alerts:<day>                     | hash   | 8 days                 | alert -> fired at          |
-| <ns>:callback:<ticket_key>            | string | retention              | callback delivered marker  |
-| <ns>:replay:checkpoint:<name>         | hash   | 30 days                | replay resume position     |
-| <ns>:ops:spend_hourly:<day>           | hash   | 8 days                 | hour -> cumulative spent   |
+(`<ns>:dq:*`, see `dramatiq_namespace`), starts with the namespace. `KEY_TABLE` lists them
+all, one line each (template under the namespace, type, TTL, what it holds); a test runs the
+whole flow, SCANs the namespace and fails on any key no line of it describes. A new key is a
+method on `Keys` and one line in the table.
 
 The day's books hold two fields per scope (`global`, `tenant:<t>`, `user:<t>:<u>`):
 `spent:<scope>` (micros billed) and `reserved:<scope>` (micros held); and `calls:global`
-(model calls settled that day; books written before 2026-11-26 may also count per scope).
+(model calls settled that day; older books may also count per scope).
 One hash, so a decision reads and writes every scope in one call each; it
 and `res:by_ticket` also hold a `_layout` field whose long value keeps them hash tables
 (as listpacks, below 128 fields, every lookup scans them; see shared/ledger/common.lua), and
@@ -45,6 +19,7 @@ settles) and `s:<call>` (what it cost; `x:<micros>` when the lease ran out first
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 LEDGER_DAY_TTL_S = 8 * 24 * 3600
@@ -53,6 +28,78 @@ TICKET_RETENTION_S = 30 * 24 * 3600
 # Field prefixes in the day's books and in a reservation's hash.
 SPENT, RESERVED, CALLS = "spent:", "reserved:", "calls:"
 SETTLED_CALL = "s:"
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One key (or family of keys) under the namespace: `<name>` marks a variable part."""
+
+    template: str
+    type: str
+    ttl: str
+    what: str
+
+    def pattern(self, namespace: str) -> re.Pattern[str]:
+        """A regex matching every key this line describes in `namespace`."""
+        parts = re.split(r"(<[a-z_]+>)", f"{namespace}:{self.template}")
+        return re.compile("".join(_PLACEHOLDER.get(p, re.escape(p)) for p in parts) + "$")
+
+
+# A variable part is one segment (no colon), except where the value itself may hold colons.
+_ANY_SEGMENT = r"[^:]+"
+_PLACEHOLDER = {
+    "<ticket_key>": r".+",
+    "<delivery_id>": r".+",
+    "<queue>": r"(?!__)[A-Za-z0-9_\-]+(?:\.DQ)?",
+} | {name: _ANY_SEGMENT for name in ("<day>", "<reservation_id>", "<source>", "<bucket>",
+                                     "<name>", "<ms>", "<worker>")}  # fmt: skip
+
+KEY_TABLE: tuple[KeySpec, ...] = (
+    KeySpec("caps", "hash", "none", "cap overrides (micros)"),
+    KeySpec("caps:audit", "list", "none (capped 1000)", "who changed a cap and when"),
+    KeySpec("ledger:<day>", "hash", "8 days", "the day's books (see above)"),
+    KeySpec("res:<reservation_id>", "hash", "lease + 1 day", "one reservation (see above)"),
+    KeySpec("res:leases", "zset", "none", "reservation id by expiry ms"),
+    KeySpec("res:by_ticket", "hash", "none (entries cleaned)", "ticket key -> reservation"),
+    KeySpec("pace", "hash", "none", "the admission bucket"),
+    KeySpec("parked", "zset", "none", "parked member by release ms"),
+    KeySpec("parked:msg", "hash", "none", "parked member -> message"),
+    KeySpec("parked:inflight", "zset", "none", "member being released, by take ms"),
+    KeySpec("parked:reason", "hash", "none", "parked member -> reason"),
+    KeySpec("dedupe:<source>:<delivery_id>", "string", "dedupe window", "first job id"),
+    KeySpec("ticket:<ticket_key>", "hash", "retention", "the ticket's outcome"),
+    KeySpec("outcomes:index", "zset", "none", "ticket key by update ms"),
+    KeySpec("outcomes:index:counts", "hash", "none", "status -> tickets in it"),
+    KeySpec("dlq:entries", "hash", "retention (by sweep)", "entry id -> JSON entry"),
+    KeySpec("dlq:index", "zset", "retention (by sweep)", "entry id by failure ms"),
+    KeySpec("dlq:requeued:<ticket_key>:<ms>", "string", "1 day", "one requeue per dead letter"),
+    KeySpec("circuit", "hash", "none", "provider circuit breaker"),
+    KeySpec("circuit:window:<bucket>", "hash", "2 windows", "ok/error counts"),
+    KeySpec("circuit:probe", "string", "probe timeout", "half-open probe token"),
+    KeySpec("scheduler:leader", "string", "lease", "the leader's id"),
+    KeySpec("scheduler:fence", "string", "none", "fencing token counter"),
+    KeySpec("scheduler:spend_samples", "zset", "none (trimmed 2 h)", "tenant spend snapshots"),
+    KeySpec("provider:limits", "hash", "none", "provider rate-limit headers"),
+    KeySpec("alerts:<day>", "hash", "8 days", "alert -> fired at"),
+    KeySpec("callback:<ticket_key>", "string", "retention", "reply delivered (or claimed)"),
+    KeySpec("replay:checkpoint:<name>", "hash", "30 days", "replay resume position"),
+    KeySpec("ops:spend_hourly:<day>", "hash", "8 days", "hour -> cumulative spent"),
+    # dramatiq's Redis broker (its dispatch.lua lists them), under `<ns>:dq`.
+    KeySpec("dq:<queue>", "list", "none", "queued message ids"),
+    KeySpec("dq:<queue>.msgs", "hash", "none", "message id -> message"),
+    KeySpec("dq:<queue>.XQ", "zset", "dramatiq's dead-message TTL", "dead-lettered ids"),
+    KeySpec("dq:<queue>.XQ.msgs", "hash", "dramatiq's dead-message TTL", "dead-lettered messages"),
+    KeySpec("dq:__heartbeats__", "zset", "none", "worker id by last heartbeat"),
+    KeySpec("dq:__acks__.<worker>.<queue>", "set", "none", "fetched, not yet acked"),
+)
+
+
+def describe(key: str, namespace: str) -> KeySpec | None:
+    """The table line that describes `key`, or None (a key the table does not know)."""
+    for spec in KEY_TABLE:
+        if spec.pattern(namespace).match(key):
+            return spec
+    return None
 
 
 @dataclass(frozen=True)
@@ -66,6 +113,14 @@ class Keys:
     @property
     def dramatiq_namespace(self) -> str:
         return self._k("dq")
+
+    def dramatiq_queue(self, queue_name: str) -> str:
+        """dramatiq's list of a queue's message ids (`.msgs` beside it holds the messages)."""
+        return f"{self.dramatiq_namespace}:{queue_name}"
+
+    def dramatiq_dead(self, queue_name: str) -> str:
+        """dramatiq's dead-letter zset for a queue (a delay queue `x.DQ` dead-letters into `x`)."""
+        return f"{self.dramatiq_namespace}:{queue_name.removesuffix('.DQ')}.XQ"
 
     @property
     def caps(self) -> str:
@@ -105,6 +160,14 @@ class Keys:
     def parked_messages(self) -> str:
         return self._k("parked", "msg")
 
+    @property
+    def parked_inflight(self) -> str:
+        return self._k("parked", "inflight")
+
+    @property
+    def parked_reasons(self) -> str:
+        return self._k("parked", "reason")
+
     def dedupe(self, source: str, delivery_id: str) -> str:
         return self._k("dedupe", source, delivery_id)
 
@@ -114,6 +177,10 @@ class Keys:
     @property
     def outcomes_index(self) -> str:
         return self._k("outcomes", "index")
+
+    @property
+    def outcomes_counts(self) -> str:
+        return self._k("outcomes", "index", "counts")
 
     @property
     def dlq_entries(self) -> str:

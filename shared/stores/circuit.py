@@ -24,6 +24,7 @@ import redis
 
 from shared.clock import Clock
 from shared.keys import Keys
+from shared.lua import lua_source
 from shared.models import Lane, Ticket
 from shared.settings import Settings
 from workers.admission.gates import check_gate
@@ -36,55 +37,6 @@ PROBE_WAIT_MS = 1_000
 # Share of `circuit_open_s` added as jitter to a parked ticket's release, so a fleet of
 # parked tickets does not hit the gate in the same millisecond the circuit half-opens.
 RELEASE_JITTER_PCT = 20
-
-# KEYS: 1 circuit hash, 2 probe key, 3.. window buckets (current first)
-# ARGV: 1 now ms, 2 ok (1|0), 3 min calls, 4 error rate pct, 5 open ms, 6 bucket ttl ms, 7 token
-_RECORD = """
-local now, ok, token = tonumber(ARGV[1]), ARGV[2] == '1', ARGV[7]
-local open_ms = tonumber(ARGV[5])
-if token ~= '' and redis.call('GET', KEYS[2]) == token then
-  redis.call('DEL', KEYS[2])
-  if ok then
-    redis.call('HSET', KEYS[1], 'state', 'closed', 'retry_at_ms', 0, 'changed_at_ms', now)
-    for i = 3, #KEYS do redis.call('DEL', KEYS[i]) end
-    return 'closed'
-  end
-  redis.call('HSET', KEYS[1], 'state', 'open', 'retry_at_ms', now + open_ms, 'changed_at_ms', now)
-  redis.call('HINCRBY', KEYS[1], 'opens', 1)
-  return 'open'
-end
-redis.call('HINCRBY', KEYS[3], ok and 'ok' or 'err', 1)
-redis.call('PEXPIRE', KEYS[3], tonumber(ARGV[6]))
-local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
-if state ~= 'closed' or ok then return state end
-local total, errs = 0, 0
-for i = 3, #KEYS do
-  local c = redis.call('HMGET', KEYS[i], 'ok', 'err')
-  local e = tonumber(c[2] or '0')
-  total = total + tonumber(c[1] or '0') + e
-  errs = errs + e
-end
-if total >= tonumber(ARGV[3]) and errs * 100 >= tonumber(ARGV[4]) * total then
-  redis.call('HSET', KEYS[1], 'state', 'open', 'retry_at_ms', now + open_ms, 'changed_at_ms', now)
-  redis.call('HINCRBY', KEYS[1], 'opens', 1)
-  return 'open'
-end
-return 'closed'
-"""
-
-# KEYS: 1 circuit hash, 2 probe key   ARGV: 1 now ms, 2 token, 3 probe ttl ms
-# Returns 1 (closed: go), 2 (you hold the probe), 0 (open: do not call)
-_ALLOW = """
-local c = redis.call('HMGET', KEYS[1], 'state', 'retry_at_ms')
-local state = c[1] or 'closed'
-if state == 'closed' then return 1 end
-if tonumber(ARGV[1]) < tonumber(c[2] or '0') then return 0 end
-if redis.call('SET', KEYS[2], ARGV[2], 'NX', 'PX', tonumber(ARGV[3])) then
-  redis.call('HSET', KEYS[1], 'state', 'half_open', 'changed_at_ms', ARGV[1])
-  return 2
-end
-return 0
-"""
 
 
 class ProviderCircuit:
@@ -116,8 +68,8 @@ class ProviderCircuit:
         self._probe_ttl_ms = int((settings.llm_timeout_s + 5) * 1000)
         self._rng = rng or random.Random()
         self._local = threading.local()
-        self._record = client.register_script(_RECORD)
-        self._allow = client.register_script(_ALLOW)
+        self._record = client.register_script(lua_source("shared.stores", "circuit_record"))
+        self._allow = client.register_script(lua_source("shared.stores", "circuit_allow"))
 
     def _now_ms(self) -> int:
         return int(self._clock.now_s() * 1000)

@@ -175,7 +175,7 @@ class DeadLetterRegistry:
         # one the actor dead-lettered itself was acked and left none.
         if entry.redis_message_id is None:
             return
-        xq = dramatiq_xq(self._keys, entry.queue_name or Lane(entry.lane).queue_name)
+        xq = self._keys.dramatiq_dead(entry.queue_name or Lane(entry.lane).queue_name)
         pipe = self._r.pipeline(transaction=True)
         pipe.zrem(xq, entry.redis_message_id)
         pipe.hdel(xq + ".msgs", entry.redis_message_id)
@@ -194,11 +194,6 @@ class DeadLetterRegistry:
             pipe.hdel(self._keys.dlq_entries, *ids)
             removed += int(pipe.execute()[0])
         return removed
-
-
-def dramatiq_xq(keys: Keys, queue_name: str) -> str:
-    """dramatiq's dead-letter zset for a queue (a delay queue `x.DQ` dead-letters into `x`)."""
-    return f"{keys.dramatiq_namespace}:{queue_name.removesuffix('.DQ')}.XQ"
 
 
 def entry_json(entry: DeadLetter) -> str:

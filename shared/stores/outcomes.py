@@ -16,42 +16,18 @@ from typing import cast
 import redis
 
 from shared.keys import TICKET_RETENTION_S, Keys
+from shared.lua import lua_source
 from shared.models import Outcome, OutcomeStatus
-
-# KEYS: 1 ticket hash, 2 index zset, 3 counts hash
-# ARGV: 1 status, 2 event_id, 3 doc json, 4 now ms, 5 ticket id, 6 ttl s, 7 mode
-#   mode "final": refuse (return 0) when this event already has a final status
-#   mode "pending": only write when the ticket has no state or a different event
-#   mode "any": overwrite unless this event is already final
-_TRANSITION = """
-local cur_status = redis.call('HGET', KEYS[1], 'status')
-local cur_event = redis.call('HGET', KEYS[1], 'event_id')
-local finals = {answered=true, escalated=true, rejected=true, dead_lettered=true}
-if cur_status and cur_event == ARGV[2] then
-  if finals[cur_status] and ARGV[7] ~= 'force' then return 0 end
-  if ARGV[7] == 'pending' then return 0 end
-end
-if cur_status then redis.call('HINCRBY', KEYS[3], cur_status, -1) end
-redis.call('HINCRBY', KEYS[3], ARGV[1], 1)
-redis.call('HSET', KEYS[1], 'status', ARGV[1], 'event_id', ARGV[2], 'doc', ARGV[3])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
-redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), ARGV[5])
-return 1
-"""
 
 
 class OutcomeStore:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self._r = client
         self._keys = keys
-        self._script = client.register_script(_TRANSITION)
+        self._script = client.register_script(lua_source("shared.stores", "outcomes"))
         # What this thread wrote last: a worker middleware reads what its actor just stored
         # without a round trip (dramatiq runs both in the same thread).
         self._local = threading.local()
-
-    @property
-    def _counts_key(self) -> str:
-        return self._keys.outcomes_index + ":counts"
 
     def _write(self, outcome: Outcome, mode: str) -> bool:
         doc = outcome.model_dump_json()
@@ -59,7 +35,7 @@ class OutcomeStore:
             keys=[
                 self._keys.ticket(outcome.ticket_id),
                 self._keys.outcomes_index,
-                self._counts_key,
+                self._keys.outcomes_counts,
             ],
             args=[
                 outcome.status.value,
@@ -112,7 +88,7 @@ class OutcomeStore:
         return (OutcomeStatus(status), event or "") if status else None
 
     def summary(self) -> dict[str, int]:
-        raw = cast(dict[str, str], self._r.hgetall(self._counts_key))
+        raw = cast(dict[str, str], self._r.hgetall(self._keys.outcomes_counts))
         counts = {s.value: 0 for s in OutcomeStatus}
         for status, n in raw.items():
             counts[status] = max(int(n), 0)

@@ -25,6 +25,7 @@ import dramatiq
 import redis
 
 from shared.keys import Keys
+from shared.lua import lua_source
 from shared.models import Lane
 
 log = logging.getLogger("paceline.parking")
@@ -33,77 +34,7 @@ INFLIGHT_TIMEOUT_MS = 60_000
 # Largest batch the bulk path moves at once (Lua's unpack has a stack limit near 8,000).
 BULK_MAX = 1_000
 LANE_ORDER = (Lane.LIVE, Lane.REDRIVE, Lane.REPLAY)
-
-# Finds up to ARGV[2] due members of one lane (prefix ARGV[3]) into `out`. The lanes share
-# one sorted set, so it pages past other lanes' due members (up to a bound) instead of
-# looking at only the first few: otherwise a backlog of due replay tickets would hide every
-# due live ticket from the release (live must never wait behind replay).
-_SCAN_DUE = """
-local limit = tonumber(ARGV[2])
-local page = math.max(4 * limit, 200)
-local out, offset = {}, 0
-while #out < limit and offset < 100000 do
-  local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', offset, page)
-  for _, m in ipairs(due) do
-    if string.sub(m, 1, #ARGV[3]) == ARGV[3] then
-      out[#out + 1] = m
-      if #out >= limit then break end
-    end
-  end
-  if #due < page then break end
-  offset = offset + page
-end
-"""
-
-# KEYS[1] parked zset  KEYS[2] inflight zset   ARGV: 1 now ms, 2 limit, 3 lane prefix
-# Moves up to `limit` due members of one lane to in-flight and returns them.
-_TAKE_DUE = (
-    """
-"""
-    + _SCAN_DUE
-    + """
-for _, m in ipairs(out) do
-  redis.call('ZREM', KEYS[1], m)
-  redis.call('ZADD', KEYS[2], ARGV[1], m)
-end
-return out
-"""
-)
-
-# KEYS[1] parked  KEYS[2] inflight   ARGV: 1 now ms, 2 timeout ms
-_RECOVER = """
-local stale = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
-for _, m in ipairs(stale) do
-  redis.call('ZREM', KEYS[2], m)
-  redis.call('ZADD', KEYS[1], ARGV[1], m)
-end
-return #stale
-"""
-
-# The fast path for the Redis broker (scheduler). Like _TAKE_DUE, but moves members in bulk
-# (one ZREM and one ZADD per chunk, not per member) and returns the encoded messages too, so
-# a batch costs a constant number of commands.
-# KEYS[1] parked  KEYS[2] inflight  KEYS[3] messages   ARGV: 1 now ms, 2 limit, 3 lane prefix
-_TAKE_DUE_BULK = (
-    """
-"""
-    + _SCAN_DUE
-    + """
-if #out == 0 then return {{}, {}} end
-local scored = {}
-for i = 1, #out, 200 do
-  local chunk, zs = {}, {}
-  for j = i, math.min(i + 199, #out) do
-    chunk[#chunk + 1] = out[j]
-    zs[#zs + 1] = ARGV[1]
-    zs[#zs + 1] = out[j]
-  end
-  redis.call('ZREM', KEYS[1], unpack(chunk))
-  redis.call('ZADD', KEYS[2], unpack(zs))
-end
-return {out, redis.call('HMGET', KEYS[3], unpack(out))}
-"""
-)
+PACKAGE = "shared.stores"  # where the scripts live
 
 
 def parkable(message: Any, **options: Any) -> dramatiq.Message[Any]:
@@ -132,17 +63,21 @@ class ParkingLot:
     def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self._r = client
         self._keys = keys
-        self._take = client.register_script(_TAKE_DUE)
-        self._recover = client.register_script(_RECOVER)
-        self._take_bulk = client.register_script(_TAKE_DUE_BULK)
+        self._take = client.register_script(
+            lua_source(PACKAGE, "parking_scan_due", "parking_take_due")
+        )
+        self._recover = client.register_script(lua_source(PACKAGE, "parking_recover"))
+        self._take_bulk = client.register_script(
+            lua_source(PACKAGE, "parking_scan_due", "parking_take_due_bulk")
+        )
 
     @property
     def _inflight(self) -> str:
-        return self._keys.parked + ":inflight"
+        return self._keys.parked_inflight
 
     @property
     def _reasons(self) -> str:
-        return self._keys.parked + ":reason"
+        return self._keys.parked_reasons
 
     def park(self, message: dramatiq.Message[Any], lane: Lane, release_ms: int, reason: str) -> str:
         member = f"{lane.value}|{message.message_id}|{uuid.uuid4().hex[:8]}"

@@ -15,7 +15,7 @@ import redis
 
 from shared.keys import Keys
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
-from shared.stores.dead_letters import DeadLetter, DeadLetterRegistry, DLQFilter, dramatiq_xq
+from shared.stores.dead_letters import DeadLetter, DeadLetterRegistry, DLQFilter
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import REDIS_URL, ROOT, SimulatorProcess, make_settings
 from tests.helpers import CallbackReceiver, generic_ticket, wait_for
@@ -224,7 +224,7 @@ def test_purge_removes_dramatiqs_dead_letter_copy(
                 options={},
             )
         )
-        xq = dramatiq_xq(keys, Lane.LIVE.queue_name)
+        xq = keys.dramatiq_dead(Lane.LIVE.queue_name)
         # Then dramatiq dead-letters it and our registry records where its copy is
         assert wait_for(lambda: r.zcard(xq) == 1 and worker.ctx.dead_letters.size() == 1, 20)
     entry = next(iter(DeadLetterRegistry(r, keys).iter_entries()))

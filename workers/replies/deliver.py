@@ -19,6 +19,7 @@ import redis
 
 from shared.errors import PermanentError, TransientError
 from shared.keys import TICKET_RETENTION_S, Keys
+from shared.lua import lua_source
 from shared.models import Ticket
 from shared.settings import Settings
 from shared.vendors.replies import ReplyRequest, vendor_request
@@ -27,12 +28,6 @@ SENT = "sent"
 ALREADY_SENT = "already_sent"
 SKIPPED = "skipped"
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429})
-
-# Release the claim only if it is still ours (another sender may have taken it over).
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
 
 
 def build_request(
@@ -83,15 +78,20 @@ def deliver_reply(
             timeout=settings.reply_timeout_s,
         )
     except httpx.HTTPError as exc:
-        redis_client.eval(_RELEASE, 1, marker, token)
+        _release_claim(redis_client, marker, token)
         raise TransientError(
             f"reply not delivered: {type(exc).__name__}", reason="reply_unreachable"
         ) from None
     if response.is_success:
         redis_client.set(marker, SENT, ex=TICKET_RETENTION_S)
         return SENT
-    redis_client.eval(_RELEASE, 1, marker, token)
+    _release_claim(redis_client, marker, token)
     status = response.status_code
     if status >= 500 or status in _RETRYABLE_STATUS:
         raise TransientError(f"reply refused for now: HTTP {status}", reason="reply_unavailable")
     raise PermanentError(f"reply refused: HTTP {status}", reason="reply_refused")
+
+
+def _release_claim(client: redis.Redis, marker: str, token: str) -> None:
+    """Give the claim back for the next attempt (only if it is still ours)."""
+    client.eval(lua_source("workers.replies", "release_claim"), 1, marker, token)

@@ -17,25 +17,9 @@ from typing import cast
 import redis
 
 from shared.keys import Keys
+from shared.lua import lua_source
 
 DEFAULT_LEASE_MS = 5_000
-
-# KEYS[1] leader   ARGV: 1 value, 2 lease ms   -> 1 extended, 0 not ours
-_EXTEND = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-return 0
-"""
-
-# KEYS[1] leader   ARGV: 1 value   -> 1 released, 0 not ours
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
 
 
 class LeaderLease:
@@ -52,8 +36,8 @@ class LeaderLease:
         self.lease_ms = lease_ms
         self.instance_id = instance_id or uuid.uuid4().hex[:12]
         self.token: int | None = None
-        self._extend = client.register_script(_EXTEND)
-        self._release = client.register_script(_RELEASE)
+        self._extend = client.register_script(lua_source("workers.scheduler", "leader_extend"))
+        self._release = client.register_script(lua_source("workers.scheduler", "leader_release"))
 
     @property
     def _value(self) -> str:
