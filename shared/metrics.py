@@ -11,25 +11,15 @@ Multi-process workers: each process serves its own registry on its own port
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
 
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    start_http_server,
-)
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from shared.errors import LabelRejected
 
 GLOBAL_SCOPE = "global"
 CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.:/\-]")
 _LABEL_RE = re.compile(r"^[A-Za-z0-9_.:/\-]{1,120}$")
 STEP_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 50)
 # Parked tickets wait for budget for hours: the latency buckets reach a day.
@@ -40,6 +30,13 @@ def label_value(value: str) -> str:
     if "@" in value or not _LABEL_RE.match(value):
         raise LabelRejected("metric label refused: must be an id or code, never an email or text")
     return value
+
+
+def safe_label(value: str | None) -> str:
+    """A label from a reason code: never an email, never free text."""
+    if not value or "@" in value:
+        return "other"
+    return _UNSAFE.sub("_", value)[:120]
 
 
 def tenant_scope(tenant_id: str) -> str:
@@ -177,39 +174,3 @@ def exposed_names(registry: CollectorRegistry) -> set[str]:
     for family in registry.collect():
         names.update(family.name + suffix for suffix in _SUFFIXES.get(family.type, ("",)))
     return names
-
-
-def render_metrics(registry: CollectorRegistry) -> tuple[bytes, str]:
-    """The body and content type for a `/metrics` route (FastAPI: `Response(body, media_type=)`)."""
-    return generate_latest(registry), CONTENT_TYPE_LATEST
-
-
-def metrics_response(registry: CollectorRegistry) -> Any:
-    """A ready Starlette/FastAPI response for `/metrics`."""
-    from starlette.responses import Response
-
-    body, content_type = render_metrics(registry)
-    return Response(content=body, media_type=content_type)
-
-
-@dataclass
-class MetricsServer:
-    port: int
-    _server: Any
-    _thread: threading.Thread
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-
-def start_metrics_server(
-    registry: CollectorRegistry,
-    port: int,
-    *,
-    addr: str = "0.0.0.0",  # noqa: S104 - scraped
-) -> MetricsServer:
-    """Serve `registry` on `addr:port` in a daemon thread (port 0 picks a free one)."""
-    server, thread = start_http_server(port, addr=addr, registry=registry)
-    return MetricsServer(port=int(server.server_port), _server=server, _thread=thread)

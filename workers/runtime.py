@@ -11,13 +11,14 @@ from shared.broker import build_broker, default_middleware
 from shared.clock import Clock
 from shared.messages import queue_for
 from shared.metrics import Metrics
+from shared.metrics_server import build_metrics, start_process_metrics
 from shared.models import Lane
 from shared.settings import Settings
 from workers.actors import register_actors
 from workers.admission.middleware import AdmissionMiddleware
 from workers.failures.durable_retries import DurableRetries
 from workers.failures.recorder import FailureRecorder, should_retry
-from workers.observe import ObserveMiddleware, build_metrics, start_process_metrics
+from workers.observe import ObserveMiddleware
 from workers.worker_context import WorkerContext
 
 log = logging.getLogger("paceline.worker")

@@ -1,7 +1,7 @@
 """`GET /metrics` on the webhook app, and a count of webhook requests by source and status.
 
 The webhook app exports the state gauges (spend, parked, queues, DLQ, circuit) refreshed on
-scrape; see workers/observe.py for why workers do not. The request counter is a plain ASGI
+scrape; see shared/stores/gauges.py for why workers do not. The request counter is a plain ASGI
 wrapper (no BaseHTTPMiddleware: it would add a task per request on the hot path).
 """
 
@@ -17,9 +17,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from shared.clock import Clock
-from shared.metrics import Metrics, metrics_response
+from shared.metrics import Metrics
+from shared.metrics_server import build_metrics, metrics_response
 from shared.settings import Settings
-from workers.observe import build_metrics
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -40,7 +40,7 @@ from shared.money import fmt_usd
 from shared.pricing import PriceTable
 from shared.settings import Settings
 from shared.stores.dead_letters import DLQFilter
-from workers.observe import StateGauges
+from shared.stores.gauges import StateGauges
 
 COOKIE = "paceline_ops"
 # Reasons are summed over at most this many entries, so a huge DLQ cannot stall the page.

@@ -24,8 +24,8 @@ def boot(component: str) -> Settings:
 
 def _serve_state_metrics(settings: Settings) -> None:
     """The scheduler exports the state gauges (spend, parked, queues, ...) on metrics_port."""
+    from shared.metrics_server import build_metrics, start_process_metrics
     from shared.redis_client import make_redis
-    from workers.observe import build_metrics, start_process_metrics
 
     client = make_redis(settings, max_connections=2)
     start_process_metrics(settings, build_metrics(settings, client=client, state=True))

@@ -29,7 +29,7 @@ from producers.enqueue import Intake
 from shared.broker import build_broker
 from shared.clock import SystemClock
 from shared.keys import Keys
-from shared.metrics import start_metrics_server
+from shared.metrics_server import build_metrics, start_metrics_server
 from shared.models import Ticket
 from shared.settings import Settings
 from shared.stores.outcomes import OutcomeStore
@@ -38,7 +38,6 @@ from tests.bench.common import bench_namespace, row
 from tests.conftest import REDIS_URL, SimulatorProcess
 from tests.helpers import generic_ticket
 from tests.shared.telemetry.dsn_server import SentryStandIn
-from workers.observe import build_metrics
 from workers.runtime import RunningWorker, worker_metrics
 from workers.worker_context import WorkerContext
 

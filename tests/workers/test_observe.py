@@ -17,13 +17,14 @@ from shared.broker import build_broker
 from shared.clock import SystemClock
 from shared.keys import Keys
 from shared.ledger import AdmissionRequest, Candidate, Ledger
+from shared.metrics_server import build_metrics, start_process_metrics
 from shared.models import Lane, Ticket
 from shared.stores.outcomes import OutcomeStore
 from shared.stores.parking import ParkingLot
+from shared.stores.spend import SpendSeries
 from tests.conftest import SimulatorProcess, make_settings
 from tests.helpers import WebhookServer, generic_ticket, sign_generic, wait_for
 from tests.producers.webhook.ops_seed import dead_letter
-from workers.observe import SpendSeries, build_metrics, start_process_metrics
 from workers.runtime import RunningWorker, worker_metrics
 
 SECRET = "metrics-secret"

@@ -10,7 +10,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.errors import LabelRejected
-from shared.metrics import Metrics, metrics_response, start_metrics_server
+from shared.metrics import Metrics
+from shared.metrics_server import metrics_response, start_metrics_server
 
 EXPECTED = {
     "paceline_spend_micros": ["scope"],
