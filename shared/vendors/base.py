@@ -1,17 +1,27 @@
-"""What every webhook source provides: verify the raw bytes, then describe them as a `Ticket`.
+"""What every vendor module provides: its whole contract with paceline.
 
-A source is stateless; the app hands it one `Inbound` (raw body, lower-cased headers, the
-clock's now) and gets back a `Parsed`: a ticket to enqueue with its dedupe id, or a handshake
-to answer without enqueuing. Verification always runs before parsing, on the exact bytes.
+In: verify the raw bytes, then describe them as a `Ticket`. A source is stateless; the app
+hands it one `Inbound` (raw body, lower-cased headers, the clock's now) and gets back a
+`Parsed`: a ticket to enqueue with its dedupe id, or a handshake to answer without
+enqueuing. Verification always runs before parsing, on the exact bytes.
+
+Out: the reply request that posts the agent's answer back as an internal note, or `None`
+when that vendor's API is not configured (no token, or no site URL; the reply is then kept
+in the outcome and not posted).
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+from urllib.parse import quote
+
+from pydantic import SecretStr
 
 from shared.models import Ticket
+from shared.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,14 @@ class Parsed:
     handshake: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class ReplyRequest:
+    method: str
+    url: str
+    json: dict[str, Any]
+    headers: dict[str, str]
+
+
 class Source(Protocol):
     name: str
 
@@ -44,3 +62,20 @@ class Source(Protocol):
 
     def parse(self, inbound: Inbound) -> Parsed:
         """Raise `NotATicket` (a short reason, never the body's content) when it is none."""
+
+    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
+        """The request posting `note` to `ticket_id` as an internal note; None unconfigured."""
+
+
+def basic_auth(user: str, secret: SecretStr) -> dict[str, str]:
+    raw = f"{user}:{secret.get_secret_value()}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode("ascii")}
+
+
+def bearer_auth(secret: SecretStr) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret.get_secret_value()}"}
+
+
+def path_id(ticket_id: str, prefix: str) -> str:
+    """The vendor's own id (our ticket id without its prefix), safe in a URL path."""
+    return quote(ticket_id.removeprefix(f"{prefix}-"), safe="")

@@ -4,13 +4,17 @@ The admin adds `X-Paceline-Webhook-Secret: <secret>` to the webhook action; it i
 in constant time. The body is the JSON the admin writes with Freshdesk placeholders, either
 wrapped (`{"freshdesk_webhook": {"ticket_id", "ticket_subject", ...}}`) or flat. No delivery
 id and no timestamp: dedupe is on a hash of the bytes.
+Reply: `POST /api/v2/tickets/{id}/notes` with `private: true`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.vendors.base import Inbound, Parsed
+from pydantic import SecretStr
+
+from shared.settings import Settings
+from shared.vendors.base import Inbound, Parsed, ReplyRequest, basic_auth, path_id
 from shared.vendors.payload import (
     build_ticket,
     content_hash,
@@ -62,6 +66,16 @@ class FreshdeskSource:
             }
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
+
+    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
+        s = settings
+        if not (s.freshdesk_api_url and s.freshdesk_api_key):
+            return None
+        tid = path_id(ticket_id, PREFIX)
+        url = f"{s.freshdesk_api_url.rstrip('/')}/api/v2/tickets/{tid}/notes"
+        # Freshdesk's API key is the basic-auth user; the password is ignored ("X" by convention).
+        auth = basic_auth(s.freshdesk_api_key.get_secret_value(), SecretStr("X"))
+        return ReplyRequest("POST", url, {"body": note, "private": True}, auth)
 
 
 def _requester(fields: dict[str, Any]) -> dict[str, Any]:

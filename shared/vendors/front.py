@@ -5,13 +5,15 @@ webhook is configured Front sends a signed validation request carrying `X-Front-
 the answer echoes the challenge and nothing is enqueued. Body: `{"type", "authorization":
 {"id"}, "payload": event}` (a bare event is accepted too); event previews carry no message
 body and are marked for enrichment. Dedupe on the event `id`.
+Reply: `POST /conversations/{id}/comments` (comments are internal to the team).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.vendors.base import Inbound, Parsed
+from shared.settings import Settings
+from shared.vendors.base import Inbound, Parsed, ReplyRequest, bearer_auth, path_id
 from shared.vendors.payload import (
     build_ticket,
     content_hash,
@@ -75,6 +77,13 @@ class FrontSource:
             }
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
+
+    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
+        s = settings
+        if not s.front_api_token:
+            return None
+        url = f"{s.front_api_url.rstrip('/')}/conversations/{path_id(ticket_id, PREFIX)}/comments"
+        return ReplyRequest("POST", url, {"body": note}, bearer_auth(s.front_api_token))
 
 
 def _requester(conversation: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:

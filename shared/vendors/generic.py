@@ -1,12 +1,14 @@
 """The generic source: Stripe-style `X-Paceline-Timestamp` + `X-Paceline-Signature`.
 
 Signed: `"<unix seconds>.<raw body>"`, HMAC-SHA256, hex, as `sha256=<hex>`; the body is the
-contract's ticket JSON. Dedupe is on `event_id`.
+contract's ticket JSON. Dedupe is on `event_id`. Reply: the outcome JSON to the ticket's
+`callback_url` (no vendor API).
 """
 
 from __future__ import annotations
 
-from shared.vendors.base import Inbound, Parsed
+from shared.settings import Settings
+from shared.vendors.base import Inbound, Parsed, ReplyRequest
 from shared.vendors.payload import build_ticket, load_object
 from shared.vendors.signing import check_age, hmac_hex, parse_unix_s, require, same
 
@@ -39,3 +41,7 @@ class GenericSource:
         doc["source"] = self.name
         ticket = build_ticket(doc)
         return Parsed(ticket=ticket, delivery_id=ticket.event_id)
+
+    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
+        """None: the generic source's reply goes to the ticket's `callback_url` instead."""
+        return None

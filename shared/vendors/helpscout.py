@@ -4,13 +4,15 @@ The body is the conversation object; the event name is in `X-HelpScout-Event` (e
 `convo.created`). Nothing is timestamped and there is no delivery id, so dedupe is on a hash
 of the bytes. Help Scout's test delivery (`X-HelpScout-Event: helpscout.test`) is answered
 without enqueuing.
+Reply: `POST /v2/conversations/{id}/notes`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.vendors.base import Inbound, Parsed
+from shared.settings import Settings
+from shared.vendors.base import Inbound, Parsed, ReplyRequest, bearer_auth, path_id
 from shared.vendors.payload import (
     build_ticket,
     content_hash,
@@ -61,6 +63,14 @@ class HelpScoutSource:
             }
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
+
+    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
+        s = settings
+        if not s.helpscout_api_token:
+            return None
+        cid = path_id(ticket_id, PREFIX)
+        url = f"{s.helpscout_api_url.rstrip('/')}/v2/conversations/{cid}/notes"
+        return ReplyRequest("POST", url, {"text": note}, bearer_auth(s.helpscout_api_token))
 
 
 def _first_customer_text(doc: dict[str, Any]) -> str:

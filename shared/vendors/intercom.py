@@ -3,13 +3,15 @@
 Body: a notification (`{"id", "topic", "app_id", "data": {"item": conversation}}`). The
 `ping` topic is the handshake Intercom sends when a webhook is set up: answered, not
 enqueued. No timestamp is signed, so replays are stopped by dedupe on the notification `id`.
+Reply: `POST /conversations/{id}/reply`, `message_type: note` as the configured admin.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.vendors.base import Inbound, Parsed
+from shared.settings import Settings
+from shared.vendors.base import Inbound, Parsed, ReplyRequest, bearer_auth, path_id
 from shared.vendors.payload import (
     build_ticket,
     content_hash,
@@ -63,6 +65,20 @@ class IntercomSource:
             }
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
+
+    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
+        s = settings
+        if not (s.intercom_api_token and s.intercom_admin_id):
+            return None
+        cid = path_id(ticket_id, PREFIX)
+        url = f"{s.intercom_api_url.rstrip('/')}/conversations/{cid}/reply"
+        doc = {
+            "message_type": "note",
+            "type": "admin",
+            "admin_id": s.intercom_admin_id,
+            "body": note,
+        }
+        return ReplyRequest("POST", url, doc, bearer_auth(s.intercom_api_token))
 
 
 def _requester(item: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:

@@ -4,13 +4,15 @@ The raw body is signed; no timestamp, so replays are stopped by dedupe on
 `X-Atlassian-Webhook-Identifier` (stable across Jira's retries of one delivery), else a hash
 of the bytes. Body: `{"webhookEvent", "issue": {"key", "fields": {...}}, "comment"?}`; a
 description in Atlassian Document Format is flattened to its text.
+Reply: `POST /rest/api/2/issue/{key}/comment`, marked internal for JSM.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.vendors.base import Inbound, Parsed
+from shared.settings import Settings
+from shared.vendors.base import Inbound, Parsed, ReplyRequest, basic_auth, bearer_auth, path_id
 from shared.vendors.payload import (
     build_ticket,
     content_hash,
@@ -65,6 +67,20 @@ class JiraSource:
             }
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
+
+    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
+        s = settings
+        if not (s.jira_api_url and s.jira_api_token):
+            return None
+        auth = (
+            basic_auth(s.jira_api_email, s.jira_api_token)
+            if s.jira_api_email
+            else bearer_auth(s.jira_api_token)
+        )
+        url = f"{s.jira_api_url.rstrip('/')}/rest/api/2/issue/{path_id(ticket_id, PREFIX)}/comment"
+        # The property makes it an internal comment in JSM; plain Jira ignores it.
+        internal = [{"key": "sd.public.comment", "value": {"internal": True}}]
+        return ReplyRequest("POST", url, {"body": note, "properties": internal}, auth)
 
 
 def adf_text(node: Any, depth: int = 0) -> str:

@@ -1,8 +1,9 @@
-"""The sources the webhook app serves, by the `{source}` path segment."""
+"""The vendors by name: the `{source}` path segment of a webhook, a ticket's `source`."""
 
 from __future__ import annotations
 
-from shared.vendors.base import Source
+from shared.settings import Settings
+from shared.vendors.base import ReplyRequest, Source
 from shared.vendors.freshdesk import FreshdeskSource
 from shared.vendors.front import FrontSource
 from shared.vendors.generic import GenericSource
@@ -23,3 +24,11 @@ def build_sources() -> dict[str, Source]:
         FreshdeskSource(),
     ]
     return {s.name: s for s in sources}
+
+
+def reply_request(
+    settings: Settings, source: str, ticket_id: str, note: str
+) -> ReplyRequest | None:
+    """The vendor's request posting `note` back; None for an unknown or unconfigured vendor."""
+    vendor = build_sources().get(source)
+    return vendor.reply(settings, ticket_id, note) if vendor is not None else None

@@ -4,13 +4,15 @@ Headers `X-Zendesk-Webhook-Signature` and `X-Zendesk-Webhook-Signature-Timestamp
 Two body shapes are accepted: event-subscription webhooks (`{"id", "account_id", "detail":
 {ticket}}`) and trigger webhooks whose JSON body an admin writes (`{"ticket": {...}}`).
 Dedupe: the invocation id header, else the event `id`, else a hash of the bytes.
+Reply: `PUT /api/v2/tickets/{id}.json`, a comment with `public: false`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from shared.vendors.base import Inbound, Parsed
+from shared.settings import Settings
+from shared.vendors.base import Inbound, Parsed, ReplyRequest, basic_auth, bearer_auth, path_id
 from shared.vendors.payload import (
     build_ticket,
     content_hash,
@@ -73,6 +75,20 @@ class ZendeskSource:
             }
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
+
+    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
+        s = settings
+        if not (s.zendesk_api_url and s.zendesk_api_token):
+            return None
+        auth = (
+            basic_auth(f"{s.zendesk_api_email}/token", s.zendesk_api_token)
+            if s.zendesk_api_email
+            else bearer_auth(s.zendesk_api_token)
+        )
+        url = f"{s.zendesk_api_url.rstrip('/')}/api/v2/tickets/{path_id(ticket_id, PREFIX)}.json"
+        return ReplyRequest(
+            "PUT", url, {"ticket": {"comment": {"body": note, "public": False}}}, auth
+        )
 
 
 def _requester(ticket_doc: dict[str, Any]) -> dict[str, Any]:

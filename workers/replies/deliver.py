@@ -22,7 +22,8 @@ from shared.keys import TICKET_RETENTION_S, Keys
 from shared.lua import lua_source
 from shared.models import Ticket
 from shared.settings import Settings
-from shared.vendors.replies import ReplyRequest, vendor_request
+from shared.vendors.base import ReplyRequest
+from shared.vendors.registry import reply_request
 
 SENT = "sent"
 ALREADY_SENT = "already_sent"
@@ -38,7 +39,7 @@ def build_request(
     reply = outcome_doc.get("reply")
     if not isinstance(reply, str) or not reply.strip():
         return None
-    return vendor_request(settings, ticket.source, ticket.ticket_id, reply)
+    return reply_request(settings, ticket.source, ticket.ticket_id, reply)
 
 
 def deliver_reply(
