@@ -23,7 +23,7 @@ ConsumerWrapper = Callable[[str, Any], Any]
 class HookedRedisBroker(RedisBroker):
     """dramatiq's Redis broker, plus wrappers around the consumers it makes: the admission
     middleware admits a fetched batch of tickets in one round trip there
-    (workers/prefetch_admission.py)."""
+    (workers/admission/batch.py)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]

@@ -1,23 +1,28 @@
-"""The main flow of one ticket, top to bottom: admitted -> agent -> settle -> outcome -> reply.
+"""The main flow of one ticket, top to bottom: run -> reply -> record -> close.
 
-Admission already happened in the middleware (the reservation is in the message options);
-every model call the agent makes draws from it first and settles after. A ticket ends in
-exactly one visible state (invariant 2): answered or escalated here, parked when the provider
-is down, dead-lettered with a reason when retrying cannot help.
+Admission already happened (workers/admission/): the reservation is in the message's options.
+Then, here:
+1. run: the agent answers or escalates; every model call draws from the reservation first and
+   settles after;
+2. reply: the answer is posted back (callback URL or the vendor's API), once per ticket event;
+3. record: the outcome's final state is written, once per event;
+4. close: the reservation is closed, giving back what the ticket did not spend.
+A ticket ends in exactly one visible state (invariant 2): answered or escalated here, parked
+when the provider is down or its money went away, dead-lettered with a reason when retrying
+cannot help.
 """
 
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import Any
 
 from shared.errors import AdmissionError, BudgetError, InvalidTicket, PermanentError, TransientError
 from shared.ledger import ReservationBudget
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
-from shared.stores.dead_letters import DeadLetter
 from shared.stores.parking import parkable
-from workers.admission.middleware import CLOSED, OPTION
+from workers.admission.decision import CLOSED, OPTION
+from workers.failures.dead_letter import record_dead_letter
 from workers.message_shape import poison_doc, read_ticket_message
 from workers.worker_context import WorkerContext
 
@@ -26,36 +31,26 @@ log = logging.getLogger("paceline.worker")
 # A ticket the provider could not serve waits this long (then doubles, up to the cap).
 PROVIDER_PARK_BASE_MS = 5_000
 PROVIDER_PARK_MAX_MS = 300_000
-# A reply held by another sender's claim (one killed mid-POST) is tried again when the claim
-# lapses, up to REPLY_ATTEMPTS in all; any other transient failure once more after
-# REPLY_BACKOFF_S. Each attempt holds a worker thread (up to the reply timeout), so a
-# receiver that stays down costs a thread two timeouts per ticket, not more.
-REPLY_ATTEMPTS = 3
-REPLY_BACKOFF_S = 1.0
-
-
-def _reply_max_wait_s(ctx: WorkerContext) -> float:
-    # A sender's claim lasts max(30 s, 3 reply timeouts) (producers/replies/deliver.py).
-    return max(30.0, ctx.settings.reply_timeout_s * 3) + 1
 
 
 def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> None:
     opts: dict[str, Any] = message.options.get(OPTION) or {}
     read = read_ticket_message(message.actor_name, args, kwargs)
-    lane_, ticket_or_none = read.lane, read.ticket
-    if ticket_or_none is None:
-        dead_letter_invalid(ctx, message, poison_doc(args), lane_, read.problem or "not a ticket")
+    lane, ticket = read.lane, read.ticket
+    if ticket is None:
+        error = InvalidTicket(f"not a ticket: {read.problem or 'not a ticket'}")
+        record_dead_letter(ctx, message, lane, error, doc=poison_doc(args))
         return
     if "reservation_id" not in opts:
         # Admission did not run to completion; never answer a ticket that was not paid for.
         raise AdmissionError("no reservation on the message")
-    ticket = ticket_or_none
     rid = str(opts["reservation_id"])
     budget = ReservationBudget(ctx.ledger, rid, int(opts["grant_micros"]))
     started_ms = ctx.now_ms()
-    base = _base_outcome(ticket, lane_, message, rid)
+    base = _base_outcome(ticket, lane, message, rid)
     assert ctx.agent is not None
 
+    # 1. run
     try:
         result = ctx.agent.run(ticket, budget, model=str(opts["model"]))
     except TransientError as exc:
@@ -65,25 +60,21 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
         delay_ms = min(PROVIDER_PARK_BASE_MS * 2 ** (parks - 1), PROVIDER_PARK_MAX_MS)
         if exc.retry_after_s:
             delay_ms = max(delay_ms, int(exc.retry_after_s * 1000))
-        park_after_failure(ctx, message, ticket, lane_, ctx.now_ms() + delay_ms, exc.reason, parks)
+        park_after_failure(ctx, message, ticket, lane, ctx.now_ms() + delay_ms, exc.reason, parks)
         return
     except BudgetError as exc:
         # The money went away under us (a lost lease): wait and be admitted again, no retry.
         _close(ctx, opts, rid)
-        park_after_failure(
-            ctx,
-            message,
-            ticket,
-            lane_,
-            ctx.now_ms() + PROVIDER_PARK_BASE_MS,
-            type(exc).__name__,
-            int(message.options.get("provider_parks", 0)),
-        )
+        parks = int(message.options.get("provider_parks", 0))
+        until_ms = ctx.now_ms() + PROVIDER_PARK_BASE_MS
+        park_after_failure(ctx, message, ticket, lane, until_ms, type(exc).__name__, parks)
         return
     except PermanentError as exc:
         spent = _spent_on(ctx, rid)
         _close(ctx, opts, rid)
-        dead_letter(ctx, message, ticket, lane_, exc, spent)
+        record_dead_letter(
+            ctx, message, lane, exc, ticket=ticket, attempts=exc.attempts, cost_micros=spent
+        )
         return
 
     outcome = base.model_copy(
@@ -100,11 +91,12 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
             "completion_tokens": result.completion_tokens,
             "cost_micros": result.cost_micros,
             "attempts": result.attempts,
-            "latency_ms": _latency_ms(ctx, ticket, base, started_ms),
+            "latency_ms": _latency_ms(ctx, base, started_ms),
             "updated_at_ms": ctx.now_ms(),
         }
     )
-    deliver(ctx, ticket, outcome)
+    # 2. reply (a failure to post is kept on the outcome's reason), 3. record, 4. close
+    ctx.replies.send(ticket, outcome)
     ctx.outcomes.finalize(outcome)
     _close(ctx, opts, rid)
     log.info(
@@ -112,36 +104,6 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
         outcome.status.value,
         extra={"ticket_id": ticket.ticket_id, "tenant_id": ticket.tenant_id, "reservation_id": rid},
     )
-
-
-def deliver(ctx: WorkerContext, ticket: Ticket, outcome: Outcome) -> None:
-    """Post the reply back (callback URL or the vendor's API); idempotent per ticket event.
-
-    A transient failure is tried again before the ticket ends (the answer is already paid
-    for; re-running the agent to retry a POST would pay twice): a claim left by a worker
-    killed mid-POST is waited out to its lease, a receiver's blip gets one more try. Still
-    failing, the answer is kept and the outcome's reason says the reply did not go out."""
-    deliver_reply = ctx.extras.get("deliver_reply")
-    if deliver_reply is None:
-        return
-    for attempt in range(1, REPLY_ATTEMPTS + 1):
-        try:
-            deliver_reply(ticket, outcome.public())
-            return
-        except TransientError as exc:
-            problem: Exception = exc
-            claimed = exc.reason == "reply_in_flight"
-            if attempt == REPLY_ATTEMPTS or (attempt >= 2 and not claimed):
-                break
-            wait = min(exc.retry_after_s or REPLY_BACKOFF_S, _reply_max_wait_s(ctx))
-            ctx.clock.sleep(wait if claimed else REPLY_BACKOFF_S)
-        except Exception as exc:  # permanent: the answer is kept, the operator sees the reason
-            problem = exc
-            break
-    log.warning(
-        "reply delivery failed: %s", type(problem).__name__, extra={"ticket_id": ticket.ticket_id}
-    )
-    outcome.reason = (outcome.reason + "; " if outcome.reason else "") + "reply_delivery_failed"
 
 
 def _base_outcome(ticket: Ticket, lane: Lane, message: Any, rid: str | None) -> Outcome:
@@ -155,7 +117,7 @@ def _base_outcome(ticket: Ticket, lane: Lane, message: Any, rid: str | None) -> 
     )
 
 
-def _latency_ms(ctx: WorkerContext, ticket: Ticket, base: Outcome, started_ms: int) -> int:
+def _latency_ms(ctx: WorkerContext, base: Outcome, started_ms: int) -> int:
     """From enqueue to answer: what the customer waited (parking included)."""
     return max(ctx.now_ms() - (base.enqueued_at_ms or started_ms), 0)
 
@@ -185,81 +147,5 @@ def park_after_failure(
     ctx.outcomes.update(
         _base_outcome(ticket, lane, message, None).model_copy(
             update={"status": OutcomeStatus.PARKED, "reason": reason, "updated_at_ms": ctx.now_ms()}
-        )
-    )
-
-
-def dead_letter(
-    ctx: WorkerContext,
-    message: Any,
-    ticket: Ticket,
-    lane: Lane,
-    exc: BaseException,
-    cost_micros: int,
-) -> None:
-    reason = getattr(exc, "reason", type(exc).__name__)
-    ctx.dead_letters.record(
-        DeadLetter(
-            ticket_id=ticket.ticket_id,
-            event_id=ticket.event_id,
-            tenant_id=ticket.tenant_id,
-            lane=lane.value,
-            reason=reason,
-            error=f"{type(exc).__name__}: {exc}"[:500],
-            traceback="".join(traceback.format_exception(exc))[-4000:],
-            attempts=int(getattr(exc, "attempts", 1)),
-            cost_micros=cost_micros,
-            failed_at_ms=ctx.now_ms(),
-            ticket=ticket.to_message(),
-            message_id=message.message_id,
-        )
-    )
-    ctx.outcomes.finalize(
-        _base_outcome(ticket, lane, message, None).model_copy(
-            update={
-                "status": OutcomeStatus.DEAD_LETTERED,
-                "reason": reason,
-                "cost_micros": cost_micros,
-                "attempts": int(getattr(exc, "attempts", 1)),
-                "updated_at_ms": ctx.now_ms(),
-            }
-        )
-    )
-    report = ctx.extras.get("report_dead_letter")
-    if report is not None:
-        report(reason=reason, ticket_id=ticket.ticket_id, tenant_id=ticket.tenant_id)
-
-
-def dead_letter_invalid(
-    ctx: WorkerContext, message: Any, doc: dict[str, Any], lane: Lane, why: str
-) -> None:
-    """A poison message: record what can be read of it, under a synthetic id if need be."""
-    ticket_id = str(doc.get("ticket_id") or f"invalid-{message.message_id}")[:200]
-    err = InvalidTicket(f"not a ticket: {why}")
-    ctx.dead_letters.record(
-        DeadLetter(
-            ticket_id=ticket_id,
-            event_id=str(doc.get("event_id") or message.message_id)[:200],
-            tenant_id=str(doc.get("tenant_id") or "")[:100],
-            lane=lane.value,
-            reason=err.reason,
-            error=str(err)[:500],
-            attempts=1,
-            failed_at_ms=ctx.now_ms(),
-            ticket=doc,
-            message_id=message.message_id,
-        )
-    )
-    ctx.outcomes.finalize(
-        Outcome(
-            ticket_id=ticket_id,
-            event_id=str(doc.get("event_id") or message.message_id)[:200],
-            tenant_id=str(doc.get("tenant_id") or "")[:100],
-            lane=lane,
-            status=OutcomeStatus.DEAD_LETTERED,
-            reason=err.reason,
-            attempts=1,
-            job_id=message.message_id,
-            updated_at_ms=ctx.now_ms(),
         )
     )

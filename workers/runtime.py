@@ -42,7 +42,7 @@ def build_worker_broker(ctx: WorkerContext) -> dramatiq.Broker:
         ),
         AdmissionMiddleware(ctx),
     ]
-    if ctx.extras.get("observe", True):  # off only for the observability benchmark's baseline
+    if ctx.observe:
         # Last: it reads what admission and the actor recorded.
         middleware.append(
             ObserveMiddleware(worker_metrics(ctx), ctx.redis, s, ctx.clock, ctx.outcomes)
@@ -54,8 +54,9 @@ def build_worker_broker(ctx: WorkerContext) -> dramatiq.Broker:
 
 def worker_metrics(ctx: WorkerContext) -> Metrics:
     """The process's metrics (one registry per worker context; workers export no state)."""
-    metrics: Metrics = ctx.extras.setdefault("metrics", build_metrics(ctx.settings))
-    return metrics
+    if ctx.metrics is None:
+        ctx.metrics = build_metrics(ctx.settings)
+    return ctx.metrics
 
 
 def lane_queues(settings: Settings, lanes: list[Lane] | None = None) -> set[str]:

@@ -1,28 +1,38 @@
-"""Everything a worker needs, built once per process from the settings (no import-time globals)."""
+"""Everything a worker needs, built once per process from the settings (no import-time globals).
+
+The agent is built here too, from the same parts: the provider circuit is both the agent's
+breaker and an admission gate (one object, so admission parks tickets exactly while the agent
+would refuse to call), and every provider response feeds the rate-limit gate.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
-import dramatiq
 import httpx
 from redis import Redis
 
 from shared.clock import Clock, SystemClock
 from shared.keys import Keys
 from shared.ledger import Ledger
+from shared.metrics import Metrics
 from shared.pricing import PriceTable
 from shared.redis_client import make_redis
 from shared.settings import Settings
 from shared.stores.circuit import ProviderCircuit
-from shared.stores.dead_letters import DeadLetterRegistry
+from shared.stores.dead_letters import DeadLetter, DeadLetterRegistry
 from shared.stores.outcomes import OutcomeStore
 from shared.stores.parking import ParkingLot
+from shared.stores.provider_limits import ProviderLimits
+from shared.telemetry import report_dead_letter
+from workers.admission.gates import Gate
 from workers.admission.releases import PendingReleases
-
-if TYPE_CHECKING:
-    from workers.agent.runner import Agent
+from workers.agent.llm import Completion, LLMClient
+from workers.agent.runner import Agent
+from workers.agent.tools import ToolBox
+from workers.replies.sender import ReplySender
 
 
 @dataclass
@@ -38,8 +48,17 @@ class WorkerContext:
     prices: PriceTable
     http: httpx.Client
     releases: PendingReleases
+    circuit: ProviderCircuit
+    limits: ProviderLimits
+    replies: ReplySender
+    # Admission's gates that are not money, read in the admit's round trip.
+    gates: tuple[Gate, ...]
+    # One Sentry event per dead letter (a no-op while Sentry is off).
+    report_dead_letter: Callable[[DeadLetter], object] = report_dead_letter
     agent: Agent | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    # Off only for the observability benchmark's baseline.
+    observe: bool = True
+    metrics: Metrics | None = None
 
     @classmethod
     def build(
@@ -58,7 +77,11 @@ class WorkerContext:
         client = client or make_redis(settings, max_connections=threads * 4 + 16)
         keys = Keys(settings.namespace)
         ledger = Ledger(client, keys, settings, clock)
-        ctx = cls(
+        http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
+        circuit = ProviderCircuit(client, keys, settings, clock)
+        limits = ProviderLimits(client, keys, clock)
+        prices = PriceTable.load(settings.pricing_file)
+        return cls(
             settings=settings,
             clock=clock,
             redis=client,
@@ -67,21 +90,15 @@ class WorkerContext:
             outcomes=OutcomeStore(client, keys),
             parking=ParkingLot(client, keys),
             dead_letters=DeadLetterRegistry(client, keys),
-            prices=PriceTable.load(settings.pricing_file),
-            http=httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0)),
+            prices=prices,
+            http=http,
             releases=PendingReleases(ledger),
+            circuit=circuit,
+            limits=limits,
+            replies=ReplySender(settings, client, keys, http, clock),
+            gates=(circuit, limits),
+            agent=build_agent(settings, clock, prices, circuit, limits) if with_agent else None,
         )
-        ctx.extras["deliver_reply"] = _reply_sender(ctx)
-        # The provider circuit: the agent's CircuitHook and an admission gate (one object, so
-        # admission parks tickets exactly while the agent would refuse to call).
-        circuit = ProviderCircuit(client, keys, settings, clock)
-        ctx.extras["circuit"] = circuit
-        ctx.extras.setdefault("gates", []).append(circuit)
-        if with_agent:
-            from workers.agent_factory import build_agent
-
-            ctx.agent = build_agent(ctx)
-        return ctx
 
     def now_ms(self) -> int:
         return int(self.clock.now_s() * 1000)
@@ -95,21 +112,33 @@ class WorkerContext:
         self.redis.close()
 
 
-def _reply_sender(ctx: WorkerContext) -> Any:
-    from workers.replies.deliver import deliver_reply
+class _ObservedLLMClient(LLMClient):
+    """Every response's x-ratelimit-* headers feed the provider-limits gate, so admissions
+    stay under the provider's tokens and requests per minute."""
 
-    def send(ticket: Any, outcome_doc: dict[str, Any]) -> str:
-        return deliver_reply(
-            ticket,
-            outcome_doc,
-            settings=ctx.settings,
-            redis_client=ctx.redis,
-            keys=ctx.keys,
-            http=ctx.http,
-        )
+    def __init__(self, settings: Settings, limits: ProviderLimits) -> None:
+        super().__init__(settings)
+        self._limits = limits
 
-    return send
+    def complete(self, *args: Any, **kwargs: Any) -> Completion:
+        completion = super().complete(*args, **kwargs)
+        self._limits.observe(completion.headers)
+        return completion
 
 
-def requeue(broker: dramatiq.Broker, message: dramatiq.Message[Any]) -> None:
-    broker.enqueue(message)
+def build_agent(
+    settings: Settings,
+    clock: Clock,
+    prices: PriceTable,
+    circuit: ProviderCircuit,
+    limits: ProviderLimits,
+) -> Agent:
+    """One agent per worker process (shared by its threads): one LLM client, one tool box."""
+    return Agent(
+        settings=settings,
+        llm=_ObservedLLMClient(settings, limits),
+        prices=prices,
+        clock=clock,
+        tools=ToolBox(),
+        circuit=circuit,
+    )

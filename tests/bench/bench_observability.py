@@ -139,7 +139,7 @@ def _round(
         if on:
             init_sentry(settings, component="bench")  # before any worker broker is built
         ctx = WorkerContext.build(settings)
-        ctx.extras["observe"] = on
+        ctx.observe = on
         worker = RunningWorker(settings, threads=THREADS, ctx=ctx)
         servers = []
         if on:

@@ -8,13 +8,10 @@ internal reasons, and carries nothing from the ticket (no names, no email): it i
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from shared.clock import next_midnight_s
+from shared.clock import Clock, next_midnight_s
 from shared.models import Ticket
-
-if TYPE_CHECKING:
-    from workers.worker_context import WorkerContext
+from shared.settings import Settings
 
 CAP_REASONS = ("user_daily_cap", "tenant_daily_cap")
 
@@ -31,16 +28,16 @@ _BODY = {
 }
 
 
-def acknowledge_cap(ctx: WorkerContext, ticket: Ticket, reason: str) -> str:
+def acknowledge_cap(settings: Settings, clock: Clock, ticket: Ticket, reason: str) -> str:
     """The acknowledgement for a cap-parked ticket, with when automatic answers resume.
 
     Unknown reasons get the tenant wording: it promises a person, which is always true.
     """
     body = _BODY.get(reason, _BODY["tenant_daily_cap"])
-    resume_s = next_midnight_s(ctx.clock.now_s(), ctx.settings.tz)
-    resume = datetime.fromtimestamp(resume_s, ctx.settings.tz)
+    resume_s = next_midnight_s(clock.now_s(), settings.tz)
+    resume = datetime.fromtimestamp(resume_s, settings.tz)
     return (
         f"{body} If you would rather wait for an automatic answer, it will be available again "
-        f"from {resume:%H:%M} ({ctx.settings.timezone}) on {resume:%d %B}. "
+        f"from {resume:%H:%M} ({settings.timezone}) on {resume:%d %B}. "
         f"Your reference is {ticket.ticket_id}."
     )

@@ -27,28 +27,36 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from dramatiq.common import q_name
 
 from shared.messages import is_ticket_actor
-
-if TYPE_CHECKING:
-    from workers.admission.middleware import AdmissionMiddleware
+from workers.admission.decision import Prepared, leave_prepared
 
 log = logging.getLogger("paceline.admission")
+
+
+class Admits(Protocol):
+    """What the consumer needs of admission (the middleware provides it)."""
+
+    def prepare(self, messages: list[Any]) -> list[Prepared]:
+        """Admit these ticket messages in one round trip; raises when it failed."""
+
+    def abandon(self, messages: list[Any]) -> None:
+        """Close the fresh reservations of messages that will not run here."""
 
 
 class AdmittingConsumer:
     """Wraps a dramatiq Redis consumer: iterating admits each fetched batch once."""
 
-    def __init__(self, inner: Any, admission: AdmissionMiddleware) -> None:
+    def __init__(self, inner: Any, admission: Admits) -> None:
         self._inner = inner
         self._admission = admission
         self._ready: deque[Any] = deque()
 
     @classmethod
-    def around(cls, queue_name: str, consumer: Any, admission: AdmissionMiddleware) -> Any:
+    def around(cls, queue_name: str, consumer: Any, admission: Admits) -> Any:
         if q_name(queue_name) != queue_name or not isinstance(
             getattr(consumer, "message_cache", None), list
         ):
@@ -74,8 +82,6 @@ class AdmittingConsumer:
         return first
 
     def _admit(self, batch: list[Any]) -> None:
-        from workers.admission.middleware import leave_prepared
-
         tickets = [m for m in batch if is_ticket_actor(m.actor_name)]
         if not tickets:
             return

@@ -1,7 +1,7 @@
 """The admission middleware: a ticket runs only when the money to answer it exists.
 
 admit  -> the reservation rides in `message.options["paceline"]` and the actor runs; one
-          the actor did not close is closed after it (workers/releases.py);
+          the actor did not close is closed after it (releases.py);
 defer  -> the message is parked in Redis until the ledger says (never a retry, never a dead
           letter), the outcome says `parked` with the reason, and the message is skipped (acked);
 reject -> the outcome is `rejected` with the reason and a polite acknowledgement, skipped.
@@ -16,59 +16,34 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
 from typing import Any
 
 import dramatiq
 from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
 from shared.errors import AdmissionError
-from shared.ledger import AdmissionRequest, Candidate, Decision
+from shared.ledger import AdmissionRequest, Candidate
 from shared.messages import is_ticket_actor
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.stores.parking import parkable
 from workers.admission.acknowledge import CAP_REASONS, acknowledge_cap
+from workers.admission.batch import AdmittingConsumer
+from workers.admission.decision import (
+    CLOSED,
+    OPTION,
+    Prepared,
+    take_prepared,
+)
 from workers.admission.envelope import candidates_for, model_ladder
-from workers.admission.gates import Gate
 from workers.message_shape import read_ticket_message
 from workers.worker_context import WorkerContext
 
 log = logging.getLogger("paceline.admission")
 
-OPTION = "paceline"
-# Set in the options by whoever closed the message's reservation (the actor, or us after it).
-CLOSED = "closed"
 REJECT_ACK = (
     "Thank you for your message. It is longer than we can answer automatically, so a member "
     "of our team will pick it up and reply to you personally."
 )
-
-
-# Where a consumer that admitted a fetched batch leaves each message's `Prepared` (an
-# attribute of the in-memory MessageProxy: never encoded, so never in a retry or a park).
-PREPARED = "_paceline_prepared"
-
-
-@dataclass
-class Prepared:
-    """What admission decided for a message, before it is carried out on the worker thread."""
-
-    lane: Lane
-    ticket: Ticket | None
-    problem: str | None = None  # not a ticket: why
-    # None with a ticket: too large for the request cap, or its admit failed (`problem`)
-    decision: Decision | None = None
-    closed: tuple[int, str] | None = None  # a gate said park: (until ms, reason)
-
-
-def leave_prepared(message: Any, prepared: Prepared) -> None:
-    message.__dict__[PREPARED] = prepared
-
-
-def take_prepared(message: Any) -> Prepared | None:
-    """The decision a consumer left on the message, taken off it (carried out at most once)."""
-    found: Prepared | None = getattr(message, "__dict__", {}).pop(PREPARED, None)
-    return found
 
 
 class AdmissionMiddleware(Middleware):
@@ -84,14 +59,12 @@ class AdmissionMiddleware(Middleware):
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
         """On a broker that allows it, admit each fetched batch in one round trip on the
-        consumer thread (workers/prefetch_admission.py); elsewhere, one message at a time."""
+        consumer thread (batch.py); elsewhere, one message at a time."""
         wrappers = getattr(broker, "consumer_wrappers", None)
         if wrappers is not None and self._wrap_consumer not in wrappers:
             wrappers.append(self._wrap_consumer)
 
     def _wrap_consumer(self, queue_name: str, consumer: Any) -> Any:
-        from workers.admission.batch import AdmittingConsumer
-
         return AdmittingConsumer.around(queue_name, consumer, self)
 
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
@@ -149,7 +122,7 @@ class AdmissionMiddleware(Middleware):
         # Gates that are not money (the provider circuit, the provider's rate limits) read
         # their state in the admit's round trip; a closed gate parks the ticket and gives
         # back what was just admitted (rare: only while the provider is out or throttling).
-        gates: list[Gate] = ctx.extras.get("gates", [])
+        gates = ctx.gates
         spans: list[int] = []
 
         def gate_reads(pipe: Any) -> None:
@@ -248,7 +221,11 @@ class AdmissionMiddleware(Middleware):
         ctx = self.ctx
         # A requester or tenant out of budget hears from us (a person will reply), not silence;
         # the ticket still waits for the new budget day in case nobody picks it up first.
-        ack = acknowledge_cap(ctx, ticket, reason) if reason in CAP_REASONS else None
+        ack = (
+            acknowledge_cap(ctx.settings, ctx.clock, ticket, reason)
+            if reason in CAP_REASONS
+            else None
+        )
         # Park first, then say so: if the park fails the message is retried, not lost.
         retries = {k: v for k, v in message.options.items() if k == "retries"}
         clean = parkable(message, **retries)

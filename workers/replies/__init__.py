@@ -1,1 +1,1 @@
-"""Posting the agent's answer back: the generic callback and each vendor's note API."""
+"""Posting the agent's answer back (the generic callback, or the vendor's note API), once."""

@@ -200,7 +200,7 @@ def test_a_closed_gate_parks_the_ticket_and_gives_back_what_was_admitted(
     ctx = WorkerContext.build(settings, threads=2)
     try:
         # Given a provider circuit opened by failures
-        circuit = ctx.extras["circuit"]
+        circuit = ctx.circuit
         for _ in range(4):
             circuit.record(False)
         assert circuit.snapshot()["state"] == "open"

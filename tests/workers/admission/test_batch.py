@@ -17,7 +17,8 @@ from shared.models import Lane, Ticket
 from tests.conftest import SimulatorProcess, make_settings
 from tests.helpers import generic_ticket, wait_for, worker_intake
 from workers.admission.batch import AdmittingConsumer
-from workers.admission.middleware import OPTION, PREPARED, AdmissionMiddleware, Prepared
+from workers.admission.decision import OPTION, PREPARED, Prepared
+from workers.admission.middleware import AdmissionMiddleware
 from workers.admission.releases import PendingReleases
 from workers.runtime import RunningWorker
 from workers.worker_context import WorkerContext

@@ -16,7 +16,8 @@ from shared.messages import ticket_message
 from shared.models import Lane, Ticket
 from tests.conftest import make_settings
 from tests.helpers import generic_ticket, wait_for
-from workers.admission.middleware import OPTION, AdmissionMiddleware
+from workers.admission.decision import OPTION
+from workers.admission.middleware import AdmissionMiddleware
 from workers.admission.releases import PendingReleases
 from workers.worker_context import WorkerContext
 

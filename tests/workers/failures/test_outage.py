@@ -54,7 +54,7 @@ def test_outage_parks_behind_the_circuit_and_recovers(
         sim.faults(error_rate=0.0)
         # Then after recovery every ticket is answered
         assert wait_for(lambda: final_count(store) >= TICKETS, 40), store.summary()
-        circuit = worker.ctx.extras["circuit"].snapshot()
+        circuit = worker.ctx.circuit.snapshot()
 
     counts = store.summary()
     assert counts["dead_lettered"] == 0 and worker.ctx.dead_letters.size() == 0, counts

@@ -228,7 +228,6 @@ def test_a_claim_left_by_a_killed_sender_delays_the_reply_but_does_not_lose_it(
     standin: StandIn, settings: Settings, r: redis.Redis, keys: Keys
 ) -> None:
     from shared.models import Lane, Outcome, OutcomeStatus
-    from workers.handle import deliver
     from workers.worker_context import WorkerContext
 
     # Given a worker killed between claiming the reply and POSTing it: its claim lives on
@@ -238,7 +237,7 @@ def test_a_claim_left_by_a_killed_sender_delays_the_reply_but_does_not_lose_it(
     outcome = Outcome.for_ticket(t, Lane.LIVE, OutcomeStatus.ANSWERED, job_id="j-1")
     try:
         # When the redelivered ticket, answered again, delivers its reply
-        deliver(ctx, t, outcome)
+        ctx.replies.send(t, outcome)
     finally:
         ctx.close()
     # Then it waited out the dead claim and the reply went out once, with the ticket's key
@@ -253,7 +252,6 @@ def test_a_receiver_that_stays_down_costs_two_attempts_and_the_answer_is_kept(
 ) -> None:
     from shared.clock import ManualClock
     from shared.models import Lane, Outcome, OutcomeStatus
-    from workers.handle import deliver
     from workers.worker_context import WorkerContext
 
     # Given a callback receiver that answers 503 to everything
@@ -265,7 +263,7 @@ def test_a_receiver_that_stays_down_costs_two_attempts_and_the_answer_is_kept(
     started = clock.now_s()
     try:
         # When the answered ticket delivers its reply
-        deliver(ctx, t, outcome)
+        ctx.replies.send(t, outcome)
     finally:
         ctx.close()
     # Then it tried twice, a second apart, and kept the answer with the reason

@@ -3,8 +3,6 @@ acknowledgement a capped customer gets."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import redis
 
 from shared.clock import day_bounds_s
@@ -100,11 +98,10 @@ def test_user_cap_parks_until_midnight_with_an_acknowledgement(
     assert (d.kind, d.reason, d.until_ms) == ("defer", "user_daily_cap", int(midnight_s * 1000))
     # And the customer gets a polite acknowledgement naming when automatic answers resume
     ticket = Ticket.model_validate(generic_ticket(5))
-    ctx = SimpleNamespace(settings=settings, clock=clock)
-    text = acknowledge_cap(ctx, ticket, d.reason)  # type: ignore[arg-type]
+    text = acknowledge_cap(settings, clock, ticket, d.reason)
     assert "member of our team" in text and "00:00 (Europe/Paris)" in text and "T-5" in text
     assert "ann@example.com" not in text and "Ann" not in text
-    tenant_text = acknowledge_cap(ctx, ticket, "tenant_daily_cap")  # type: ignore[arg-type]
+    tenant_text = acknowledge_cap(settings, clock, ticket, "tenant_daily_cap")
     assert tenant_text != text and "limit for today" in tenant_text
 
 
