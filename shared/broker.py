@@ -36,6 +36,17 @@ class HookedRedisBroker(RedisBroker):
         return consumer
 
 
+def is_rabbitmq(settings: Settings) -> bool:
+    """Whether the broker is RabbitMQ (`amqp://`, `amqps://`) rather than Redis; the one place
+    that asks, so every path that publishes or reads queues agrees."""
+    return settings.effective_broker_url.startswith(("amqp://", "amqps://"))
+
+
+def queue_prefix(settings: Settings) -> str | None:
+    """RabbitMQ queues are global to the vhost, so the namespace goes into their names."""
+    return settings.namespace if is_rabbitmq(settings) else None
+
+
 def default_middleware() -> list[Middleware]:
     """dramatiq's defaults minus `Retries` (ours is bounded and typed) and Prometheus (opt-in)."""
     from dramatiq.middleware import (
@@ -66,7 +77,7 @@ def build_broker(
     mw = list(middleware) if middleware is not None else default_middleware()
     url = settings.effective_broker_url
     keys = Keys(settings.namespace)
-    if url.startswith(("amqp://", "amqps://")):
+    if is_rabbitmq(settings):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
         # Publisher confirms are off by default in dramatiq; a lost publish is a lost ticket.

@@ -7,7 +7,7 @@ import threading
 
 import dramatiq
 
-from shared.broker import build_broker, default_middleware
+from shared.broker import build_broker, default_middleware, queue_prefix
 from shared.clock import Clock
 from shared.messages import queue_for
 from shared.metrics import Metrics
@@ -22,11 +22,6 @@ from workers.observe import ObserveMiddleware
 from workers.worker_context import WorkerContext
 
 log = logging.getLogger("paceline.worker")
-
-
-def queue_prefix(settings: Settings) -> str | None:
-    """RabbitMQ queues are global to the vhost, so the namespace goes into their names."""
-    return settings.namespace if settings.effective_broker_url.startswith("amqp") else None
 
 
 def build_worker_broker(ctx: WorkerContext) -> dramatiq.Broker:

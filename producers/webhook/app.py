@@ -27,7 +27,7 @@ from producers.webhook.body import read_limited
 from producers.webhook.metrics import mount_metrics
 from producers.webhook.ops import mount_ops
 from producers.webhook.readiness import unreachable
-from shared.broker import build_broker
+from shared.broker import build_broker, queue_prefix
 from shared.clock import Clock, SystemClock
 from shared.errors import BodyTooLarge, DeliveryInFlight, NotATicket, SignatureError
 from shared.keys import Keys
@@ -53,7 +53,6 @@ def create_app(
     clock = clock or SystemClock()
     client = redis_client if redis_client is not None else make_redis(settings)
     broker = broker if broker is not None else build_broker(settings)
-    amqp = settings.effective_broker_url.startswith(("amqp://", "amqps://"))
     intake = Intake(
         broker=broker,
         client=client,
@@ -61,7 +60,7 @@ def create_app(
         clock=clock,
         dedupe_window_s=settings.dedupe_window_s,
         # RabbitMQ queues are global, so they carry the namespace (see shared.messages).
-        queue_prefix=settings.namespace if amqp else None,
+        queue_prefix=queue_prefix(settings),
     )
     sources = build_sources()
     app = FastAPI(title="paceline webhooks", docs_url=None, redoc_url=None, openapi_url=None)

@@ -32,6 +32,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from producers.redrive import Redrive, redrive_headroom
 from producers.webhook.ops_chart import spend_chart
+from shared.broker import queue_prefix
 from shared.budget_status import budget_status
 from shared.clock import Clock
 from shared.keys import Keys
@@ -107,13 +108,11 @@ def mount_ops(
 ) -> None:
     auth = OpsAuth(settings)
     gauges = StateGauges(settings, client, clock=clock, broker=broker)
-    amqp = settings.effective_broker_url.startswith(("amqp://", "amqps://"))
     prices = PriceTable.load(settings.pricing_file)
 
     def redrive() -> Redrive:
-        prefix = settings.namespace if amqp else None
         keys = Keys(settings.namespace)
-        return Redrive(settings, client, keys, clock, prices, queue_prefix=prefix)
+        return Redrive(settings, client, keys, clock, prices, queue_prefix=queue_prefix(settings))
 
     @app.get("/ops", response_model=None)
     async def ops_page(request: Request) -> Response:

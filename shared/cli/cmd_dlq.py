@@ -72,11 +72,11 @@ def _filter(
 
 def _redrive() -> Redrive:
     from producers.redrive import Redrive
+    from shared.broker import queue_prefix
     from shared.clock import SystemClock
     from shared.keys import Keys
     from shared.pricing import PriceTable
     from shared.redis_client import make_redis
-    from workers.runtime import queue_prefix
 
     s = settings_or_exit()
     return Redrive(

@@ -194,14 +194,13 @@ def _run(
 
 def _intake(settings: Settings, client: redis.Redis, keys: Keys, clock: Clock) -> Intake:
     from producers.enqueue import Intake
-    from shared.broker import build_broker
+    from shared.broker import build_broker, queue_prefix
 
     broker = build_broker(settings)
-    amqp = settings.effective_broker_url.startswith(("amqp://", "amqps://"))
     return Intake(
         broker=broker, client=client, keys=keys, clock=clock,
         dedupe_window_s=settings.dedupe_window_s,
-        queue_prefix=settings.namespace if amqp else None,
+        queue_prefix=queue_prefix(settings),
     )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import dramatiq
 import redis
 
+from shared.broker import is_rabbitmq, queue_prefix
 from shared.clock import Clock, SystemClock, day_bounds_s
 from shared.keys import Keys
 from shared.ledger import Ledger
@@ -47,8 +48,8 @@ class StateGauges:
         self.dead_letters = DeadLetterRegistry(client, self._keys)
         self.circuit = ProviderCircuit(client, self._keys, settings, self._clock)
         self.spend = SpendSeries(client, settings, self._clock)
-        self._amqp = settings.effective_broker_url.startswith(("amqp://", "amqps://"))
-        self._prefix = settings.namespace if self._amqp else None
+        self._amqp = is_rabbitmq(settings)
+        self._prefix = queue_prefix(settings)
 
     @property
     def clock(self) -> Clock:

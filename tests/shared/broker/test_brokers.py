@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from producers.enqueue import Intake
-from shared.broker import build_broker
+from shared.broker import build_broker, queue_prefix
 from shared.clock import SystemClock
 from shared.keys import Keys
 from shared.messages import queue_for, ticket_message
@@ -23,7 +23,7 @@ from shared.stores.outcomes import OutcomeStore
 from shared.stores.parking import ParkingLot
 from tests.conftest import REDIS_URL, SimulatorProcess, delete_namespace
 from tests.helpers import WebhookServer, generic_ticket, sign_generic, wait_for
-from workers.runtime import RunningWorker, queue_prefix
+from workers.runtime import RunningWorker
 
 SECRET = "broker-secret"
 
