@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.errors import SettingsError
@@ -150,12 +150,6 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis:// or amqp://")
         return value
 
-    @model_validator(mode="after")
-    def _caps_nest(self) -> Settings:
-        if self.user_daily_cap_usd > self.daily_ceiling_usd:
-            raise ValueError("user_daily_cap_usd is larger than daily_ceiling_usd")
-        return self
-
     # --- derived values (never stored as floats) ---------------------------------------
     @property
     def tz(self) -> ZoneInfo:
@@ -169,13 +163,27 @@ class Settings(BaseSettings):
     def ceiling_micros(self) -> int:
         return usd_to_micros(self.daily_ceiling_usd)
 
+    # Caps nest: requester within tenant within the ceiling. A cap above its parent is used
+    # as its parent's value (`cap_warnings` says so once at start), the same for every scope.
     @property
     def tenant_cap_micros(self) -> int:
-        return usd_to_micros(self.tenant_daily_cap_usd)
+        return min(usd_to_micros(self.tenant_daily_cap_usd), self.ceiling_micros)
 
     @property
     def user_cap_micros(self) -> int:
-        return usd_to_micros(self.user_daily_cap_usd)
+        return min(usd_to_micros(self.user_daily_cap_usd), self.tenant_cap_micros)
+
+    def cap_warnings(self) -> list[str]:
+        """One line per cap set above its parent, naming both and the value used."""
+        tenant, ceiling = self.tenant_daily_cap_usd, self.daily_ceiling_usd
+        user, parent = self.user_daily_cap_usd, min(tenant, ceiling)
+        found = []
+        if tenant > ceiling:
+            found.append(_above("TENANT_DAILY_CAP_USD", tenant, "DAILY_CEILING_USD", ceiling))
+        if user > parent:
+            name = "TENANT_DAILY_CAP_USD" if tenant <= ceiling else "DAILY_CEILING_USD"
+            found.append(_above("USER_DAILY_CAP_USD", user, name, parent))
+        return found
 
     @property
     def ladder(self) -> list[str]:
@@ -188,6 +196,13 @@ class Settings(BaseSettings):
     def webhook_secret(self, source: str) -> bytes | None:
         secret: SecretStr | None = getattr(self, f"webhook_secret_{source}", None)
         return secret.get_secret_value().encode() if secret else None
+
+
+def _above(name: str, value: Decimal, parent: str, parent_value: Decimal) -> str:
+    return (
+        f"{ENV_PREFIX}{name}={value} is above {ENV_PREFIX}{parent}={parent_value}: "
+        f"using {parent_value}"
+    )
 
 
 def _unknown_env_names(environ: dict[str, str]) -> list[str]:

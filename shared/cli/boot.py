@@ -6,6 +6,8 @@ broker class), so this runs before anything else in a process.
 
 from __future__ import annotations
 
+import logging
+
 from shared.cli.common import settings_or_exit
 from shared.logs import configure_logging
 from shared.settings import Settings
@@ -16,6 +18,8 @@ def boot(component: str) -> Settings:
     settings = settings_or_exit()
     # JSON lines, redacted (emails, ticket text, secrets, dramatiq message reprs).
     configure_logging(settings, component)
+    for line in settings.cap_warnings():
+        logging.getLogger("paceline.settings").warning(line)
     init_sentry(settings, component=component)
     if component == "scheduler":
         _serve_state_metrics(settings)

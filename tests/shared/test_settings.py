@@ -73,3 +73,51 @@ def test_every_key_is_under_the_namespace() -> None:
         k.dramatiq_namespace,
     ):
         assert value.startswith("ns1:")
+
+
+@pytest.mark.parametrize(
+    ("env", "tenant_usd", "user_usd", "named"),
+    [
+        # a tenant cap above the ceiling is used as the ceiling
+        ({"TENANT_DAILY_CAP_USD": "60"}, 50, 0.5, [("TENANT_DAILY_CAP_USD", "DAILY_CEILING_USD")]),
+        # a requester cap above its tenant's is used as the tenant's
+        ({"TENANT_DAILY_CAP_USD": "1", "USER_DAILY_CAP_USD": "2"}, 1, 1,
+         [("USER_DAILY_CAP_USD", "TENANT_DAILY_CAP_USD")]),
+        # a requester cap above the ceiling (it used to stop the process) nests the same way
+        ({"DAILY_CEILING_USD": "5", "USER_DAILY_CAP_USD": "8"}, 5, 5,
+         [("TENANT_DAILY_CAP_USD", "DAILY_CEILING_USD"),
+          ("USER_DAILY_CAP_USD", "DAILY_CEILING_USD")]),
+        ({}, 10, 0.5, []),
+    ],
+)  # fmt: skip
+def test_caps_nest_the_same_way_for_every_scope(
+    env: dict[str, str], tenant_usd: float, user_usd: float, named: list[tuple[str, str]]
+) -> None:
+    # Given caps set above their parents / When the settings load
+    s = load_settings({f"PACELINE_{k}": v for k, v in env.items()})
+    # Then each is used as its parent's value, with one line naming both
+    assert s.tenant_cap_micros == int(tenant_usd * 1_000_000)
+    assert s.user_cap_micros == int(user_usd * 1_000_000)
+    warnings = s.cap_warnings()
+    assert len(warnings) == len(named)
+    for line, (child, parent) in zip(warnings, named, strict=True):
+        assert line.startswith(f"PACELINE_{child}=") and f"PACELINE_{parent}=" in line
+        assert "\n" not in line
+
+
+def test_a_cap_above_its_parent_is_one_warning_line_at_start() -> None:
+    # Given a requester cap above the tenant cap, When a process boots (logs on stderr)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PACELINE_TENANT_DAILY_CAP_USD": "2",
+        "PACELINE_USER_DAILY_CAP_USD": "3",
+    }
+    code = "from shared.cli.boot import boot; boot('webhook')"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    # Then it starts, and says so once, naming both settings
+    assert proc.returncode == 0, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "is above" in line]
+    assert len(lines) == 1
+    assert "PACELINE_USER_DAILY_CAP_USD" in lines[0] and "PACELINE_TENANT_DAILY_CAP_USD" in lines[0]
