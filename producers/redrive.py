@@ -7,7 +7,7 @@ draining the same reason exactly one requeues it; the outcome is forced back to 
 admission does not skip the event as already final; then a fresh message (no retries counted)
 goes to the redrive lane. If the send fails the entry is put back and counted as failed.
 
-The estimate per ticket is a bound (producers/replay_estimate.py: the byte bound of subject
+The estimate per ticket is a bound (producers/replay/estimate.py: the byte bound of subject
 and body plus a fixed overhead per call, over `max_steps` calls, capped at
 `request_token_cap`), so pacing by it never spends more than `--usd-per-hour`.
 """
@@ -38,7 +38,9 @@ REQUEUE_MARKER_TTL_S = 24 * 3600
 
 
 @dataclass
-class Plan:
+class RedrivePlan:
+    """What a requeue would send and what it may cost (the dry run)."""
+
     tickets: int = 0
     stale: int = 0
     invalid: int = 0
@@ -146,8 +148,8 @@ class Redrive:
         return self._keys.ticket(ticket_id)
 
     # --- pricing -----------------------------------------------------------------------
-    def plan(self, ids: list[str], flt: DLQFilter) -> Plan:
-        plan = Plan()
+    def plan(self, ids: list[str], flt: DLQFilter) -> RedrivePlan:
+        plan = RedrivePlan()
         est = ReplayEstimator(self._settings, self._prices)
         for _, ticket, dead in self._checked(self.select(ids, flt)):
             if ticket is None:

@@ -91,7 +91,7 @@ class Settings(BaseSettings):
     webhook_secret_helpscout: SecretStr | None = None
     webhook_secret_jira: SecretStr | None = None
     webhook_secret_freshdesk: SecretStr | None = None
-    # Tenant for vendor tickets whose payload names none (see producers/sources/).
+    # Tenant for vendor tickets whose payload names none (see shared/vendors/).
     webhook_default_tenant: str = Field(default="default", pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
 
     # --- replies back to the ticketing systems (each vendor skipped until its token is set) --

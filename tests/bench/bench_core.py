@@ -109,7 +109,7 @@ def our_broker_noop(settings: Any) -> float:
 def admitted_noop(settings: Any, with_admission: bool, shipped: bool = False) -> float:
     """Ticket messages whose actor does nothing, with and without the admission middleware
     in front (issue 3b). With it, every message is admitted (a reservation opened) and, the
-    actor having left it open, closed by the middleware after (workers/releases.py); the
+    actor having left it open, closed by the middleware after (workers/admission/releases.py); the
     run ends when every reservation is closed."""
     running = RunningWorker(settings, threads=8)
     ctx = running.ctx

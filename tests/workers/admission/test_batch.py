@@ -1,4 +1,4 @@
-"""Admission of a fetched batch on the consumer (workers/prefetch_admission.py): one round trip
+"""Admission of a fetched batch on the consumer (workers/admission/batch.py): one round trip
 per fetch, decisions carried out on the worker thread, nothing held for a message that does
 not run here, and the per-message path whenever the batch could not be admitted."""
 
