@@ -1,4 +1,8 @@
-"""`paceline simulator`: the OpenAI-compatible provider simulator, served until Ctrl-C."""
+"""`paceline simulator`: the OpenAI-compatible provider simulator, served until Ctrl-C.
+
+`python -m shared.cli.cmd_simulator --port P ...` is the same command without importing every
+other CLI module (how the simulator starts its own child processes).
+"""
 
 from __future__ import annotations
 
@@ -49,3 +53,7 @@ def simulator(
 
 def register(app: typer.Typer) -> None:
     app.command("simulator")(simulator)
+
+
+if __name__ == "__main__":
+    typer.run(simulator)

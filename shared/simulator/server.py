@@ -86,8 +86,8 @@ def start_in_thread(host: str, port: int, config: SimConfig) -> RunningSimulator
 
 def command(host: str, port: int, config: SimConfig) -> list[str]:
     """The argv of a `paceline simulator` child process with this configuration."""
-    # `-m shared.simulator` is the same command without importing every other CLI module.
-    argv = [sys.executable, "-m", "shared.simulator", "--host", host, "--port", str(port)]
+    # `-m shared.cli.cmd_simulator` is the same command without every other CLI module.
+    argv = [sys.executable, "-m", "shared.cli.cmd_simulator", "--host", host, "--port", str(port)]
     for name, value in config.to_json().items():
         argv += [f"--{name.replace('_', '-')}", str(value)]
     return argv

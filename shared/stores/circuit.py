@@ -27,7 +27,6 @@ from shared.keys import Keys
 from shared.lua import lua_source
 from shared.models import Lane, Ticket
 from shared.settings import Settings
-from workers.admission.gates import check_gate
 
 REASON = "provider_circuit_open"
 DEFAULT_WINDOW_S = 30.0
@@ -40,7 +39,8 @@ RELEASE_JITTER_PCT = 20
 
 
 class ProviderCircuit:
-    """The agent's `CircuitHook` (allow/record) and an admission gate (check), in one object.
+    """The agent's `CircuitHook` (allow/record) and an admission gate (`queue_reads` and
+    `decide`, see workers/admission/gates.py), in one object.
 
     One instance per worker process, shared by its threads: the probe token a thread wins in
     `allow()` is kept thread-locally until that same thread's `record()`, because the agent
@@ -108,11 +108,7 @@ class ProviderCircuit:
             ],
         )
 
-    # --- admission gate ----------------------------------------------------------------
-    def check(self, ticket: Ticket, lane: Lane) -> tuple[int, str] | None:
-        """Park the ticket while the circuit is open or a probe is out; None when closed."""
-        return check_gate(self, self._r, ticket, lane)
-
+    # --- admission gate (workers/admission/gates.py: park while open or a probe is out) --
     def queue_reads(self, pipe: Any) -> int:
         """Queue what `decide` reads (admission sends it in the admit's round trip)."""
         pipe.hmget(self._keys.circuit, ["state", "retry_at_ms"])

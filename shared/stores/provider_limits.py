@@ -18,7 +18,6 @@ import redis
 from shared.clock import Clock
 from shared.keys import Keys
 from shared.models import Lane, Ticket
-from workers.admission.gates import check_gate
 
 REASON = "provider_rate_limit"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -42,7 +41,8 @@ def parse_duration_ms(text: str) -> int | None:
 
 
 class ProviderLimits:
-    """`observe` what the provider says; `check` is a Gate for the admission middleware."""
+    """`observe` what the provider says (the agent's responses); `queue_reads` and `decide`
+    make it an admission gate (workers/admission/gates.py)."""
 
     def __init__(
         self,
@@ -83,10 +83,6 @@ class ProviderLimits:
     def state(self) -> dict[str, int]:
         raw = cast(dict[str, str], self._r.hgetall(self._keys.provider_limits))
         return {k: int(v) for k, v in raw.items()}
-
-    def check(self, ticket: Ticket, lane: Lane) -> tuple[int, str] | None:
-        """Park while a window is nearly used up, until it resets; None to go on."""
-        return check_gate(self, self._r, ticket, lane)
 
     def queue_reads(self, pipe: Any) -> int:
         """Queue what `decide` reads (admission sends it in the admit's round trip)."""

@@ -12,6 +12,7 @@ from shared.keys import Keys
 from shared.models import Lane, Requester, Ticket
 from shared.stores.circuit import REASON, ProviderCircuit
 from tests.conftest import make_settings
+from workers.admission.gates import check_gate
 
 TICKET = Ticket(event_id="e-1", ticket_id="T-1", tenant_id="acme", requester=Requester(id="u"))
 
@@ -30,7 +31,7 @@ def test_opens_only_past_min_calls_and_rate(namespace: str, r: redis.Redis) -> N
     for _ in range(9):
         circuit.record(False)
     # Then the circuit is still closed and admission lets tickets in
-    assert circuit.allow() and circuit.check(TICKET, Lane.LIVE) is None
+    assert circuit.allow() and check_gate(circuit, r, TICKET, Lane.LIVE) is None
     # When enough successes keep the error rate below 50%, it stays closed
     for _ in range(11):
         circuit.record(True)
@@ -42,7 +43,7 @@ def test_opens_only_past_min_calls_and_rate(namespace: str, r: redis.Redis) -> N
     snap = circuit.snapshot()
     assert snap["state"] == "open" and snap["opens"] == 1, snap
     assert not circuit.allow()
-    parked = circuit.check(TICKET, Lane.LIVE)
+    parked = check_gate(circuit, r, TICKET, Lane.LIVE)
     assert parked is not None and parked[1] == REASON
     assert parked[0] >= snap["retry_at_ms"] == int(clock.now_s() * 1000) + 5000
 
@@ -88,14 +89,14 @@ def test_half_open_one_probe_across_workers(namespace: str, r: redis.Redis) -> N
     assert results.count(True) == 1
     snap = b.snapshot()
     assert snap["state"] == "open" and snap["opens"] == 2
-    assert b.check(TICKET, Lane.LIVE) is not None
+    assert check_gate(b, r, TICKET, Lane.LIVE) is not None
     # When the next probe succeeds, the circuit closes and the window starts clean
     clock.advance(5.001)
-    assert a.check(TICKET, Lane.LIVE) is None
+    assert check_gate(a, r, TICKET, Lane.LIVE) is None
     assert a.allow()
-    assert b.check(TICKET, Lane.LIVE) is not None  # probe in flight: admission waits
+    assert check_gate(b, r, TICKET, Lane.LIVE) is not None  # probe in flight: admission waits
     assert not b.allow()
     a.record(True)
     snap = b.snapshot()
     assert snap["state"] == "closed" and snap["window_err"] == 0, snap
-    assert b.allow() and b.check(TICKET, Lane.LIVE) is None
+    assert b.allow() and check_gate(b, r, TICKET, Lane.LIVE) is None

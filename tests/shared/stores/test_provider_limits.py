@@ -10,6 +10,7 @@ from shared.keys import Keys
 from shared.models import Lane, Ticket
 from shared.stores.provider_limits import ProviderLimits, parse_duration_ms
 from tests.helpers import generic_ticket
+from workers.admission.gates import check_gate
 
 
 @pytest.mark.parametrize(
@@ -43,7 +44,7 @@ def test_low_remaining_parks_until_reset(r: redis.Redis, keys: Keys) -> None:
             "x-ratelimit-reset-tokens": "6m0s",
         }
     )
-    assert limits.check(ticket, Lane.LIVE) is None
+    assert check_gate(limits, r, ticket, Lane.LIVE) is None
     # When the provider says only 3,000 tokens are left until 6m0s from now
     limits.observe(
         {
@@ -54,10 +55,10 @@ def test_low_remaining_parks_until_reset(r: redis.Redis, keys: Keys) -> None:
         }
     )
     # Then admissions park until then, with the reason
-    assert limits.check(ticket, Lane.LIVE) == (now_ms + 360_000, "provider_rate_limit")
+    assert check_gate(limits, r, ticket, Lane.LIVE) == (now_ms + 360_000, "provider_rate_limit")
     # And once the window has reset, they go on
     clock.advance(361)
-    assert limits.check(ticket, Lane.REPLAY) is None
+    assert check_gate(limits, r, ticket, Lane.REPLAY) is None
 
 
 def test_requests_margin_and_garbage_headers(r: redis.Redis, keys: Keys) -> None:
@@ -67,7 +68,7 @@ def test_requests_margin_and_garbage_headers(r: redis.Redis, keys: Keys) -> None
     limits.observe({"x-ratelimit-remaining-tokens": "lots", "x-ratelimit-reset-tokens": "soon"})
     assert limits.state() == {}
     limits.observe({"x-ratelimit-remaining-requests": "1", "x-ratelimit-reset-requests": "2s"})
-    assert limits.check(ticket, Lane.LIVE) == (
+    assert check_gate(limits, r, ticket, Lane.LIVE) == (
         int(clock.now_s() * 1000) + 2_000,
         "provider_rate_limit",
     )
