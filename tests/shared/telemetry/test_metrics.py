@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.errors import LabelRejected
-from shared.metrics import Metrics
+from shared.metrics import Metrics, exposed_names
 from shared.metrics_server import metrics_response, start_metrics_server
 
 EXPECTED = {
@@ -111,9 +111,17 @@ def test_no_label_accepts_an_email_or_text(call: Callable[[Metrics], None]) -> N
 
 
 def test_two_instances_do_not_collide() -> None:
-    # Given two registries in one process / Then both build (nothing global was registered)
-    Metrics(CollectorRegistry())
-    Metrics(CollectorRegistry())
+    # Given two registries in one process (building the second would raise "Duplicated
+    # timeseries" had the first registered anything globally)
+    first, second = Metrics(CollectorRegistry()), Metrics(CollectorRegistry())
+    # When only the first counts something
+    first.dead_lettered("provider_rejected")
+    # Then only the first exposes it, and neither touched prometheus_client's default registry
+    label = {"reason": "provider_rejected"}
+    assert first.registry.get_sample_value("paceline_dead_letters_total", label) == 1
+    assert second.registry.get_sample_value("paceline_dead_letters_total", label) is None
+    assert REGISTRY.get_sample_value("paceline_dead_letters_total", label) is None
+    assert exposed_names(first.registry) == exposed_names(second.registry)
 
 
 def test_metrics_server_serves_the_registry_over_http() -> None:

@@ -13,7 +13,7 @@ import redis
 
 from producers.enqueue import Intake
 from shared.broker import build_broker
-from shared.clock import SystemClock
+from shared.clock import ManualClock, SystemClock
 from shared.keys import Keys
 from shared.ledger import Ledger
 from shared.models import OutcomeStatus, Ticket
@@ -70,10 +70,11 @@ def test_sigkill_mid_call_leaks_no_reservation_and_counts_nothing_twice(
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         assert ledger.reserved() > 0
-        # Then after the lease its hold is gone: the in-flight draw is charged at its worst
+        # Then once the lease has run out (a reaper whose injected clock is past it; nothing
+        # waits in real time) its hold is gone: the in-flight draw is charged at its worst
         # case (the provider may have billed it) and the rest goes back to the caps
-        time.sleep(settings.reservation_lease_s + 0.5)
-        assert ledger.reap() >= 1
+        later = ManualClock(time.time() + settings.reservation_lease_s + 0.5)
+        assert Ledger(r, keys, settings, later).reap() >= 1
         assert ledger.reserved() == 0
         charged = ledger.spent()
         assert charged == int(held["drawn"]) + int(held.get("taken", 0))
