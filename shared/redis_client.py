@@ -41,8 +41,8 @@ def make_redis(settings: Settings, *, max_connections: int = 64) -> redis.Redis:
 class ThreadConnections:
     """One connection per thread for the hot paths (admission, draw and settle around every
     model call), outside the client's pool. Taking a pooled connection and giving it back costs
-    redis-py 8 a lock, a poll() for stale replies and its metrics: measured, ~20-40 µs of CPU
-    per round trip, a sixth of admitting a ticket. These are made from the pool's own settings
+    redis-py 8 a lock, a poll() for stale replies and its metrics on every round trip, a large
+    share of admitting a ticket (docs/design.md). These are made from the pool's own settings
     (address, auth, TLS, timeouts) and reconnect on next use after an error.
 
     A connection lives as long as its thread (collected with the thread's locals, which closes
@@ -128,8 +128,8 @@ def send_commands(
 
 def _read_replies(conn: Any, n: int) -> list[Any]:
     """`n` replies in order, an error reply in its slot as the exception. With hiredis (a
-    dependency), straight from the connection's own reader: redis-py's `read_response` costs
-    ~5 µs of Python per reply (its host-error string, push and health checks), and the hot
+    dependency), straight from the connection's own reader: redis-py's `read_response` runs
+    its host-error string, push and health checks in Python for every reply, and the hot
     paths read a batch's replies at once. A reply the reader cannot take whole reads more
     from the socket, as `read_response` would."""
     parser: Any = getattr(conn, "_parser", None)

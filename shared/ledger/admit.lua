@@ -2,9 +2,8 @@
 -- fits every cap and the pace. One script for the batch (a consumer's prefetched tickets):
 -- the caps, the day's books and the pace are read once for all of them and written once at
 -- the end, so a ticket costs its own reads and its reservation's writes, not the whole
--- ledger's (with callgrind, one script per ticket was ~224k instructions a ticket, of which
--- ~20 redis.calls at 5-6k each). The whole batch is one atomic decision sequence: each ticket
--- sees what the ones before it took, exactly as if each had been its own script.
+-- ledger's. The whole batch is one atomic decision sequence: each ticket sees what the ones
+-- before it took, exactly as if each had been its own script.
 -- KEYS[1] caps hash   KEYS[2] pace hash   KEYS[3] leases zset   KEYS[4] by_ticket hash
 -- KEYS[5..] the outcome hashes of the tickets that name one (a final outcome for the
 --           ticket's event -> 'skip')
@@ -31,8 +30,8 @@ local burst = ARGV[11] + 0
 local bkey = k_books(p, day)
 
 -- Reservations the worker's earlier tickets left open are closed before anything else, so
--- what they give back is there for this batch's decisions (a release script of its own cost
--- ~38k instructions more, with callgrind). Each in its own pcall: only a corrupt hash can
+-- what they give back is there for this batch's decisions (and a release costs less inside
+-- this script than as a script of its own). Each in its own pcall: only a corrupt hash can
 -- fail to close, and it must not fail a ticket; it is counted in the reply and its lease
 -- leaves it to the reaper.
 local n_rel = ARGV[15] + 0
@@ -43,8 +42,8 @@ for i = 1, n_rel do
   end
 end
 
--- The tickets: where each one's arguments start (arrays, not a table a ticket: with
--- callgrind every Lua table or string made here costs ~1-1.5k instructions).
+-- The tickets: where each one's arguments start (arrays, not a table a ticket: every Lua
+-- table or string made here is paid per ticket).
 local at = 15 + n_rel + 1
 local n_tickets = ARGV[at] + 0
 local t_at, t_ncand = {}, {}
@@ -256,7 +255,7 @@ local function decide(a, n)
       local rkey = p .. 'res:' .. rid
       local grant_s = grant
       if grant == full then grant_s = ARGV[base + 1] end
-      -- Seven fields, each read by a script (a field costs ~2.5k instructions here); taken,
+      -- Seven fields, each read by a script (every field written is paid for); taken,
       -- settled and drawn come once non-zero.
       redis.call('HSET', rkey, 'grant', grant_s, 'state', 'open', 'day', day, 't', tscope,
         'u', user_scope, 'ticket', ticket, 'model', model)

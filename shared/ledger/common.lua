@@ -17,8 +17,9 @@
 -- Invariant per scope and day: reserved = sum over open reservations of (grant - taken).
 -- So spent + reserved only grows at admission, where every cap is checked.
 --
--- Costs are measured in instructions (`make bench-lua`). A script reads a hash in one HMGET;
--- the books move by HINCRBY (see books_incr), not by a read-add-write in Lua.
+-- What a script costs is counted in instructions (`make bench-lua`; figures in
+-- docs/benchmarks.md). A script reads a hash in one HMGET; the books move by HINCRBY (see
+-- books_incr), not by a read-add-write in Lua.
 -- Strings from Redis become numbers by arithmetic (`v + 0`, `(v or 0) + d`), not tonumber():
 -- Lua 5.1's tonumber parses a string twice (lua_isnumber, then lua_tonumber), each a strtod.
 
@@ -26,18 +27,17 @@ local function k_books(p, day) return p .. 'ledger:' .. day end
 local DAY_TTL_S = 8 * 24 * 3600
 -- Written into a new day's books (and the by_ticket hash): a value longer than Redis's
 -- hash-max-listpack-value (64 bytes by default) makes the hash a hash table from the start.
--- As a listpack (below 128 fields: up to ~40 scopes) every field lookup scans the whole hash;
--- measured with callgrind, that scan was a quarter of a settle's instructions with 32
--- requesters in the day.
+-- As a listpack (below 128 fields: up to ~40 scopes) every field lookup scans the whole hash,
+-- and with a few dozen requesters in the day that scan is a large part of a settle.
 local BOOKS_MARK = '_layout'
 local BOOKS_MARK_VALUE = 'hash table on purpose: keeps lookups O(1) (shared/ledger/common.lua)'
 
 local RES_TTL_S = 24 * 3600
 
 -- The same for the leases set (a member longer than zset-max-listpack-value makes it a skip
--- list): as a listpack, below 128 members, every ZADD scanned the set parsing each member's
--- score with strtod; with callgrind that was 16k instructions an admission. Its score is +inf,
--- so no lease ever reaches it and the reaper never reads it.
+-- list): as a listpack, below 128 members, every ZADD scans the set parsing each member's
+-- score with strtod. Its score is +inf, so no lease ever reaches it and the reaper never
+-- reads it.
 local LEASES_MARK =
   '_layout: a skip list on purpose, keeps ZADD O(log n) (shared/ledger/common.lua)'
 
@@ -52,8 +52,8 @@ end
 
 -- Add `delta` to `prefix .. scope` in the day's books for every scope, by HINCRBY: Redis adds
 -- in C. Pass deltas as the strings they came in (ARGV) where possible: a Lua number sent to
--- Redis is formatted with "%.17g", a value read back is parsed with strtod, and with callgrind
--- that read-add-write in Lua (one HMGET, one HSET) cost more than a HINCRBY per field.
+-- Redis is formatted with "%.17g" and a value read back is parsed with strtod, so a
+-- read-add-write in Lua (one HMGET, one HSET) costs more than a HINCRBY per field.
 -- Never pass "-0" (Redis refuses it): skip a zero delta. Returns the first scope's new value.
 local function books_incr(bkey, scopes, prefix, delta)
   local first = redis.call('HINCRBY', bkey, prefix .. scopes[1], delta)
@@ -97,8 +97,8 @@ local function close_reservation(p, rid, leases_key, by_ticket_key, pace_key)
   local rkey = p .. 'res:' .. rid
   redis.call('ZREM', leases_key, rid)
   -- The named fields in one HMGET; the whole hash only when draws are outstanding (`drawn`
-  -- is the sum of the d: fields), which a ticket that settled its calls never has: with
-  -- callgrind, converting a HGETALL reply into Lua was an eighth of a release.
+  -- is the sum of the d: fields), which a ticket that settled its calls never has: converting
+  -- a HGETALL reply into Lua tables is dear next to the rest of a release.
   local v = redis.call('HMGET', rkey, 'state', 'grant', 'taken', 'settled', 'drawn', 'day',
     't', 'u', 'ticket', 'scopes')
   if v[1] ~= 'open' then return 0 end

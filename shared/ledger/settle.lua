@@ -5,13 +5,13 @@
 -- Returns per settle 1 settled | 0 already settled | -1 unknown reservation, or
 -- {'error', message} when that settle failed (nothing of it was written).
 -- Each reservation is read in one HMGET and written in one HSET; the books' moves are summed
--- per field over the batch and written by one HINCRBY a field at the end (Redis adds in C;
--- with callgrind, three scopes' worth of HINCRBYs for spent, reserved and calls were most of
--- a settle's ~138k instructions when each settle was its own script).
+-- per field over the batch and written by one HINCRBY a field at the end (Redis adds in C,
+-- and three scopes' worth of HINCRBYs a settle were most of its cost when each settle was
+-- written on its own).
 local p = ARGV[1]
 -- The books' moves, summed per day and scope over the batch: three numbers a scope (spent,
--- reserved, calls), named as fields only at the end (with callgrind, naming nine fields a
--- settle and summing them by name was a fifth of a settle's instructions).
+-- reserved, calls), named as fields only at the end (building nine field names a settle and
+-- summing them by name is dear next to the rest).
 local moves, scopes_of, days = {}, {}, {}
 
 -- Calls are counted for the day as a whole only (`calls:global`, what `budget status` shows):

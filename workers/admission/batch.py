@@ -3,8 +3,7 @@
 dramatiq's Redis consumer fetches up to `prefetch` messages in one script call and hands
 them to the worker threads one by one. Admitting each on its worker thread costs a Redis
 round trip per ticket, and on a small machine a round trip is dear: the thread blocks, the
-GIL changes hands twice, Redis wakes for one command (measured in a running worker with
-`time.thread_time()`: an admission cost as much CPU as dramatiq's own ack, ~300 µs). Here
+GIL changes hands twice, Redis wakes for one command (docs/design.md has the figures). Here
 the consumer admits what one fetch returned in one round trip and leaves each message's
 decision on it (`leave_prepared`); the worker thread then only carries it out, so
 dramatiq's rules hold (a park or a refusal is a `SkipMessage` raised in

@@ -2,7 +2,7 @@
 
 `Retries` re-enqueues a failed message from `after_process_message`; when Redis is down at that
 moment the enqueue raises, dramatiq logs and swallows it, and the original message is then
-acked: the ticket is gone (found by `make chaos`, scenario "redis"). Here the re-enqueue waits
+acked: the ticket is gone. Here the re-enqueue waits
 for the broker (bounded by `wait_s`, with backoff); the worker thread has nothing better to do
 while Redis is down. If it still fails, the message is failed (nacked) rather than acked, so it
 stays in the broker's own dead letters instead of vanishing.
