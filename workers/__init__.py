@@ -1,1 +1,2 @@
-"""Everything that takes work off the queue: actors, admission, the agent, failures, scheduler."""
+"""Everything that takes work off the queue: actors, admission, the agent, replies, failures,
+the scheduler."""

@@ -1,1 +1,2 @@
-"""Webhook sources: one module per ticketing system, each verifying and normalising its payload."""
+"""The ticketing systems: one module per vendor holding its whole contract with paceline
+(signature check, payload mapping to a `Ticket`, the reply request back)."""

@@ -1,1 +1,1 @@
-"""Failure handling: the retry policy, the provider circuit breaker, the dead-letter registry."""
+"""Failure handling: the one call that records a dead letter, the retry policy and durable retries."""
