@@ -1,1 +1,1 @@
-"""Failure handling: the one call that records a dead letter, the retry policy and durable retries."""
+"""Failure handling: the one call that records a dead letter, the retry policy, durable retries."""
