@@ -4,11 +4,18 @@ Prices are stored as micro-dollars per 1M tokens (an integer: $2.50 -> 2_500_000
 cost of a call is `tokens * price // 1M` in integers with a ceiling, never a float.
 Operators override or add models with a JSON file (`PACELINE_PRICING_FILE`):
 `{"my-model": {"input": 1.0, "cached_input": 0.25, "output": 4.0}}` (USD per 1M tokens).
+
+Aliases name a priced model under another name: an Azure deployment or a gateway's model
+name (`PACELINE_MODEL_ALIASES='{"my-gpt4o-deployment": "gpt-4o"}'`, or the same object under
+`"aliases"` in the pricing file). A request goes out under the alias; it is priced as the
+model the alias names. `require_priced` is what every process runs at start, so a model
+without a price stops it there instead of failing every ticket later.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -78,29 +85,71 @@ class Usage:
         )
 
 
+ALIASES_KEY = "aliases"  # the pricing file's object of alias -> priced model
+
+
 class PriceTable:
-    def __init__(self, prices: dict[str, ModelPrice]) -> None:
+    def __init__(
+        self, prices: dict[str, ModelPrice], aliases: Mapping[str, str] | None = None
+    ) -> None:
         self._prices = dict(prices)
+        self._aliases = dict(aliases or {})
+        for alias, target in self._aliases.items():
+            if self._lookup(target) is None:
+                raise SettingsError(
+                    f"PACELINE_MODEL_ALIASES: alias {alias!r} names {target!r}, which has no price"
+                )
 
     @classmethod
-    def load(cls, override_file: Path | None = None) -> PriceTable:
+    def load(
+        cls, override_file: Path | None = None, aliases: Mapping[str, str] | None = None
+    ) -> PriceTable:
+        """The list prices, the pricing file's overrides and aliases, then `aliases` (the
+        setting), which win over the file's."""
         prices = dict(DEFAULT_PRICES)
+        merged: dict[str, str] = {}
         if override_file is not None:
-            prices.update(_read_override(override_file))
-        return cls(prices)
+            file_prices, file_aliases = _read_override(override_file)
+            prices.update(file_prices)
+            merged.update(file_aliases)
+        merged.update(aliases or {})
+        return cls(prices, merged)
 
     def models(self) -> list[str]:
         return sorted(self._prices)
 
+    def aliases(self) -> dict[str, str]:
+        return dict(self._aliases)
+
+    def priced_as(self, model: str) -> str:
+        """The priced model a request under `model` bills as (itself when not an alias)."""
+        return self._aliases.get(model, model)
+
+    def require_priced(self, models: Iterable[str], setting_name: str) -> None:
+        """Raise SettingsError (one line naming the setting and the model) unless every model
+        is priced, directly, as a dated snapshot of a priced family, or through an alias."""
+        for model in models:
+            if self._lookup(self.priced_as(model)) is None:
+                raise SettingsError(
+                    f"{setting_name}: no price for model {model!r}; add it to "
+                    "PACELINE_PRICING_FILE or map it to a priced model in PACELINE_MODEL_ALIASES"
+                )
+
     def price(self, model: str) -> ModelPrice:
-        try:
-            return self._prices[model]
-        except KeyError:
-            # Dated snapshots ("gpt-4o-mini-2024-07-18") bill as their family.
-            for name in sorted(self._prices, key=len, reverse=True):
-                if model.startswith(name + "-"):
-                    return self._prices[name]
-            raise SettingsError(f"PACELINE_PRICING_FILE: no price for model {model!r}") from None
+        found = self._lookup(self.priced_as(model))
+        if found is None:
+            raise SettingsError(f"PACELINE_PRICING_FILE: no price for model {model!r}")
+        return found
+
+    def _lookup(self, model: str) -> ModelPrice | None:
+        found = self._prices.get(model)
+        if found is not None:
+            return found
+        # Dated snapshots ("gpt-4o-mini-2024-07-18") bill as their family.
+        for name in sorted(self._prices, key=len, reverse=True):
+            if model.startswith(name + "-"):
+                return self._prices[name]
+        return None
 
     def cost_micros(self, model: str, usage: Usage, *, batch: bool = False) -> int:
         """What the provider bills for `usage`, rounded up to the next micro-dollar."""
@@ -119,10 +168,24 @@ class PriceTable:
         return _ceil_div(numerator, TOKENS_PER_PRICE_UNIT)
 
 
-def _read_override(path: Path) -> dict[str, ModelPrice]:
+def parse_aliases(raw: Any) -> dict[str, str]:
+    """An alias mapping from JSON text or an object; ValueError names what is wrong."""
+    if isinstance(raw, str):
+        raw = json.loads(raw) if raw.strip() else {}
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and k and isinstance(v, str) and v for k, v in raw.items()
+    ):
+        raise ValueError(
+            'must be a JSON object of alias -> priced model, e.g. {"my-dep": "gpt-4o"}'
+        )
+    return dict(raw)
+
+
+def _read_override(path: Path) -> tuple[dict[str, ModelPrice], dict[str, str]]:
     try:
         raw = json.loads(path.read_text())
-        return {
+        aliases = parse_aliases(raw.pop(ALIASES_KEY, {}))
+        prices = {
             name: ModelPrice.from_usd(
                 str(Decimal(str(p["input"]))),
                 str(Decimal(str(p.get("cached_input", p["input"])))),
@@ -130,5 +193,6 @@ def _read_override(path: Path) -> dict[str, ModelPrice]:
             )
             for name, p in raw.items()
         }
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return prices, aliases
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError) as exc:
         raise SettingsError(f"PACELINE_PRICING_FILE: cannot read {path}: {exc}") from None

@@ -10,14 +10,15 @@ import difflib
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.errors import SettingsError
 from shared.money import usd_to_micros
+from shared.pricing import PriceTable, parse_aliases
 
 ENV_PREFIX = "PACELINE_"
 WEBHOOK_SOURCES = ("generic", "zendesk", "intercom", "front", "helpscout", "jira", "freshdesk")
@@ -39,11 +40,18 @@ class Settings(BaseSettings):
     namespace: str = Field(default="paceline", pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
 
     # --- the provider ------------------------------------------------------------------
+    llm_provider: Literal["openai", "azure"] = "openai"
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None
+    # Azure OpenAI: the resource's endpoint (https://<resource>.openai.azure.com) and the
+    # data-plane API version; PACELINE_MODEL and the ladder then name deployments.
+    azure_endpoint: str | None = None
+    azure_api_version: str = Field(default="2024-10-21", pattern=r"^\d{4}-\d{2}-\d{2}(-preview)?$")
     model: str = "gpt-4o-mini"
     # Cheaper models to fall back to when the pace is tight, best first (comma separated).
     model_ladder: str = "gpt-4o-mini,gpt-4.1-nano"
+    # Deployment or gateway names -> the priced model each bills as (JSON object).
+    model_aliases: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     llm_timeout_s: float = Field(default=30.0, gt=0)
     llm_connect_timeout_s: float = Field(default=5.0, gt=0)
     pricing_file: Path | None = None
@@ -150,6 +158,28 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis:// or amqp://")
         return value
 
+    @field_validator("model_aliases", mode="before")
+    @classmethod
+    def _aliases_json(cls, value: Any) -> dict[str, str]:
+        try:
+            return parse_aliases(value)
+        except ValueError as exc:
+            reason = str(exc) if "alias" in str(exc) else f"not valid JSON ({exc})"
+            raise ValueError(reason) from None
+
+    @field_validator("azure_endpoint")
+    @classmethod
+    def _azure_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https://")
+        return value
+
+    @model_validator(mode="after")
+    def _azure_needs_endpoint(self) -> Settings:
+        if self.llm_provider == "azure" and not self.azure_endpoint:
+            raise ValueError("PACELINE_AZURE_ENDPOINT: required when PACELINE_LLM_PROVIDER=azure")
+        return self
+
     # --- derived values (never stored as floats) ---------------------------------------
     @property
     def tz(self) -> ZoneInfo:
@@ -188,6 +218,11 @@ class Settings(BaseSettings):
     @property
     def ladder(self) -> list[str]:
         return [m.strip() for m in self.model_ladder.split(",") if m.strip()]
+
+    @property
+    def configured_models(self) -> dict[str, list[str]]:
+        """Every model this configuration can send a request under, by the setting naming it."""
+        return {"PACELINE_MODEL": [self.model], "PACELINE_MODEL_LADDER": self.ladder}
 
     @property
     def thresholds_pct(self) -> list[int]:
@@ -230,11 +265,28 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
     values.update(overrides)
     try:
         if environ is None:
-            return Settings(**overrides)
-        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+            settings = Settings(**overrides)
+        else:
+            settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
     except ValidationError as exc:
         err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or "settings"
+        field = ".".join(str(p) for p in err["loc"])
         name = ENV_PREFIX + field.upper() if field in Settings.model_fields else field
         msg = err["msg"].removeprefix("Value error, ")
-        raise SettingsError(f"{name}: {msg}") from None
+        raise SettingsError(f"{name}: {msg}" if name else msg) from None
+    require_priced_models(settings)
+    return settings
+
+
+def price_table(settings: Settings) -> PriceTable:
+    """The prices this configuration bills by: list prices, the pricing file, the aliases."""
+    return PriceTable.load(settings.pricing_file, settings.model_aliases)
+
+
+def require_priced_models(settings: Settings) -> PriceTable:
+    """Every model the configuration can use has a price, or SettingsError naming the setting
+    and the model: a process stops at start rather than dead-lettering every ticket later."""
+    prices = price_table(settings)
+    for setting_name, models in settings.configured_models.items():
+        prices.require_priced(models, setting_name)
+    return prices

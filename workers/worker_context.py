@@ -20,7 +20,7 @@ from shared.ledger import Ledger
 from shared.metrics import Metrics
 from shared.pricing import PriceTable
 from shared.redis_client import make_redis
-from shared.settings import Settings
+from shared.settings import Settings, price_table
 from shared.stores.circuit import ProviderCircuit
 from shared.stores.dead_letters import DeadLetter, DeadLetterRegistry
 from shared.stores.outcomes import OutcomeStore
@@ -80,7 +80,7 @@ class WorkerContext:
         http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
         circuit = ProviderCircuit(client, keys, settings, clock)
         limits = ProviderLimits(client, keys, clock)
-        prices = PriceTable.load(settings.pricing_file)
+        prices = price_table(settings)
         return cls(
             settings=settings,
             clock=clock,

@@ -38,8 +38,7 @@ from shared.clock import Clock
 from shared.keys import Keys
 from shared.models import Lane
 from shared.money import fmt_usd
-from shared.pricing import PriceTable
-from shared.settings import Settings
+from shared.settings import Settings, price_table
 from shared.stores.dead_letters import DLQFilter
 from shared.stores.gauges import StateGauges
 
@@ -108,7 +107,7 @@ def mount_ops(
 ) -> None:
     auth = OpsAuth(settings)
     gauges = StateGauges(settings, client, clock=clock, broker=broker)
-    prices = PriceTable.load(settings.pricing_file)
+    prices = price_table(settings)
 
     def redrive() -> Redrive:
         keys = Keys(settings.namespace)

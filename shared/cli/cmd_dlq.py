@@ -75,8 +75,8 @@ def _redrive() -> Redrive:
     from shared.broker import queue_prefix
     from shared.clock import SystemClock
     from shared.keys import Keys
-    from shared.pricing import PriceTable
     from shared.redis_client import make_redis
+    from shared.settings import price_table
 
     s = settings_or_exit()
     return Redrive(
@@ -84,7 +84,7 @@ def _redrive() -> Redrive:
         make_redis(s, max_connections=4),
         Keys(s.namespace),
         SystemClock(),
-        PriceTable.load(s.pricing_file),
+        price_table(s),
         queue_prefix=queue_prefix(s),
     )
 

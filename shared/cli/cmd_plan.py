@@ -12,7 +12,7 @@ from shared.cli.common import Exit, fail, print_json, settings_or_exit
 from shared.errors import SettingsError
 from shared.money import micros_to_usd
 from shared.plan import Plan, PlanInput, compute
-from shared.pricing import PriceTable
+from shared.settings import price_table
 
 
 def _decimal(name: str, raw: str, *, low: Decimal, high: Decimal | None = None) -> Decimal:
@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
             ),
         )
         try:
-            prices = PriceTable.load(settings.pricing_file)
+            prices = price_table(settings)
         except SettingsError as exc:
             fail(str(exc), Exit.CONFIG)
         try:

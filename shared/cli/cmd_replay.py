@@ -159,11 +159,11 @@ def _run(
     from shared.clock import SystemClock
     from shared.errors import MappingError, SettingsError
     from shared.keys import Keys
-    from shared.pricing import PriceTable
     from shared.redis_client import make_redis
+    from shared.settings import price_table
 
     try:
-        estimator = ReplayEstimator(settings, PriceTable.load(settings.pricing_file))
+        estimator = ReplayEstimator(settings, price_table(settings))
     except SettingsError as exc:
         fail(str(exc), Exit.CONFIG)
     client = make_redis(settings, max_connections=4)

@@ -23,8 +23,7 @@ from shared.clock import Clock
 from shared.keys import Keys
 from shared.ledger import Ledger
 from shared.models import Lane
-from shared.pricing import PriceTable
-from shared.settings import Settings
+from shared.settings import Settings, price_table
 from shared.stores.dead_letters import DeadLetterRegistry
 from shared.stores.parking import ParkingLot
 from workers.admission.envelope import model_ladder
@@ -173,7 +172,7 @@ class Scheduler:
 
 
 def _cheapest_envelope(settings: Settings) -> int:
-    prices = PriceTable.load(settings.pricing_file)
+    prices = price_table(settings)
     return min(
         prices.worst_case_micros(m, 0, settings.request_token_cap) for m in model_ladder(settings)
     )

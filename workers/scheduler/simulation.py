@@ -22,8 +22,7 @@ from shared.clock import ManualClock, day_bounds_s
 from shared.ledger import AdmissionRequest, Candidate, Ledger
 from shared.messages import actor_for
 from shared.models import Lane
-from shared.pricing import PriceTable
-from shared.settings import Settings
+from shared.settings import Settings, price_table
 from shared.stores.parking import ParkingLot
 from workers.admission.envelope import model_ladder
 from workers.scheduler.scheduler import Scheduler
@@ -116,7 +115,7 @@ class _Day:
         self.result = SimResult(self.settings.ceiling_micros, self.ledger.burst_micros())
 
     def _ladder(self) -> list[Candidate]:
-        prices = PriceTable.load(self.settings.pricing_file)
+        prices = price_table(self.settings)
         models = model_ladder(self.settings)
         first = prices.price(models[0]).output
         self.factor = {m: prices.price(m).output / first for m in models}
