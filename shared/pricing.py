@@ -79,9 +79,9 @@ class Usage:
         details = getattr(usage, "prompt_tokens_details", None)
         cached = int(getattr(details, "cached_tokens", 0) or 0) if details else 0
         return cls(
-            prompt_tokens=int(usage.prompt_tokens or 0),
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
             cached_tokens=cached,
-            completion_tokens=int(usage.completion_tokens or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
         )
 
 

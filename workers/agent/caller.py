@@ -8,13 +8,13 @@ draw comes before the HTTP request so that spend + holds never pass the envelope
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from shared.clock import Clock
 from shared.errors import PermanentError, ProviderUnavailable, TransientError
 from shared.estimate import prompt_tokens_upper_bound
-from shared.pricing import TOKENS_PER_PRICE_UNIT, PriceTable
+from shared.pricing import TOKENS_PER_PRICE_UNIT, PriceTable, Usage
 from shared.settings import Settings
 from workers.agent.backoff import backoff_s
 from workers.agent.budget import CallBudget
@@ -24,6 +24,8 @@ from workers.agent.result import RunState, StopRun
 
 # Below this many output tokens an answer is not worth paying for: escalate instead.
 MIN_OUTPUT_TOKENS = 64
+# The reason prefix of a provider's content-policy refusal (Azure's `content_filter`).
+CONTENT_FILTER = "content_filter"
 
 
 def fit_max_tokens(
@@ -51,6 +53,7 @@ class ModelCaller:
         clock: Clock,
         circuit: CircuitHook | None,
         rng: random.Random,
+        on_usage_missing: Callable[[str], None] | None = None,
     ) -> None:
         self._settings = settings
         self._llm = llm
@@ -58,6 +61,7 @@ class ModelCaller:
         self._clock = clock
         self._circuit = circuit
         self._rng = rng
+        self._on_usage_missing = on_usage_missing
 
     def call(
         self,
@@ -108,21 +112,33 @@ class ModelCaller:
                     raise
                 self._clock.sleep(delay_s)
                 continue
-            except PermanentError:
+            except PermanentError as exc:
                 # An HTTP error response is not billed; the provider did answer.
                 self._settle(run, budget, call_id, 0)
                 self._record(ok=True)
+                if exc.reason.startswith(CONTENT_FILTER):
+                    # The provider's content policy refused this ticket's prompt: every retry
+                    # would too, and it is no worker fault. A person answers it instead.
+                    raise StopRun(exc.reason) from None
                 raise
             except BaseException:
                 # Unknown failure mid-call: assume it was billed, never under-count.
                 self._settle(run, budget, call_id, worst)
                 raise
-            self._settle(
-                run, budget, call_id, self._prices.cost_micros(run.model, completion.usage)
-            )
+            usage = completion.usage
+            if usage is None:
+                # No usage to bill by: the call costs what was drawn for it, never zero.
+                cost_micros = worst
+                usage = Usage(prompt_tokens=prompt_ub, completion_tokens=max_tokens)
+                run.usage_missing += 1
+                if self._on_usage_missing is not None:
+                    self._on_usage_missing(run.model)
+            else:
+                cost_micros = self._prices.cost_micros(run.model, usage)
+            self._settle(run, budget, call_id, cost_micros)
             self._record(ok=True)
             run.llm_calls += 1
-            run.add_usage(completion.usage)
+            run.add_usage(usage)
             return completion
         raise AssertionError("unreachable: the last attempt returns or raises")
 

@@ -1,11 +1,15 @@
 """The provider client: one chat completion per call, no hidden retries, errors classified.
 
 `max_retries=0` on the SDK so every attempt is seen, drawn from the budget and bounded by the
-agent's own retry policy (the SDK would otherwise retry twice, unbudgeted).
+agent's own retry policy (the SDK would otherwise retry twice, unbudgeted). OpenAI and any
+compatible endpoint go through `openai.OpenAI`; Azure OpenAI through `openai.AzureOpenAI`, where
+the model name is the deployment. Answers are read leniently, the way compatible servers send
+them: arguments as an object, a tool call without an id, usage missing or implausible.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,24 +55,40 @@ class AssistantMessage:
 @dataclass(frozen=True)
 class Completion:
     message: AssistantMessage
-    usage: Usage
+    # None when the provider sent no usage, or one that cannot be true (no prompt tokens for a
+    # prompt, no output tokens for an answer): the caller then bills the call's worst case.
+    usage: Usage | None
     headers: dict[str, str] = field(default_factory=dict)
     finish_reason: str | None = None
+
+
+def build_sdk_client(settings: Settings) -> openai.OpenAI:
+    """The SDK client for the configured provider, without its own retries."""
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    timeout = openai.Timeout(settings.llm_timeout_s, connect=settings.llm_connect_timeout_s)
+    if settings.llm_provider == "azure":
+        return openai.AzureOpenAI(
+            azure_endpoint=str(settings.azure_endpoint),
+            api_version=settings.azure_api_version,
+            api_key=key or PLACEHOLDER_API_KEY,
+            max_retries=0,
+            timeout=timeout,
+        )
+    return openai.OpenAI(
+        base_url=settings.llm_base_url,
+        api_key=key or PLACEHOLDER_API_KEY,
+        max_retries=0,
+        timeout=timeout,
+    )
 
 
 class LLMClient:
     """Thread-safe: one instance serves every worker thread (the SDK's pool is shared)."""
 
     def __init__(self, settings: Settings) -> None:
-        key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
         self._timeout_s = settings.llm_timeout_s
         self._connect_timeout_s = settings.llm_connect_timeout_s
-        self._client = openai.OpenAI(
-            base_url=settings.llm_base_url,
-            api_key=key or PLACEHOLDER_API_KEY,
-            max_retries=0,
-            timeout=openai.Timeout(settings.llm_timeout_s, connect=settings.llm_connect_timeout_s),
-        )
+        self._client = build_sdk_client(settings)
 
     def complete(
         self,
@@ -107,9 +127,10 @@ class LLMClient:
             raise ProviderRejected("provider answered without choices", reason="bad_response")
         choice = parsed.choices[0]
         calls = tuple(_tool_calls(choice.message.tool_calls))
+        content = choice.message.content
         return Completion(
-            message=AssistantMessage(content=choice.message.content, tool_calls=calls),
-            usage=Usage.from_openai(parsed.usage),
+            message=AssistantMessage(content=content, tool_calls=calls),
+            usage=_trusted_usage(parsed.usage, answered=bool(content or calls)),
             headers={k.lower(): v for k, v in raw.headers.items()},
             finish_reason=choice.finish_reason,
         )
@@ -118,11 +139,31 @@ class LLMClient:
         self._client.close()
 
 
+def _trusted_usage(raw: Any, *, answered: bool) -> Usage | None:
+    if raw is None:
+        return None
+    usage = Usage.from_openai(raw)
+    # Every request has a prompt, and an answer has at least one token: a zero there is a
+    # count the server skipped (a cached prompt on some local servers), not a free call.
+    if usage.prompt_tokens <= 0 or (answered and usage.completion_tokens <= 0):
+        return None
+    return usage
+
+
 def _tool_calls(raw_calls: Sequence[Any] | None) -> list[ToolCall]:
     # Custom (non-function) tool calls are never offered by us; ignore them if they appear.
+    # The SDK builds these without validation, so fields keep whatever type the server sent:
+    # arguments as a JSON object (some local servers) become JSON text, a missing id "".
     out: list[ToolCall] = []
     for call in raw_calls or ():
         fn = getattr(call, "function", None)
-        if fn is not None:
-            out.append(ToolCall(id=str(call.id), name=str(fn.name), arguments=fn.arguments or ""))
+        if fn is None:
+            continue
+        arguments = fn.arguments
+        if arguments is None:
+            arguments = ""
+        elif not isinstance(arguments, str):
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        call_id = call.id if isinstance(call.id, str) else ""
+        out.append(ToolCall(id=call_id, name=str(fn.name or ""), arguments=arguments))
     return out

@@ -17,8 +17,17 @@ from shared.errors import PacelineError, ProviderRateLimited, ProviderRejected, 
 MAX_RETRY_AFTER_S = 3600.0
 
 
+# Azure's 429s have come with only a reset in bare seconds, under either spelling.
+_AZURE_RESETS = (
+    "x-ratelimit-reset-tokens",
+    "x-rate-limit-reset-tokens",
+    "x-ratelimit-reset-requests",
+)
+
+
 def retry_after_s(headers: Mapping[str, str], now_s: float | None = None) -> float | None:
-    """Seconds to wait from `retry-after-ms` (OpenAI's) or `retry-after` (seconds or a date)."""
+    """Seconds to wait from `retry-after-ms` (OpenAI's and Azure's), `retry-after` (seconds
+    or a date), else a 429's reset in bare seconds (Azure's)."""
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
         try:
@@ -27,6 +36,11 @@ def retry_after_s(headers: Mapping[str, str], now_s: float | None = None) -> flo
             pass
     raw = headers.get("retry-after")
     if not raw:
+        for name in _AZURE_RESETS:
+            try:
+                return min(max(float(headers.get(name, "")), 0.0), MAX_RETRY_AFTER_S)
+            except ValueError:
+                continue
         return None
     try:
         return min(max(float(raw), 0.0), MAX_RETRY_AFTER_S)
@@ -43,6 +57,22 @@ def retry_after_s(headers: Mapping[str, str], now_s: float | None = None) -> flo
 
 def _code(exc: openai.APIStatusError) -> str:
     return str(exc.code or "") if getattr(exc, "code", None) else ""
+
+
+def _filtered_categories(exc: openai.APIStatusError) -> str:
+    """The categories Azure's content filter flagged (`hate`, `violence`, ...), or ""."""
+    body = exc.body if isinstance(exc.body, dict) else {}
+    body = body.get("error", body) if isinstance(body.get("error"), dict) else body
+    inner = body.get("innererror")
+    result = inner.get("content_filter_result") if isinstance(inner, dict) else None
+    if not isinstance(result, dict):
+        return ""
+    flagged = [
+        str(name)
+        for name, verdict in result.items()
+        if isinstance(verdict, dict) and verdict.get("filtered") is True
+    ]
+    return "+".join(sorted(flagged)[:4])
 
 
 def classify(exc: openai.OpenAIError, now_s: float | None = None) -> PacelineError:
@@ -72,6 +102,12 @@ def classify(exc: openai.OpenAIError, now_s: float | None = None) -> PacelineErr
             )
         if code == "context_length_exceeded":
             return ProviderRejected("prompt exceeds the model's context", reason=code)
+        if code == "content_filter":
+            categories = _filtered_categories(exc)
+            return ProviderRejected(
+                "the provider's content filter refused the prompt",
+                reason=f"content_filter:{categories}" if categories else "content_filter",
+            )
         reason = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found"}
         return ProviderRejected(
             f"provider refused the request ({status} {code})".strip(),

@@ -34,6 +34,8 @@ class AgentResult(BaseModel):
     cached_tokens: int = 0
     completion_tokens: int = 0
     cost_micros: int = 0
+    # Calls the provider answered without a usable `usage`: each was billed at its worst case.
+    usage_missing: int = 0
     model: str
     latency_ms: int = 0
     gathered: str | None = None
@@ -65,6 +67,7 @@ class RunState:
     cached_tokens: int = 0
     completion_tokens: int = 0
     cost_micros: int = 0
+    usage_missing: int = 0
     denied_calls: int = 0
     tools_used: list[str] = field(default_factory=list)
     summaries: list[str] = field(default_factory=list)
@@ -100,6 +103,7 @@ class RunState:
             cached_tokens=self.cached_tokens,
             completion_tokens=self.completion_tokens,
             cost_micros=self.cost_micros,
+            usage_missing=self.usage_missing,
             model=self.model,
             latency_ms=max(int((now_s - self.started_s) * 1000), 0),
             gathered=self.gathered() if status == "escalated" else None,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import random
 import uuid
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from shared.clock import Clock
@@ -23,7 +25,7 @@ from workers.agent.caller import ModelCaller
 from workers.agent.circuit_hook import CircuitHook
 from workers.agent.context_window import context_shares
 from workers.agent.guard import ReplyCheck
-from workers.agent.llm import LLMClient, ToolCall
+from workers.agent.llm import AssistantMessage, LLMClient, ToolCall
 from workers.agent.prompt import SYSTEM_PROMPT, first_messages, truncate
 from workers.agent.result import AgentResult, RunState, StopRun, ToolTrace
 from workers.agent.tools import ToolBox, ToolOutcome
@@ -46,6 +48,7 @@ class Agent:
         tools: ToolBox,
         circuit: CircuitHook | None = None,
         rng: random.Random | None = None,
+        on_usage_missing: Callable[[str], None] | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -59,6 +62,7 @@ class Agent:
             clock=clock,
             circuit=circuit,
             rng=rng or random.Random(),
+            on_usage_missing=on_usage_missing,
         )
         shares = context_shares(settings, tools.schemas)
         self._ticket_bytes = shares.ticket_bytes
@@ -112,10 +116,14 @@ class Agent:
         bound = self._tools.bind(ticket)
         messages = first_messages(ticket, self._ticket_bytes)
         seen: set[tuple[str, str]] = set()
+        call_ids: set[str] = set()
         for step in range(1, self._settings.max_steps + 1):
             run.steps = step
             completion = self._caller.call(run, budget, messages, self._tools.schemas, wanted)
-            message = completion.message
+            if completion.finish_reason == "content_filter":
+                # The provider withheld (part of) the answer under its content policy.
+                return self._escalate(run, "content_filter:output")
+            message = _unique_call_ids(completion.message, call_ids, run.run_id, step)
             if not message.tool_calls:
                 truncated = completion.finish_reason == "length"
                 return self._answer(run, ticket, message.content, truncated=truncated)
@@ -164,6 +172,20 @@ class Agent:
 
     def _escalate(self, run: RunState, reason: str) -> AgentResult:
         return run.result("escalated", self._clock.now_s(), reason=reason)
+
+
+def _unique_call_ids(
+    message: AssistantMessage, used: set[str], run_id: str, step: int
+) -> AssistantMessage:
+    """The message with every tool-call id unique within the run: some servers send none, or
+    the same one every turn, and a tool result must answer exactly one call."""
+    calls = []
+    for n, call in enumerate(message.tool_calls):
+        if not call.id or call.id in used:
+            call = replace(call, id=f"call_pl{run_id}s{step}n{n}")
+        used.add(call.id)
+        calls.append(call)
+    return replace(message, tool_calls=tuple(calls)) if calls else message
 
 
 def _canonical(arguments: str) -> str:
