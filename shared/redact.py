@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -36,6 +37,38 @@ MIN_QUOTE_CHARS = 16
 MIN_TEXT_CHARS = 8
 # Bound the work per event: a huge ticket only contributes its first part.
 MAX_TEXT_CHARS = 20_000
+
+
+# What a provider or vendor credential looks like, wherever it appears: OpenAI/Anthropic keys,
+# AWS access key ids, GitHub and Slack tokens, JWTs.
+KEY_SHAPES = re.compile(
+    r"\bsk-[A-Za-z0-9_\-]{16,}|\bAKIA[0-9A-Z]{16}\b|\bgh[pousr]_[A-Za-z0-9]{30,}"
+    r"|\bxox[abprs]-[A-Za-z0-9\-]{10,}|\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\."
+)
+# A configured value is treated as a secret from this length on, whatever it looks like...
+SECRET_MIN_CHARS = 16
+# ...or, shorter, when guessing it would take this many bits: its length times log2 of the
+# alphabet its character classes span ("whsec-42xyz" ~67 bits, ten random letters and
+# digits ~60; "lm-studio" ~53, "sk-1234" ~43).
+SECRET_MIN_BITS = 56
+SECRET_MIN_SHORT_CHARS = 8
+
+
+def looks_like_secret(value: str) -> bool:
+    """True for values long or random enough to be real secrets, False for placeholders such
+    as `anything`, `ollama`, `lm-studio` or `sk-1234` that local servers accept as keys."""
+    if len(value) >= SECRET_MIN_CHARS:
+        return True
+    if len(value) < SECRET_MIN_SHORT_CHARS:
+        return False
+    classes = [
+        any(c.islower() for c in value),
+        any(c.isupper() for c in value),
+        any(c.isdigit() for c in value),
+        any(not c.isalnum() for c in value),
+    ]
+    alphabet = sum(n for n, used in zip((26, 26, 10, 33), classes, strict=True) if used)
+    return sum(classes) >= 2 and len(value) * math.log2(alphabet) >= SECRET_MIN_BITS
 
 
 # Ticket text known to the current thread or task (the worker sets it around a ticket), so logs

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from shared.models import Ticket
+from shared.redact import KEY_SHAPES, looks_like_secret
 from shared.settings import WEBHOOK_SOURCES, Settings
 from workers.agent.prompt import SYSTEM_PROMPT
 from workers.agent.tools.customers import CustomerStore
@@ -19,10 +20,10 @@ MAX_REPLY_CHARS = 6_000
 # prompt is caught: sampling every STEP_CHARS-th position of the reply keeps the check cheap.
 WINDOW_CHARS = 48
 STEP_CHARS = 12
-MIN_SECRET_CHARS = 6
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-_API_KEY_SHAPE = re.compile(r"\bsk-[A-Za-z0-9_\-]{16,}")
+# A configured secret is matched as a whole token: not inside a longer run of these.
+_TOKEN_CHARS = r"A-Za-z0-9_\-"  # noqa: S105 - a character class
 
 
 def _normalise(text: str) -> str:
@@ -35,7 +36,15 @@ class ReplyCheck:
     ) -> None:
         norm = _normalise(system_prompt)
         self._windows = {norm[i : i + WINDOW_CHARS] for i in range(len(norm) - WINDOW_CHARS + 1)}
-        self._secrets = [s for s in _secret_values(settings) if len(s) >= MIN_SECRET_CHARS]
+        # Placeholder keys of local servers and gateways ("anything", "ollama", "sk-1234") are
+        # words a reply may use: only values long or random enough to be secrets are matched.
+        secrets = sorted({s for s in _secret_values(settings) if looks_like_secret(s)}, key=len)
+        alternatives = "|".join(re.escape(s) for s in reversed(secrets))
+        self._secrets = (
+            re.compile(rf"(?<![{_TOKEN_CHARS}])(?:{alternatives})(?![{_TOKEN_CHARS}])")
+            if secrets
+            else None
+        )
         self._owner: dict[str, tuple[str, str]] = {}
         for c in store.customers:
             owner = (c.tenant_id, c.requester_id)
@@ -56,7 +65,7 @@ class ReplyCheck:
             return "too_long"
         if self._echoes_system_prompt(reply):
             return "system_prompt"
-        if _API_KEY_SHAPE.search(reply) or any(s in reply for s in self._secrets):
+        if KEY_SHAPES.search(reply) or (self._secrets is not None and self._secrets.search(reply)):
             return "secret"
         own_email = (ticket.requester.email or "").lower()
         if any(m.group(0).lower() != own_email for m in _EMAIL.finditer(reply)):
