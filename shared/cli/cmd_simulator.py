@@ -9,9 +9,17 @@ from __future__ import annotations
 import typer
 
 from shared.cli.common import Exit, fail
-from shared.simulator.config import DEFAULT_RPM, DEFAULT_TPM, ConfigError, ErrorKind, SimConfig
+from shared.simulator.config import (
+    DEFAULT_RPM,
+    DEFAULT_TPM,
+    ConfigError,
+    Dialect,
+    ErrorKind,
+    SimConfig,
+)
 
 KINDS = ", ".join(k.value for k in ErrorKind)
+DIALECTS = "|".join(d.value for d in Dialect)
 
 
 def simulator(
@@ -27,6 +35,15 @@ def simulator(
     tpm: int = typer.Option(DEFAULT_TPM, "--tpm", help="Tokens per minute before 429."),
     retry_after_ms: int = typer.Option(1000, "--retry-after-ms", help="Retry-After of rate_limit."),
     timeout_s: float = typer.Option(60.0, "--timeout-s", help="How long a `timeout` fault hangs."),
+    dialect: str = typer.Option(
+        "openai", "--dialect", help=f"Answer as {DIALECTS} does (docs/providers.md)."
+    ),
+    api_key: str = typer.Option(
+        "", "--api-key", help="Refuse requests without this key (Bearer, or Azure's api-key)."
+    ),
+    deployments: str = typer.Option(
+        "", "--deployments", help="Extra model names served: gateway aliases, Azure deployments."
+    ),
 ) -> None:
     """Serve an OpenAI-compatible endpoint with the shared model policy and injectable faults."""
     try:
@@ -40,6 +57,9 @@ def simulator(
                 "tpm": tpm,
                 "retry_after_ms": retry_after_ms,
                 "timeout_s": timeout_s,
+                "dialect": dialect,
+                "api_key": api_key,
+                "deployments": deployments,
             }
         )
     except ConfigError as exc:
@@ -47,7 +67,7 @@ def simulator(
     # Imported here: uvicorn and the app are only needed by this command.
     from shared.simulator.server import serve
 
-    typer.echo(f"paceline simulator on http://{host}:{port}/v1", err=True)
+    typer.echo(f"paceline simulator ({config.dialect.value}) on http://{host}:{port}/v1", err=True)
     serve(host, port, config)
 
 

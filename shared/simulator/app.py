@@ -1,4 +1,4 @@
-"""The HTTP face of the simulator: OpenAI's `/v1` routes plus `/_sim` controls.
+"""The HTTP face of the simulator: OpenAI's `/v1` routes, Azure's `/openai` routes, `/_sim`.
 
 Handlers read the raw body and write pre-encoded JSON: at zero latency the server's own
 overhead is what a benchmark measures, so validation is done by hand, not by pydantic models.
@@ -6,17 +6,21 @@ overhead is what a benchmark measures, so validation is done by hand, not by pyd
 
 from __future__ import annotations
 
+import hmac
 import json
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 
 from shared.clock import Clock
-from shared.simulator.config import ConfigError, SimConfig
+from shared.simulator import azure, dialects
+from shared.simulator.config import ConfigError, Dialect, SimConfig
 from shared.simulator.engine import Answer, Simulator, model_ids
 from shared.simulator.faults import ErrorReply, invalid_request
+from shared.simulator.responses import DONE, event
 
 CREATED_S = 1_715_000_000  # a fixed "created" for the model list
 
@@ -26,8 +30,20 @@ def _json(doc: Any, status: int = 200, headers: dict[str, str] | None = None) ->
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
-def _error(reply: ErrorReply) -> Response:
-    return _json(reply.body(), reply.status, reply.headers)
+def _error(reply: ErrorReply, dialect: Dialect = Dialect.OPENAI) -> Response:
+    headers = dialects.response_headers(None, dialect, reply.headers)
+    return _json(dialects.error_body(reply, dialect), reply.status, headers)
+
+
+def _key_matches(given: str | None, expected: str) -> bool:
+    return not expected or hmac.compare_digest((given or "").encode(), expected.encode())
+
+
+def _invalid_key() -> Response:
+    reply = ErrorReply(
+        401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key"
+    )
+    return _json(reply.body(), 401)
 
 
 def build_app(config: SimConfig, clock: Clock | None = None) -> FastAPI:
@@ -35,25 +51,72 @@ def build_app(config: SimConfig, clock: Clock | None = None) -> FastAPI:
     app = FastAPI(title="paceline simulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.simulator = sim
 
+    def bearer(request: Request) -> str | None:
+        value = request.headers.get("authorization", "")
+        return value[7:] if value.lower().startswith("bearer ") else None
+
+    def served() -> list[str]:
+        return [*model_ids(), *sim.config.deployment_names()]
+
     @app.get("/v1/models")
-    async def list_models() -> Response:
+    async def list_models(request: Request) -> Response:
+        if not _key_matches(bearer(request), sim.config.api_key):
+            return _invalid_key()
         data = [
             {"id": m, "object": "model", "created": CREATED_S, "owned_by": "paceline-sim"}
-            for m in model_ids()
+            for m in served()
         ]
         return _json({"object": "list", "data": data})
 
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request) -> Response:
+        dialect = sim.config.dialect
+        if not _key_matches(bearer(request), sim.config.api_key):
+            return _invalid_key()
         raw = await request.body()
         try:
             body = json.loads(raw)
         except ValueError:
-            return _error(invalid_request("The request body is not valid JSON."))
+            return _error(invalid_request("The request body is not valid JSON."), dialect)
         result = await sim.chat(raw, body)
         if isinstance(result, ErrorReply):
-            return _error(result)
-        return _answer(result)
+            return _error(result, dialect)
+        return _answer(result, dialect)
+
+    @app.get("/openai/models")
+    async def azure_models(request: Request) -> Response:
+        if "api-version" not in request.query_params:
+            return _json(azure.resource_not_found(), 404)
+        if not _key_matches(request.headers.get("api-key"), sim.config.api_key):
+            return _json(azure.unauthorized(), 401)
+        data = [{"id": m, "object": "model", "created_at": CREATED_S} for m in model_ids()]
+        return _json({"object": "list", "data": data})
+
+    @app.post("/openai/deployments/{deployment}/chat/completions")
+    async def azure_chat(deployment: str, request: Request) -> Response:
+        version = request.query_params.get("api-version")
+        if not version:
+            return _json(azure.resource_not_found(), 404)
+        if not _key_matches(request.headers.get("api-key"), sim.config.api_key):
+            return _json(azure.unauthorized(), 401)
+        if not sim.serves(deployment):
+            return _json(azure.deployment_not_found(), 404)
+        raw = await request.body()
+        request_id = str(uuid.uuid4())
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        result = await sim.chat(raw, body, deployment=deployment)
+        if isinstance(result, ErrorReply):
+            headers = azure.headers(result.headers, request_id)
+            return _json(azure.error_body(result, version), result.status, headers)
+        headers = azure.headers(result.headers, request_id)
+        if not result.stream:
+            doc = azure.decorate(result.completion.to_json(), result.output_filtered)
+            return _json(doc, headers=headers)
+        chunks = azure.stream_chunks(result.completion, result.include_usage)
+        return _stream(_encoded(chunks), headers)
 
     @app.get("/_sim/faults")
     async def get_faults() -> Response:
@@ -81,14 +144,29 @@ def build_app(config: SimConfig, clock: Clock | None = None) -> FastAPI:
     return app
 
 
-def _answer(answer: Answer) -> Response:
+def _answer(answer: Answer, dialect: Dialect) -> Response:
     completion = answer.completion
+    headers = dialects.response_headers(completion, dialect, answer.headers)
+    if dialect is Dialect.OPENAI and not answer.stream:
+        return _json(completion.to_json(), headers=headers)
+    if dialect is Dialect.OPENAI:
+        return _stream(completion.sse_events(answer.include_usage), headers)
     if not answer.stream:
-        return _json(completion.to_json(), headers=answer.headers)
+        return _json(dialects.completion_body(completion, dialect, answer.shape), headers=headers)
+    chunks = dialects.completion_chunks(completion, dialect, answer.shape, answer.include_usage)
+    return _stream(_encoded(chunks), headers)
 
+
+def _encoded(chunks: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield event(chunk)
+    yield DONE
+
+
+def _stream(events: Iterator[bytes], headers: dict[str, str]) -> Response:
     # An async generator: Starlette would run a plain iterator in its thread pool.
-    async def events() -> AsyncIterator[bytes]:
-        for event in completion.sse_events(answer.include_usage):
-            yield event
+    async def body() -> AsyncIterator[bytes]:
+        for item in events:
+            yield item
 
-    return StreamingResponse(events(), media_type="text/event-stream", headers=answer.headers)
+    return StreamingResponse(body(), media_type="text/event-stream", headers=headers)

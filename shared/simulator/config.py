@@ -18,6 +18,16 @@ class ErrorKind(StrEnum):
     CONTEXT_LENGTH = "context_length"
 
 
+class Dialect(StrEnum):
+    """Whose answers the simulator imitates: OpenAI's, or an OpenAI-compatible server's
+    (shared/simulator/dialects.py lists what each does differently)."""
+
+    OPENAI = "openai"
+    VLLM = "vllm"
+    OLLAMA = "ollama"
+    LITELLM = "litellm"
+
+
 # "Large" defaults: a benchmark at full speed never meets the limiter unless it asks to.
 DEFAULT_RPM = 1_000_000
 DEFAULT_TPM = 1_000_000_000
@@ -33,6 +43,12 @@ class SimConfig:
     timeout_s: float = 60.0
     rpm: int = DEFAULT_RPM
     tpm: int = DEFAULT_TPM
+    dialect: Dialect = Dialect.OPENAI
+    # When set, requests must carry this key (`Authorization: Bearer`, or Azure's `api-key`).
+    api_key: str = ""
+    # Names served besides the built-in models (comma separated): gateway aliases and Azure
+    # deployments. Any other model or deployment is answered 404, as the real ones do.
+    deployments: str = ""
 
     def __post_init__(self) -> None:
         if self.latency_ms < 0:
@@ -49,7 +65,11 @@ class SimConfig:
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["error_kind"] = self.error_kind.value
+        doc["dialect"] = self.dialect.value
         return doc
+
+    def deployment_names(self) -> tuple[str, ...]:
+        return tuple(d.strip() for d in self.deployments.split(",") if d.strip())
 
     def updated(self, changes: dict[str, Any]) -> SimConfig:
         """A copy with `changes` applied; unknown names and bad values raise ConfigError."""
@@ -66,6 +86,12 @@ def _coerce(name: str, value: Any) -> Any:
     try:
         if name == "error_kind":
             return ErrorKind(ErrorKind.SERVER_ERROR if value is None else str(value))
+        if name == "dialect":
+            return Dialect(Dialect.OPENAI if value is None else str(value))
+        if name in ("api_key", "deployments"):
+            if not isinstance(value, str):
+                raise TypeError
+            return value
         if isinstance(value, bool) or value is None:
             raise TypeError
         if name in ("error_rate", "timeout_s"):

@@ -9,17 +9,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from shared.clock import Clock, SystemClock
 from shared.simulator import faults, wording
 from shared.simulator.config import ErrorKind, SimConfig
+from shared.simulator.dialects import RequestShape
 from shared.simulator.faults import ErrorReply
 from shared.simulator.policy import Decision, ToolCall, decide
 from shared.simulator.ratelimit import SlidingWindow
 from shared.simulator.responses import Completion
 from shared.simulator.stats import Stats
+from shared.simulator.ticket import read_ticket
 from shared.simulator.usage import PromptCache, prompt_tokens, tokens_of_bytes, truncate_to_tokens
 
 DEFAULT_CONTEXT_TOKENS = 128_000
@@ -41,6 +43,9 @@ class Answer:
     headers: dict[str, str]
     stream: bool
     include_usage: bool
+    shape: RequestShape = field(default_factory=RequestShape)
+    # Azure's content filter withheld the answer (finish_reason `content_filter`).
+    output_filtered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,7 @@ class _Request:
     max_tokens: int | None
     stream: bool
     include_usage: bool
+    continuous_usage: bool = False
 
 
 class Simulator:
@@ -75,22 +81,37 @@ class Simulator:
         self.window.clear()
         self._draws = 0
 
-    async def chat(self, raw: bytes, body: Any) -> Answer | ErrorReply:
+    def serves(self, model: str) -> bool:
+        return model in CONTEXT_TOKENS or model in self.config.deployment_names()
+
+    async def chat(
+        self, raw: bytes, body: Any, *, deployment: str | None = None
+    ) -> Answer | ErrorReply:
+        """One chat completion; `deployment` (Azure's path) names the model and turns on
+        Azure's content filter directives."""
         self.stats.started()
         status = 499  # the client went away (the task was cancelled) before an answer
         try:
-            result = await self._chat(raw, body)
+            result = await self._chat(raw, body, deployment)
             status = result.status if isinstance(result, ErrorReply) else 200
             return result
         finally:
             self.stats.finished(status)
 
-    async def _chat(self, raw: bytes, body: Any) -> Answer | ErrorReply:
+    async def _chat(self, raw: bytes, body: Any, deployment: str | None) -> Answer | ErrorReply:
         draw_index = self._draws
         self._draws += 1
         request = _parse(body)
         if isinstance(request, ErrorReply):
             return request
+        if deployment is not None:
+            request = replace(request, model=deployment)
+            ticket = read_ticket(request.messages)
+            if ticket.directive("content_filter") is not None:
+                self.stats.errors_by_kind["content_filter"] += 1
+                return faults.content_filtered()
+        elif not self.serves(request.model):
+            return faults.model_not_found(request.model)
         self.stats.by_model[request.model] += 1
         prompt = prompt_tokens(request.messages, request.tools)
         context = CONTEXT_TOKENS.get(request.model, DEFAULT_CONTEXT_TOKENS)
@@ -110,9 +131,16 @@ class Simulator:
         decision = decide(request.messages, request.tools, request.tool_choice, config.seed)
         if decision.slow_ms:
             await asyncio.sleep(decision.slow_ms / 1000)
+        repeat_prompt = self.cache.seen(request.messages)
         completion = self._complete(raw, request, decision, prompt)
         self.window.add_tokens(completion.completion_tokens)
-        return Answer(completion, verdict.headers, request.stream, request.include_usage)
+        shape = RequestShape(request.tool_choice, repeat_prompt, request.continuous_usage)
+        filtered = deployment is not None and (
+            read_ticket(request.messages).directive("content_filter_output") is not None
+        )
+        return Answer(
+            completion, verdict.headers, request.stream, request.include_usage, shape, filtered
+        )
 
     async def _fault(self, config: SimConfig) -> ErrorReply:
         self.stats.errors_by_kind[config.error_kind.value] += 1
@@ -225,6 +253,8 @@ def _parse(body: Any) -> _Request | ErrorReply:
         max_tokens=min(given) if given else None,
         stream=stream,
         include_usage=stream and isinstance(options, dict) and options.get("include_usage") is True,
+        continuous_usage=isinstance(options, dict)
+        and options.get("continuous_usage_stats") is True,
     )
 
 

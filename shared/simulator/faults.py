@@ -110,3 +110,24 @@ def context_length_exceeded(limit_tokens: int | None, asked_tokens: int | None) 
 
 def invalid_request(message: str, param: str | None = None) -> ErrorReply:
     return ErrorReply(400, message, "invalid_request_error", None, param=param)
+
+
+def model_not_found(model: str) -> ErrorReply:
+    return ErrorReply(
+        404,
+        f"The model `{model}` does not exist or you do not have access to it.",
+        "invalid_request_error",
+        "model_not_found",
+    )
+
+
+def content_filtered() -> ErrorReply:
+    """Azure's refusal of a prompt under its content policy (the body is Azure's own)."""
+    return ErrorReply(
+        400,
+        "The response was filtered due to the prompt triggering Azure OpenAI's content "
+        "management policy. Please modify your prompt and retry.",
+        "content_filter",
+        "content_filter",
+        param="prompt",
+    )

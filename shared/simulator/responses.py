@@ -70,11 +70,16 @@ class Completion:
 
     def sse_events(self, include_usage: bool) -> Iterator[bytes]:
         """The completion as `data:` lines, then usage (when asked) and `[DONE]`."""
+        for chunk in self.chunks(include_usage):
+            yield event(chunk)
+        yield DONE
+
+    def chunks(self, include_usage: bool) -> Iterator[dict[str, Any]]:
+        """The `chat.completion.chunk` documents of the stream, usage last when asked."""
         for delta, finish in self._deltas():
-            yield _event(self._chunk([_choice(delta, finish)], include_usage))
+            yield self._chunk([_choice(delta, finish)], include_usage)
         if include_usage:
-            yield _event({**self._chunk([], False), "usage": self.usage()})
-        yield b"data: [DONE]\n\n"
+            yield {**self._chunk([], False), "usage": self.usage()}
 
     def _deltas(self) -> Iterator[tuple[dict[str, Any], str | None]]:
         yield {"role": "assistant", "content": "" if self.tool_call is None else None}, None
@@ -118,5 +123,8 @@ def _pieces(text: str) -> Iterator[str]:
         yield text[start : start + _CHUNK_CHARS]
 
 
-def _event(doc: dict[str, Any]) -> bytes:
+DONE = b"data: [DONE]\n\n"
+
+
+def event(doc: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(doc, separators=(",", ":")).encode() + b"\n\n"

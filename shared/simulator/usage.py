@@ -67,6 +67,18 @@ class PromptCache:
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._capacity = capacity
 
+    def seen(self, messages: Sequence[Mapping[str, Any]]) -> bool:
+        """Whether this system prompt was served before (without recording it)."""
+        key = self._key(messages)
+        return key is not None and key in self._seen
+
+    @staticmethod
+    def _key(messages: Sequence[Mapping[str, Any]]) -> bytes | None:
+        system = next((m for m in messages if m.get("role") in ("system", "developer")), None)
+        if system is None:
+            return None
+        return hashlib.sha256(content_text(system.get("content")).encode("utf-8")).digest()
+
     def cached_tokens(self, messages: Sequence[Mapping[str, Any]]) -> int:
         system = next((m for m in messages if m.get("role") in ("system", "developer")), None)
         if system is None:
