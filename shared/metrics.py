@@ -85,6 +85,12 @@ class Metrics:
         self.llm_calls = Counter(
             "paceline_llm_calls", "Provider calls", ["model", "status"], registry=r
         )
+        self.usage_missing = Counter(
+            "paceline_usage_missing",
+            "Provider answers without a usable usage, billed at the call's worst case",
+            ["model"],
+            registry=r,
+        )
         self.ticket_latency = Histogram(
             "paceline_ticket_latency_seconds",
             "Accepted to final outcome",
@@ -138,6 +144,9 @@ class Metrics:
     # --- the agent and the provider ----------------------------------------------------
     def agent_finished(self, steps: int) -> None:
         self.agent_steps.observe(steps)
+
+    def usage_was_missing(self, model: str) -> None:
+        self.usage_missing.labels(label_value(model)).inc()
 
     def llm_call(
         self,

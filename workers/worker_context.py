@@ -81,7 +81,7 @@ class WorkerContext:
         circuit = ProviderCircuit(client, keys, settings, clock)
         limits = ProviderLimits(client, keys, clock)
         prices = price_table(settings)
-        return cls(
+        ctx = cls(
             settings=settings,
             clock=clock,
             redis=client,
@@ -97,8 +97,16 @@ class WorkerContext:
             limits=limits,
             replies=ReplySender(settings, client, keys, http, clock),
             gates=(circuit, limits),
-            agent=build_agent(settings, clock, prices, circuit, limits) if with_agent else None,
         )
+        if with_agent:
+            ctx.agent = build_agent(settings, clock, prices, circuit, limits, ctx.usage_missing)
+        return ctx
+
+    def usage_missing(self, model: str) -> None:
+        """A provider answer without usable usage (the agent billed it at its worst case)."""
+        # The worker's metrics are set after its agent is built: read at call time.
+        if self.metrics is not None:
+            self.metrics.usage_was_missing(model)
 
     def now_ms(self) -> int:
         return int(self.clock.now_s() * 1000)
@@ -132,6 +140,7 @@ def build_agent(
     prices: PriceTable,
     circuit: ProviderCircuit,
     limits: ProviderLimits,
+    on_usage_missing: Callable[[str], None] | None = None,
 ) -> Agent:
     """One agent per worker process (shared by its threads): one LLM client, one tool box."""
     return Agent(
@@ -141,4 +150,5 @@ def build_agent(
         clock=clock,
         tools=ToolBox(),
         circuit=circuit,
+        on_usage_missing=on_usage_missing,
     )

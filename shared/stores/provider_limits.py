@@ -1,7 +1,8 @@
 """The provider's own rate limits, read from its response headers, as an admission gate.
 
 OpenAI-compatible providers send `x-ratelimit-remaining-requests`, `-tokens` and
-`x-ratelimit-reset-requests`, `-tokens` (durations like "6m0s", "1s", "250ms"). When what is
+`x-ratelimit-reset-requests`, `-tokens` (durations like "6m0s", "1s", "250ms"); Azure sends
+the remaining counts alone. When what is
 left falls under a margin, starting another ticket only buys a 429 and a retry; parking it
 until the window resets costs nothing. Every worker writes what it saw into one Redis hash, so
 all of them gate on the freshest view.
@@ -23,6 +24,9 @@ REASON = "provider_rate_limit"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 _UNIT_MS = {"ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
 KINDS = ("requests", "tokens")
+# Azure sends what is left but not when it resets: its requests are counted over windows of
+# up to 10 s and its tokens per minute, so those are the waits assumed when no reset is sent.
+ASSUMED_RESET_MS = {"requests": 10_000, "tokens": 60_000}
 
 
 def parse_duration_ms(text: str) -> int | None:
@@ -65,9 +69,9 @@ class ProviderLimits:
         for kind in KINDS:
             remaining = lower.get(f"x-ratelimit-remaining-{kind}")
             reset = lower.get(f"x-ratelimit-reset-{kind}")
-            if remaining is None or reset is None:
+            if remaining is None:
                 continue
-            reset_ms = parse_duration_ms(reset)
+            reset_ms = ASSUMED_RESET_MS[kind] if reset is None else parse_duration_ms(reset)
             try:
                 left = int(float(remaining))
             except ValueError:
