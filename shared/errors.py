@@ -55,6 +55,14 @@ class ProviderRateLimited(TransientError):
     reason = "provider_rate_limited"
 
 
+class ProviderMisconfigured(TransientError):
+    """Raised when the provider refuses our configuration (key, endpoint, model, deployment):
+    every ticket would fail alike until an operator fixes it, so tickets wait, never
+    dead-lettered; `paceline check` finds these before any ticket does."""
+
+    reason = "provider_misconfigured"
+
+
 class PermanentError(PacelineError):
     """Raised when an attempt failed in a way every retry would repeat."""
 

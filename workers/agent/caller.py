@@ -12,7 +12,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from shared.clock import Clock
-from shared.errors import PermanentError, ProviderUnavailable, TransientError
+from shared.errors import (
+    PermanentError,
+    ProviderMisconfigured,
+    ProviderUnavailable,
+    TransientError,
+)
 from shared.estimate import prompt_tokens_upper_bound
 from shared.pricing import TOKENS_PER_PRICE_UNIT, PriceTable, Usage
 from shared.settings import Settings
@@ -107,6 +112,8 @@ class ModelCaller:
                     # We cut the call at the ticket's deadline: our bound, not the provider's fault.
                     raise StopRun("deadline") from None
                 self._record(ok=False)
+                if isinstance(exc, ProviderMisconfigured):
+                    raise  # no retry can mend it: the ticket waits for the operator
                 delay_s = self._delay_s(attempt, exc, run)
                 if delay_s is None:
                     raise

@@ -11,7 +11,13 @@ from collections.abc import Mapping
 
 import openai
 
-from shared.errors import PacelineError, ProviderRateLimited, ProviderRejected, ProviderUnavailable
+from shared.errors import (
+    PacelineError,
+    ProviderMisconfigured,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderUnavailable,
+)
 
 # Provider-supplied Retry-After values beyond this are treated as "park it", not "sleep".
 MAX_RETRY_AFTER_S = 3600.0
@@ -108,7 +114,14 @@ def classify(exc: openai.OpenAIError, now_s: float | None = None) -> PacelineErr
                 "the provider's content filter refused the prompt",
                 reason=f"content_filter:{categories}" if categories else "content_filter",
             )
-        reason = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found"}
+        misconfigured = {401: "unauthorized", 403: "forbidden", 404: "not_found"}
+        if status in misconfigured:
+            # A wrong key, endpoint, model or deployment: configuration, not this ticket.
+            return ProviderMisconfigured(
+                f"provider refused our configuration ({status} {code})".strip(),
+                reason=f"provider_{misconfigured[status]}",
+            )
+        reason = {400: "bad_request"}
         return ProviderRejected(
             f"provider refused the request ({status} {code})".strip(),
             reason=reason.get(status, f"http_{status}"),
