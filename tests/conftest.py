@@ -107,7 +107,8 @@ class SimulatorProcess:
                     self.proc.stderr.close()
                 raise RuntimeError(f"simulator exited: {err[-2000:]}")
             try:
-                if httpx.get(f"{self.base_url}/models", timeout=0.5).status_code == 200:
+                # 401: up, and asking for the key it was started with (--api-key)
+                if httpx.get(f"{self.base_url}/models", timeout=0.5).status_code in (200, 401):
                     return
             except httpx.HTTPError:
                 time.sleep(0.05)
