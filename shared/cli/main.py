@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "shared.cli.cmd_dlq",
     "shared.cli.cmd_scheduler",
     "shared.cli.cmd_simulate",
+    "shared.cli.cmd_check",
 )
 
 
