@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 BIN := $(VENV)/bin
 
-.PHONY: install run test bench bench-lua chaos chaos-smoke lint format clean
+.PHONY: install run test test-litellm bench bench-lua chaos chaos-smoke lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -19,6 +19,11 @@ run: install
 
 test: install
 	$(BIN)/pytest -q
+
+# A real LiteLLM proxy in front of the simulator (a heavy install, so not part of `make test`).
+test-litellm: install
+	$(PIP) install -q -e '.[litellm]'
+	$(BIN)/pytest -q -m litellm tests/providers/test_litellm_proxy.py
 
 bench: install
 	$(PY) tests/bench/run_all.py
