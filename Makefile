@@ -23,7 +23,7 @@ test: install
 # A real LiteLLM proxy in front of the simulator (a heavy install, so not part of `make test`).
 test-litellm: install
 	$(PIP) install -q -e '.[litellm]'
-	$(BIN)/pytest -q -m litellm tests/providers/test_litellm_proxy.py
+	$(BIN)/pytest -q -m litellm tests/workers/agent/test_litellm_proxy.py
 
 bench: install
 	$(PY) tests/bench/run_all.py

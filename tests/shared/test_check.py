@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.broker.conftest import AMQP_URL, _rabbit_up
 from tests.conftest import REDIS_URL, ROOT, SimulatorProcess
+from tests.shared.broker.conftest import AMQP_URL, _rabbit_up
 
 KEY = "sk-sim-0123456789abcdef"
 

@@ -19,9 +19,9 @@ import pytest
 
 from shared.clock import SystemClock
 from shared.settings import price_table
-from tests.agent.helpers import roomy_budget, ticket
 from tests.conftest import ROOT, SimulatorProcess, free_port, make_settings
-from tests.providers.test_check import check
+from tests.shared.test_check import check
+from tests.workers.agent.helpers import roomy_budget, ticket
 from workers.agent.llm import LLMClient
 from workers.agent.runner import Agent
 from workers.agent.tools import ToolBox

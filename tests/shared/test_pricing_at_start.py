@@ -15,9 +15,9 @@ from shared.errors import SettingsError
 from shared.models import OutcomeStatus
 from shared.pricing import PriceTable
 from shared.settings import load_settings, price_table
-from tests.agent.helpers import ticket
 from tests.conftest import REDIS_URL, ROOT, SimulatorProcess, make_settings
 from tests.helpers import wait_for, worker_intake
+from tests.workers.agent.helpers import ticket
 from workers.runtime import RunningWorker
 
 DEPLOYMENT = "my-gpt4o-deployment"

@@ -14,14 +14,14 @@ from shared.keys import Keys
 from shared.models import OutcomeStatus
 from shared.pricing import PriceTable, Usage
 from shared.settings import Settings, price_table
-from tests.agent.helpers import roomy_budget, ticket
+from shared.stores.provider_limits import ProviderLimits
 from tests.conftest import SimulatorProcess, make_settings
 from tests.helpers import wait_for, worker_intake
+from tests.workers.agent.helpers import roomy_budget, ticket
 from workers.agent.llm import LLMClient
 from workers.agent.runner import Agent
 from workers.agent.tools import ToolBox
 from workers.runtime import RunningWorker
-from workers.scheduler.provider_limits import ProviderLimits
 
 KEY = "f3c9a1b27d4e4f0a9b8c7d6e5f4a3b2c"  # the shape of an Azure resource key
 DEPLOYMENT = "my-gpt4o-deployment"

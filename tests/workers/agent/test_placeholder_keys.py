@@ -10,8 +10,8 @@ import pytest
 from shared.data import load_sample
 from shared.models import Requester, Ticket
 from shared.redact import looks_like_secret
-from tests.agent.helpers import build_agent, roomy_budget
 from tests.conftest import SimulatorProcess, make_settings
+from tests.workers.agent.helpers import build_agent, roomy_budget
 from workers.agent.guard import ReplyCheck
 from workers.agent.tools.customers import CustomerStore
 

@@ -9,9 +9,9 @@ import pytest
 
 from shared.clock import SystemClock
 from shared.pricing import PriceTable
-from tests.agent.helpers import agent_settings, roomy_budget, ticket
 from tests.conftest import SimulatorProcess
-from tests.simulator.helpers import ask, ticket_messages
+from tests.shared.simulator.helpers import ask, ticket_messages
+from tests.workers.agent.helpers import agent_settings, roomy_budget, ticket
 from workers.agent.budget import LocalBudget
 from workers.agent.llm import AssistantMessage, LLMClient, ToolCall
 from workers.agent.runner import Agent, _unique_call_ids
