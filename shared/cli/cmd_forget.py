@@ -54,6 +54,9 @@ def register(app: typer.Typer) -> None:
             )  # fmt: skip
         except DatabaseUnavailable as exc:
             fail(f"history database unavailable, nothing changed: {exc}", Exit.UNAVAILABLE)
+        finally:
+            engine.dispose()
+            client.close()
         if as_json:
             print_json(done.as_dict())
         else:

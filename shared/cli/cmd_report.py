@@ -51,7 +51,11 @@ def _emit(rows: list[dict[str, Any]], doc: dict[str, Any], as_csv: bool, as_json
 
         table = Table(title=doc["title"])
         for name in rows[0] if rows else ["(no rows)"]:
-            table.add_column(name, justify="left" if name in doc["text_columns"] else "right")
+            text_column = name in doc["text_columns"]
+            table.add_column(
+                name, justify="left" if text_column else "right", no_wrap=text_column,
+                overflow="fold",
+            )  # fmt: skip
         for row in rows:
             table.add_row(*(str(v if v is not None else "") for v in row.values()))
         Console().print(table)
@@ -83,13 +87,21 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """Calls, tokens and cost over budget days, grouped one way."""
+        from sqlalchemy.exc import SQLAlchemyError
+
         from shared.history import reports
+        from shared.history.writer import first_line
         from shared.money import micros_to_usd
 
         if by not in BY_CHOICES:
             fail(f"--by: {by!r} is not one of {', '.join(BY_CHOICES)}", Exit.USAGE)
         engine, period = setup(first, last, as_csv, as_json)
-        rows = reports.spend(engine, period, by, tenant=tenant)  # type: ignore[arg-type]
+        try:
+            rows = reports.spend(engine, period, by, tenant=tenant)  # type: ignore[arg-type]
+        except SQLAlchemyError as exc:
+            fail(f"history database: {first_line(exc)}", Exit.UNAVAILABLE)
+        finally:
+            engine.dispose()
         for row in rows:
             row["cost_usd"] = micros_to_usd(row["cost_micros"])
         total = sum(r["cost_micros"] for r in rows)
@@ -122,7 +134,10 @@ def register(app: typer.Typer) -> None:
         """The tickets that cost the most (all their model calls in the period)."""
         from decimal import InvalidOperation
 
+        from sqlalchemy.exc import SQLAlchemyError
+
         from shared.history import reports
+        from shared.history.writer import first_line
         from shared.money import micros_to_usd, usd_to_micros
 
         try:
@@ -132,9 +147,14 @@ def register(app: typer.Typer) -> None:
         if min_micros < 0:
             fail("--min-cost: must not be negative", Exit.USAGE)
         engine, period = setup(first, last, as_csv, as_json)
-        rows = reports.tickets(
-            engine, period, min_cost_micros=min_micros, tenant=tenant, limit=limit
-        )
+        try:
+            rows = reports.tickets(
+                engine, period, min_cost_micros=min_micros, tenant=tenant, limit=limit
+            )
+        except SQLAlchemyError as exc:
+            fail(f"history database: {first_line(exc)}", Exit.UNAVAILABLE)
+        finally:
+            engine.dispose()
         for row in rows:
             row["cost_usd"] = micros_to_usd(row["cost_micros"])
         doc = {

@@ -142,9 +142,18 @@ def test_entries_that_do_not_parse_are_set_aside_with_a_reason_and_the_rest_arch
     assert count(engine, model_calls) == 2
     rejects = [json.loads(x) for x in r.lrange(keys.history_rejects, 0, -1)]
     reasons = " | ".join(x["reason"] for x in rejects)
-    for needle in ("unknown kind 'nonsense'", "unknown kind None", "'cost' is not an integer",
-                   "'day' is not a date", "'tenant' longer than 100", "'cost' out of range",
-                   "'doc' is not JSON", "outcome field", "'doc' is not an object", "'at'"):
+    for needle in (
+        "unknown kind 'nonsense'",
+        "unknown kind None",
+        "'cost' is not an integer",
+        "'day' is not a date",
+        "'tenant' longer than 100",
+        "'cost' out of range",
+        "'doc' is not JSON",
+        "outcome field",
+        "'doc' is not an object",
+        "'at'",
+    ):
         assert needle in reasons, needle  # fmt: skip
     assert {tuple(sorted(x["fields"].items())) for x in rejects} == {
         tuple(sorted(b.items())) for b in bad
