@@ -143,5 +143,7 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
             "PACELINE_METRICS_PORT": "0",
         }
     )
+    if settings.pseudonym_key is not None:
+        env["PACELINE_PSEUDONYM_KEY"] = settings.pseudonym_key.get_secret_value()
     env.update(extra)
     return env
