@@ -116,18 +116,19 @@ def parse_outcome(f: dict[str, str]) -> Event:
     if not isinstance(doc, dict):
         raise EventRejected("field 'doc' is not an object")
 
-    def text(name: str, limit: int) -> str:
-        value = doc.get(name)
-        if not isinstance(value, str) or not value or len(value) > limit:
+    def text(name: str, limit: int, *, empty: bool = False) -> str:
+        value = doc.get(name, "" if empty else None)
+        if not isinstance(value, str) or (not value and not empty) or len(value) > limit:
             raise EventRejected(f"outcome field {name!r} missing or too long")
         return value.replace("\x00", "")
 
     status = text("status", 32)
     row = {
         "ticket_id": text("ticket_id", ID_CHARS),
-        "event_id": text("event_id", ID_CHARS),
-        "tenant_id": text("tenant_id", TENANT_CHARS),
-        "requester": text("requester_id", ID_CHARS),
+        # A poison message's outcome may know no tenant, requester or event.
+        "event_id": text("event_id", ID_CHARS, empty=True),
+        "tenant_id": text("tenant_id", TENANT_CHARS, empty=True),
+        "requester": text("requester_id", ID_CHARS, empty=True),
         "lane": text("lane", LANE_CHARS),
         "status": status,
         "reason": _clean(doc.get("reason"), 200),
@@ -197,7 +198,7 @@ def parse_dead_letter(f: dict[str, str]) -> Event:
             "entry_id": _text(doc, "entry_id", 64),
             "ticket_id": _text(doc, "ticket_id", ID_CHARS),
             "event_id": _text(doc, "event_id", ID_CHARS, empty=True),
-            "tenant_id": _text(doc, "tenant_id", TENANT_CHARS),
+            "tenant_id": _text(doc, "tenant_id", TENANT_CHARS, empty=True),
             "requester": _clean(requester.get("id"), ID_CHARS) or "",
             "lane": _text(doc, "lane", LANE_CHARS),
             "reason": _text(doc, "reason", 200),

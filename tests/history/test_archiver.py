@@ -217,3 +217,17 @@ def test_the_loop_archives_while_facts_arrive_and_stops_on_request(
     assert not thread.is_alive()
     assert count(engine, model_calls) == 150
     assert backlog and backlog[-1] == 0
+
+
+def test_a_poison_message_outcome_and_dead_letter_are_archived(
+    archiver: Archiver, engine: Engine, r: redis.Redis, keys: Keys
+) -> None:
+    # Given what a poison message leaves: no tenant, no requester, an odd ticket body
+    poison = outcome("invalid-m1", tenant_id="", requester_id="", event_id="m1", reply=None,
+                     status="dead_lettered")  # fmt: skip
+    doc = dead_letter_doc("dl-p", tenant_id="", ticket={"requester": 42, "body": ["x"]})
+    add(r, keys, emit.outcome_fields(poison.model_dump_json()),
+        emit.dead_letter_fields(json.dumps(doc)))  # fmt: skip
+    # When archived / Then both are rows, none set aside
+    assert drain(archiver) == (2, 0)
+    assert count(engine, ticket_outcomes) == 1 and count(engine, dead_letters) == 1
