@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
         from prometheus_client import CollectorRegistry
 
         from shared.metrics import Metrics
-        from workers.observe import start_process_metrics
+        from shared.metrics_server import start_process_metrics
 
         metrics = Metrics(CollectorRegistry())
         alert_at = settings.archive_backlog_alert_entries

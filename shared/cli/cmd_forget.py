@@ -25,7 +25,6 @@ def register(app: typer.Typer) -> None:
         from shared.history.privacy import TranscriptPolicy
         from shared.keys import Keys
         from shared.redis_client import make_redis
-        from workers.failures.dlq import DeadLetterRegistry
 
         settings = settings_or_exit()
         if not tenant.strip() or not requester.strip():
@@ -36,21 +35,11 @@ def register(app: typer.Typer) -> None:
             fail(str(exc), Exit.CONFIG)
         keys = Keys(settings.namespace)
         client = make_redis(settings, max_connections=4)
-        registry = DeadLetterRegistry(client, keys)
-
-        def erase_dead_letters(t: str, r: str) -> int:
-            mine = [
-                e
-                for e in registry.iter_entries()
-                if e.tenant_id == t and str((e.ticket.get("requester") or {}).get("id")) == r
-            ]
-            return sum(registry.claim(e) for e in mine)
-
         engine = history_engine(settings)
         try:
             done = run_forget(
                 engine, client, keys, key=key, tenant=tenant, requester=requester,
-                now_ms=now_ms(SystemClock()), erase_dead_letters=erase_dead_letters,
+                now_ms=now_ms(SystemClock()),
             )  # fmt: skip
         except DatabaseUnavailable as exc:
             fail(f"history database unavailable, nothing changed: {exc}", Exit.UNAVAILABLE)

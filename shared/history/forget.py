@@ -12,8 +12,6 @@ the ledger's per-requester books expire with their day (8 days).
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import cast
 
@@ -33,7 +31,8 @@ from shared.history.schema import (
 )
 from shared.history.writer import FORGET_LOCK_KEY, first_line
 from shared.keys import Keys
-from shared.outcomes import OutcomeStore
+from shared.stores.dead_letters import DeadLetterRegistry
+from shared.stores.outcomes import OutcomeStore
 
 # Rewrites an outcome's doc only if the ticket's hash still exists (never recreates it).
 _REWRITE = """
@@ -126,20 +125,25 @@ def forget(
     tenant: str,
     requester: str,
     now_ms: int,
-    erase_dead_letters: Callable[[str, str], int],
 ) -> Forgotten:
     """The database first (a database that does not answer stops it before Redis changes),
-    then Redis; `erase_dead_letters(tenant, requester)` deletes their dead letters there."""
+    then Redis."""
     alias, calls, outcomes, messages, dlq = forget_in_database(
         engine, key, tenant, requester, now_ms
     )
     redis_outcomes = forget_in_redis(client, keys, tenant, requester, alias)
-    redis_dlq = erase_dead_letters(tenant, requester)
+    redis_dlq = erase_dead_letters(client, keys, tenant, requester)
     return Forgotten(alias, calls, outcomes, messages, dlq, redis_outcomes, redis_dlq)
 
 
-def dead_letter_requester(entry_json: str) -> tuple[str, str]:
-    """(tenant, requester id) of a dead letter's JSON (its ticket names the requester)."""
-    doc = json.loads(entry_json)
-    ticket = doc.get("ticket") or {}
-    return str(doc.get("tenant_id", "")), str((ticket.get("requester") or {}).get("id", ""))
+def erase_dead_letters(client: redis.Redis, keys: Keys, tenant: str, requester: str) -> int:
+    """Delete the requester's dead letters (and dramatiq's copies): they hold the ticket."""
+    registry = DeadLetterRegistry(client, keys)
+    theirs = [
+        entry
+        for entry in registry.iter_entries()
+        if entry.tenant_id == tenant
+        and isinstance(entry.ticket.get("requester"), dict)
+        and str(entry.ticket["requester"].get("id")) == requester
+    ]
+    return sum(registry.claim(entry) for entry in theirs)

@@ -31,8 +31,8 @@ from shared.history.schema import model_calls
 from shared.history.writer import HistoryWriter
 from tests.bench.common import bench_namespace, row
 from tests.conftest import REDIS_URL
-from tests.history.conftest import PG_SERVER, create_pg_database, drop_pg_database
-from tests.history.facts import call
+from tests.shared.history.conftest import PG_SERVER, create_pg_database, drop_pg_database
+from tests.shared.history.facts import call
 
 MONTH_ROWS = 1_000_000
 

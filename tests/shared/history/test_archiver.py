@@ -16,8 +16,8 @@ from shared.history.events import parse
 from shared.history.schema import cap_changes, dead_letters, model_calls, ticket_outcomes
 from shared.keys import HISTORY_GROUP, Keys
 from shared.settings import Settings
-from tests.history.conftest import drain, make_archiver
-from tests.history.facts import T0_MS, add, call, dead_letter_doc, outcome, outcome_fields
+from tests.shared.history.conftest import drain, make_archiver
+from tests.shared.history.facts import T0_MS, add, call, dead_letter_doc, outcome, outcome_fields
 
 
 def count(engine: Engine, table: object) -> int:

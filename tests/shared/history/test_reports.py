@@ -20,8 +20,8 @@ from shared.history.archiver import Archiver
 from shared.history.reports import Period, day_total, spend, tickets
 from shared.keys import Keys
 from shared.settings import Settings
-from tests.history.conftest import cli_env, drain
-from tests.history.facts import add, call, outcome, outcome_fields
+from tests.shared.history.conftest import cli_env, drain
+from tests.shared.history.facts import add, call, outcome, outcome_fields
 
 NOV = Period(date(2026, 11, 1), date(2026, 11, 30))
 

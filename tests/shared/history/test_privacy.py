@@ -19,11 +19,11 @@ from shared.history.retention import sweep_transcripts
 from shared.history.schema import dead_letters, model_calls, thread_messages, ticket_outcomes
 from shared.keys import Keys
 from shared.models import Lane, Ticket
-from shared.outcomes import OutcomeStore
 from shared.settings import Settings
-from tests.history.conftest import cli_env, drain, make_archiver
-from tests.history.facts import DAY_MS, T0_MS, add, call, outcome, outcome_fields
-from workers.failures.dlq import DeadLetter, DeadLetterRegistry
+from shared.stores.dead_letters import DeadLetter, DeadLetterRegistry
+from shared.stores.outcomes import OutcomeStore
+from tests.shared.history.conftest import cli_env, drain, make_archiver
+from tests.shared.history.facts import DAY_MS, T0_MS, add, call, outcome, outcome_fields
 
 KEY = b"test-pseudonym-key"
 

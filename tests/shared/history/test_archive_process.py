@@ -21,9 +21,9 @@ from shared.history.schema import model_calls
 from shared.keys import Keys
 from shared.settings import Settings
 from tests.conftest import ROOT, free_port, make_settings
-from tests.history import private_pg
-from tests.history.conftest import cli_env
-from tests.history.facts import add, call
+from tests.shared.history import private_pg
+from tests.shared.history.conftest import cli_env
+from tests.shared.history.facts import add, call
 
 
 def start_archiver(settings: Settings, **env: str) -> subprocess.Popen[str]:

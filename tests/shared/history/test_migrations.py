@@ -18,7 +18,7 @@ from shared.history.database import make_engine
 from shared.history.migrate import current_revision, head_revision, upgrade
 from shared.history.schema import metadata
 from tests.conftest import ROOT, make_settings
-from tests.history.conftest import cli_env
+from tests.shared.history.conftest import cli_env
 
 
 @pytest.fixture(params=("sqlite", "postgresql"))

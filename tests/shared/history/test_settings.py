@@ -13,7 +13,7 @@ import pytest
 from shared.errors import SettingsError
 from shared.history.database import database_url
 from tests.conftest import ROOT, make_settings
-from tests.history.conftest import cli_env
+from tests.shared.history.conftest import cli_env
 
 
 def test_no_database_configured_means_a_sqlite_file_under_dot_paceline() -> None:
