@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from shared.keys import Keys
+from shared.models import Outcome, Ticket
 
 Fields = dict[str, str]
 
@@ -60,6 +61,23 @@ def outcome_fields(outcome_json: str, messages: Iterable[Mapping[str, Any]] = ()
     if listed:
         fields["msgs"] = json.dumps(listed)
     return fields
+
+
+def thread_messages(ticket: Ticket, outcome: Outcome) -> list[dict[str, Any]]:
+    """The conversation one ticket event makes today: the customer's message and, when there
+    is one, the reply (stored under the transcript policy; conversations bring more)."""
+    created_ms = int(ticket.created_at.timestamp() * 1000) if ticket.created_at else None
+    text = f"{ticket.subject}\n\n{ticket.body}" if ticket.subject else ticket.body
+    messages: list[dict[str, Any]] = [
+        {"id": f"{ticket.event_id}:customer", "role": "customer", "author": ticket.requester.id,
+         "body": text, "at": created_ms or outcome.enqueued_at_ms or outcome.updated_at_ms}
+    ]  # fmt: skip
+    if outcome.reply:
+        messages.append(
+            {"id": f"{ticket.event_id}:reply", "role": "agent", "author": "paceline",
+             "body": outcome.reply, "at": outcome.updated_at_ms}
+        )  # fmt: skip
+    return messages
 
 
 def cap_fields(

@@ -146,4 +146,4 @@ def erase_dead_letters(client: redis.Redis, keys: Keys, tenant: str, requester: 
         and isinstance(entry.ticket.get("requester"), dict)
         and str(entry.ticket["requester"].get("id")) == requester
     ]
-    return sum(registry.claim(entry) for entry in theirs)
+    return sum(registry.claim(entry, "forgotten") for entry in theirs)
