@@ -32,9 +32,13 @@ def one_day(ledger: Ledger, clock: ManualClock, rng: random.Random, n_tickets: i
     of those settled late (the charge corrected to the truth)."""
     reqs = [
         AdmissionRequest(
-            f"t-{clock.now_s():.0f}-{i}", rng.choice(TENANTS), f"u{rng.randrange(6)}",
-            rng.choice(("live", "live", "replay")), [Candidate("gpt-4o-mini", 30_000, 2_000)],
-            ticket_id=f"T-{clock.now_s():.0f}-{i}", event_id="e1",
+            f"t-{clock.now_s():.0f}-{i}",
+            rng.choice(TENANTS),
+            f"u{rng.randrange(6)}",
+            rng.choice(("live", "live", "replay")),
+            [Candidate("gpt-4o-mini", 30_000, 2_000)],
+            ticket_id=f"T-{clock.now_s():.0f}-{i}",
+            event_id="e1",
         )  # fmt: skip
         for i in range(n_tickets)
     ]
