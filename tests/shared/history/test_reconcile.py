@@ -17,7 +17,7 @@ from shared.history.database import make_engine
 from shared.history.reports import Period, day_total, spend
 from shared.history.schema import model_calls
 from shared.keys import Keys
-from shared.ledger import AdmissionRequest, Candidate, CallTokens, Ledger
+from shared.ledger import AdmissionRequest, CallTokens, Candidate, Ledger
 from shared.settings import Settings
 from tests.conftest import make_settings
 from tests.shared.history.conftest import drain, empty_tables, make_archiver
@@ -39,7 +39,7 @@ def one_day(ledger: Ledger, clock: ManualClock, rng: random.Random, n_tickets: i
             [Candidate("gpt-4o-mini", 30_000, 2_000)],
             ticket_id=f"T-{clock.now_s():.0f}-{i}",
             event_id="e1",
-        )  # fmt: skip
+        )
         for i in range(n_tickets)
     ]
     stranded: list[tuple[str, str, int]] = []
