@@ -50,14 +50,16 @@ def _emit(rows: list[dict[str, Any]], doc: dict[str, Any], as_csv: bool, as_json
         from rich.table import Table
 
         table = Table(title=doc["title"])
-        for name in rows[0] if rows else ["(no rows)"]:
+        # The table shows dollars; micro-dollars are in --csv and --json.
+        shown = [n for n in rows[0] if n != "cost_micros"] if rows else ["(no rows)"]
+        for name in shown:
             text_column = name in doc["text_columns"]
             table.add_column(
-                name, justify="left" if text_column else "right", no_wrap=text_column,
+                name, justify="left" if text_column else "right", no_wrap=True,
                 overflow="fold",
             )  # fmt: skip
         for row in rows:
-            table.add_row(*(str(v if v is not None else "") for v in row.values()))
+            table.add_row(*(str(row[n] if row[n] is not None else "") for n in shown))
         Console().print(table)
 
 
