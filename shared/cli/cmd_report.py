@@ -55,7 +55,7 @@ def _emit(rows: list[dict[str, Any]], doc: dict[str, Any], as_csv: bool, as_json
         for name in shown:
             text_column = name in doc["text_columns"]
             table.add_column(
-                name, justify="left" if text_column else "right", no_wrap=True,
+                name, justify="left" if text_column else "right", no_wrap=text_column,
                 overflow="fold",
             )  # fmt: skip
         for row in rows:
