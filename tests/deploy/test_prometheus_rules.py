@@ -21,6 +21,7 @@ REQUIRED_ALERTS = {
     "PacelineQueueStale",
     "PacelineNoWorkers",
     "PacelineHistoryBacklog",
+    "PacelineArchiverDown",
 }
 
 
