@@ -37,6 +37,10 @@ from shared.settings import Settings
 log = logging.getLogger("paceline.archive")
 
 BLOCK_MS = 1_000
+# After a batch smaller than `archive_batch_rows` the loop waits this long before reading
+# again, so a trickle of facts is written in batches: a transaction (and an ack) per handful
+# of entries would cost the machine the workers share far more than the rows themselves.
+LINGER_S = 0.5
 RETRY_MIN_S, RETRY_MAX_S = 0.2, 5.0
 SWEEP_EVERY_MS = 3600 * 1000
 # Consumers of the group that hold nothing and were idle this long are removed (each archiver
@@ -99,6 +103,9 @@ class Archiver:
                 if self.on_step is not None:
                     self.on_step(result)
                 pause_s = RETRY_MIN_S
+                taken = result.written + result.rejected
+                if 0 < taken < self.settings.archive_batch_rows:
+                    stop.wait(LINGER_S)
                 continue
             except DatabaseUnavailable as exc:
                 self._note_down(str(exc))
