@@ -96,7 +96,7 @@ class Redrive:
         self._clock = clock
         self._prices = prices
         self._keys = keys
-        self.registry = DeadLetterRegistry(client, keys)
+        self.registry = DeadLetterRegistry(client, keys, clock)
         self.outcomes = OutcomeStore(client, keys)
         self.ledger = Ledger(client, keys, settings, clock)
         self._queue = queue_for(Lane.REDRIVE, queue_prefix)
@@ -212,7 +212,7 @@ class Redrive:
         if outcome is not None and outcome.event_id != ticket.event_id:
             return None  # a newer event of this ticket owns its outcome: leave this entry
         if outcome is not None and outcome.status is not OutcomeStatus.DEAD_LETTERED:
-            self.registry.claim(entry)  # answered or already back in flight: nothing to add
+            self.registry.claim(entry, "resolved")  # answered or back in flight: nothing to add
             return None
         stamp = outcome.updated_at_ms if outcome is not None else 0
         marker = self._keys.dlq_requeued(ticket.idempotency_key, stamp)
@@ -221,7 +221,7 @@ class Redrive:
             # now: leave the entry to it (claiming it here would make its claim fail and drop
             # the dead letter unrequeued). Otherwise this entry is a duplicate: drop it.
             if self._r.get(marker) != entry.entry_id:
-                self.registry.claim(entry)
+                self.registry.claim(entry, "duplicate")
             return None
         if not self.registry.claim(entry):
             self._r.delete(marker)  # purged under us
@@ -268,7 +268,7 @@ class Redrive:
     def purge(self, ids: list[str], flt: DLQFilter, progress: ProgressFn | None = None) -> int:
         removed = 0
         for entry in self.select(ids, flt):
-            removed += int(self.registry.claim(entry))
+            removed += int(self.registry.claim(entry, "purged"))
             if progress is not None:
                 progress("purged")
         return removed

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import getpass
 import json
-import time
 from typing import Any
 
 from shared.clock import Clock, day_bounds_s
+from shared.history.emit import cap_fields
 from shared.ledger import Ledger
 from shared.money import micros_to_usd, usd_to_micros
 from shared.settings import Settings
@@ -70,8 +70,9 @@ def set_cap(
     r = ledger._r
     keys = ledger._keys
     old = r.hget(keys.caps, scope)
+    at_ms = ledger.now_ms()
     entry = {
-        "at": int(time.time()),
+        "at": at_ms // 1000,
         "who": who or getpass.getuser(),
         "scope": scope,
         "old_usd": micros_to_usd(int(old)) if old else None,
@@ -82,5 +83,9 @@ def set_cap(
     pipe.hset(keys.caps, scope, micros)
     pipe.lpush(keys.caps_audit, json.dumps(entry))
     pipe.ltrim(keys.caps_audit, 0, AUDIT_KEEP - 1)
+    # The audit list keeps the last 1000; the history database keeps every change.
+    change = cap_fields(scope=scope, old_micros=int(old) if old else None, new_micros=micros,
+                        who=str(entry["who"]), note=note, at_ms=at_ms)  # fmt: skip
+    pipe.xadd(keys.history_stream, change)  # type: ignore[arg-type]
     pipe.execute()
     return entry

@@ -132,3 +132,19 @@ class AdmissionError(PacelineError, MiddlewareError):
     A `MiddlewareError`, so dramatiq treats it as a failed attempt (bounded retries) rather
     than swallowing it and running the actor anyway.
     """
+
+
+class HistoryError(PacelineError):
+    """Raised when the history database cannot be used as configured."""
+
+
+class MigrationFailed(HistoryError):
+    """Raised when a schema migration failed; it was rolled back, nothing half-applied."""
+
+
+class EventRejected(PacelineError):
+    """Raised when a history stream entry does not parse; the message is the reason."""
+
+
+class DatabaseUnavailable(HistoryError):
+    """Raised when the history database does not answer (a transient state: retried)."""

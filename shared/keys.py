@@ -28,6 +28,9 @@ TICKET_RETENTION_S = 30 * 24 * 3600
 # Field prefixes in the day's books and in a reservation's hash.
 SPENT, RESERVED, CALLS = "spent:", "reserved:", "calls:"
 SETTLED_CALL = "s:"
+# The history stream's consumer group (every archiver process joins it).
+HISTORY_GROUP = "archivers"
+HISTORY_REJECTS_KEEP = 100_000
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,8 @@ KEY_TABLE: tuple[KeySpec, ...] = (
     KeySpec("callback:<ticket_key>", "string", "retention", "reply delivered (or claimed)"),
     KeySpec("replay:checkpoint:<name>", "hash", "30 days", "replay resume position"),
     KeySpec("ops:spend_hourly:<day>", "hash", "8 days", "hour -> cumulative spent"),
+    KeySpec("history:events", "stream", "none (archived: XDEL)", "facts for the history DB"),
+    KeySpec("history:rejects", "list", "none (capped 100,000)", "unparsable entry + reason"),
     # dramatiq's Redis broker (its dispatch.lua lists them), under `<ns>:dq`.
     KeySpec("dq:<queue>", "list", "none", "queued message ids"),
     KeySpec("dq:<queue>.msgs", "hash", "none", "message id -> message"),
@@ -231,6 +236,14 @@ class Keys:
 
     def spend_hourly(self, day: str) -> str:
         return self._k("ops", "spend_hourly", day)
+
+    @property
+    def history_stream(self) -> str:
+        return self._k("history", "events")
+
+    @property
+    def history_rejects(self) -> str:
+        return self._k("history", "rejects")
 
     def scan_pattern(self) -> str:
         """Every key of this namespace; tests use it to clean up only what they wrote."""

@@ -102,6 +102,17 @@ class Metrics:
         self.webhook_requests = Counter(
             "paceline_webhook_requests", "Webhook requests", ["source", "status"], registry=r
         )
+        self.history_backlog = Gauge(
+            "paceline_history_backlog", "History stream entries not yet archived", registry=r
+        )
+        self.history_backlog_alert = Gauge(
+            "paceline_history_backlog_alert",
+            "Backlog at which the archive alert fires (PACELINE_ARCHIVE_BACKLOG_ALERT_ENTRIES)",
+            registry=r,
+        )
+        self.history_archived = Counter(
+            "paceline_history_archived", "History entries archived", ["result"], registry=r
+        )
 
     # --- the ledger (the scheduler calls this on each tick) ---------------------------
     def collect_ledger_gauges(
@@ -169,6 +180,17 @@ class Metrics:
         lane, status = label_value(lane), label_value(status)
         self.tickets.labels(status, lane).inc()
         self.ticket_latency.labels(lane, status).observe(latency_s)
+
+    # --- the history archive ------------------------------------------------------------
+    def set_history_backlog(self, entries: int, *, alert_at: int) -> None:
+        self.history_backlog.set(entries)
+        self.history_backlog_alert.set(alert_at)
+
+    def history_entries(self, *, written: int, rejected: int) -> None:
+        if written:
+            self.history_archived.labels("written").inc(written)
+        if rejected:
+            self.history_archived.labels("rejected").inc(rejected)
 
     def webhook_request(self, *, source: str, status: int | str) -> None:
         self.webhook_requests.labels(label_value(source), label_value(str(status))).inc()

@@ -21,6 +21,15 @@ from pydantic import SecretStr
 # The top-level domain must be letters, so a release like "paceline@0.1.0" is not an email.
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}")
 EMAIL_MASK = "[email]"
+# A phone number: "+" and 7-15 digits with any separators, or 2-4 groups of digits split by
+# spaces, dots or dashes (7-15 digits in all). A bare run of digits (an order number) and an
+# ISO date are not phone numbers.
+PHONE_RE = re.compile(
+    r"(?<![\w.+\-])(?:\+\d[\d\s().\-]{5,22}\d"
+    r"|\(?\d{2,5}\)?[\s.\-]\d{2,5}(?:[\s.\-]\d{2,5}){0,3})(?![\w]|[.\-]\d)"
+)
+ISO_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+PHONE_MASK = "[phone]"
 TEXT_MASK = "[ticket text]"
 SECRET_MASK = "[secret]"  # noqa: S105 - the mask, not a secret
 
@@ -94,6 +103,18 @@ def current_ticket_texts() -> tuple[str, ...]:
 
 def mask_emails(value: str) -> str:
     return EMAIL_RE.sub(EMAIL_MASK, value)
+
+
+def _phone_or_not(match: re.Match[str]) -> str:
+    text = match.group()
+    digits = sum(c.isdigit() for c in text)
+    if not 7 <= digits <= 15 or ISO_DATE_RE.fullmatch(text):
+        return text
+    return PHONE_MASK
+
+
+def mask_phones(value: str) -> str:
+    return PHONE_RE.sub(_phone_or_not, value)
 
 
 def drop_sensitive_keys(value: Any, keys: frozenset[str] = SENSITIVE_KEYS) -> Any:

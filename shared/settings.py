@@ -123,6 +123,21 @@ class Settings(BaseSettings):
     # --- the worker --------------------------------------------------------------------
     worker_threads: int = Field(default=8, ge=1, le=256)
 
+    # --- the history database (shared/history/) ----------------------------------------
+    # SQLAlchemy URL: postgresql://… in production; unset, a SQLite file under .paceline/.
+    database_url: str | None = None
+    # Stored transcripts (ticket text, replies) older than this are erased; cost rows stay.
+    transcript_retention_days: int = Field(default=90, ge=1, le=36_500)
+    # `mask`: emails and phone numbers are masked before a transcript is stored; `off`: kept.
+    transcript_redaction: Literal["mask", "off"] = "mask"
+    # Key of the keyed hash that replaces a forgotten requester's id (`paceline forget`).
+    pseudonym_key: SecretStr | None = None
+    archive_batch_rows: int = Field(default=1_000, ge=1, le=50_000)
+    # Entries of the history stream still to archive at which the backlog alert fires.
+    archive_backlog_alert_entries: int = Field(default=100_000, ge=1)
+    # An entry delivered to an archiver that has not acked it for this long is taken over.
+    archive_claim_idle_s: int = Field(default=60, ge=1)
+
     # --- operations --------------------------------------------------------------------
     sentry_dsn: SecretStr | None = None
     environment: str = "development"
@@ -173,6 +188,13 @@ class Settings(BaseSettings):
         if value and not value.startswith(("https://", "http://")):
             raise ValueError("must start with https://")
         return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+            raise ValueError("must start with postgresql:// or sqlite://")
+        return value or None
 
     @model_validator(mode="after")
     def _azure_needs_endpoint(self) -> Settings:

@@ -18,6 +18,7 @@ import logging
 from typing import Any
 
 from shared.errors import AdmissionError, BudgetError, InvalidTicket, PermanentError, TransientError
+from shared.history.emit import thread_messages
 from shared.ledger import ReservationBudget
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.stores.parking import parkable
@@ -97,7 +98,7 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
     )
     # 2. reply (a failure to post is kept on the outcome's reason), 3. record, 4. close
     ctx.replies.send(ticket, outcome)
-    ctx.outcomes.finalize(outcome)
+    ctx.outcomes.finalize(outcome, thread_messages(ticket, outcome))
     _close(ctx, opts, rid)
     log.info(
         "ticket %s",

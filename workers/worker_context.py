@@ -89,7 +89,7 @@ class WorkerContext:
             ledger=ledger,
             outcomes=OutcomeStore(client, keys),
             parking=ParkingLot(client, keys),
-            dead_letters=DeadLetterRegistry(client, keys),
+            dead_letters=DeadLetterRegistry(client, keys, clock),
             prices=prices,
             http=http,
             releases=PendingReleases(ledger),

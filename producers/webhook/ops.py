@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections import Counter
+from datetime import date
 from html import escape
 from itertools import islice
 from pathlib import Path
@@ -32,9 +33,10 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from producers.redrive import Redrive, redrive_headroom
 from producers.webhook.ops_chart import spend_chart
+from producers.webhook.ops_month import MonthView, month_page, month_start
 from shared.broker import queue_prefix
 from shared.budget_status import budget_status
-from shared.clock import Clock
+from shared.clock import Clock, budget_day
 from shared.keys import Keys
 from shared.models import Lane
 from shared.money import fmt_usd
@@ -130,6 +132,23 @@ def mount_ops(
             return _refused(auth)
         html = await run_in_threadpool(_render, settings, gauges, auth, "")
         return _page(html)
+
+    month_view = MonthView(settings)
+
+    @app.get("/ops/month", response_model=None)
+    async def ops_month(request: Request) -> Response:
+        if not auth.allowed(request):
+            return _refused(auth)
+        today = date.fromisoformat(budget_day(clock.now_s(), settings.tz))
+        first = month_start(request.query_params.get("month"), today)
+        if first is None:
+            return HTMLResponse("month: use YYYY-MM", status_code=400)
+        try:
+            days, tenants = await run_in_threadpool(month_view.data, first)
+        except LookupError as exc:
+            return _page(escape(str(exc)), 503)
+        ceiling = gauges.ledger.caps().get("global", settings.ceiling_micros)
+        return _page(month_page(first, days, tenants, ceiling, settings.timezone))
 
     @app.post("/ops/dlq/requeue", response_model=None)
     async def requeue(request: Request) -> Response:

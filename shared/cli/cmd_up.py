@@ -12,6 +12,7 @@ from shared.cli.common import Exit, fail, print_json, settings_or_exit
 from shared.cli.signals import stop_event
 from shared.cli.stack import Stack, free_port
 from shared.errors import StackError
+from shared.settings import Settings
 
 SIM_KEY = "sk-sim-local"
 
@@ -74,6 +75,15 @@ def register(app: typer.Typer) -> None:
             )
             stack.start_paceline("worker", "worker", "--threads", str(threads))
             stack.start_paceline("scheduler", "scheduler")
+            if _history_installed():
+                # PACELINE_DATABASE_URL, or the SQLite file under .paceline/ by default.
+                stack.start_paceline("archiver", "archive")
+            else:
+                typer.echo(
+                    "paceline: spend history off: install the history extra "
+                    "(pip install 'paceline[history]') to archive it",
+                    err=True,
+                )
             webhook_url = f"http://127.0.0.1:{web_port}"
             typer.echo(
                 f"paceline: stack up (namespace {namespace}, webhooks {webhook_url}, "
@@ -93,6 +103,12 @@ def register(app: typer.Typer) -> None:
             stack.stop()
 
 
+def _history_installed() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in ("sqlalchemy", "alembic"))
+
+
 def _clear_namespace(redis_url: str, namespace: str) -> None:
     import redis
 
@@ -100,6 +116,22 @@ def _clear_namespace(redis_url: str, namespace: str) -> None:
     try:
         for key in client.scan_iter(match=f"{namespace}:*", count=1000):
             client.unlink(key)
+    finally:
+        client.close()
+
+
+def _wait_archived(settings: Settings, timeout_s: float = 20) -> None:
+    """Let the archiver take what the demo produced before the stack stops (what is left
+    stays in the stream for the next archiver: nothing is lost either way)."""
+    from shared.keys import Keys
+    from shared.redis_client import make_redis
+
+    client = make_redis(settings, max_connections=2)
+    stream = Keys(settings.namespace).history_stream
+    deadline = time.monotonic() + timeout_s
+    try:
+        while client.xlen(stream) and time.monotonic() < deadline:
+            time.sleep(0.2)
     finally:
         client.close()
 
@@ -127,6 +159,8 @@ def _run_demo(
     settings = load_settings({"PACELINE_REDIS_URL": redis_url, "PACELINE_NAMESPACE": namespace})
     store = OutcomeStore(make_redis(settings, max_connections=4), Keys(namespace))
     counts = wait_for_outcomes(store, len(fed.accepted), timeout_s, stack.check_alive)
+    if "archiver" in stack.procs:
+        _wait_archived(settings)
     doc = summarise(store, fed, expect, time.monotonic() - started)
     doc["namespace"] = namespace
     if as_json:

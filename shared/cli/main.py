@@ -21,6 +21,9 @@ COMMAND_MODULES = (
     "shared.cli.cmd_scheduler",
     "shared.cli.cmd_simulate",
     "shared.cli.cmd_check",
+    "shared.cli.cmd_archive",
+    "shared.cli.cmd_report",
+    "shared.cli.cmd_forget",
 )
 
 

@@ -1,7 +1,9 @@
 """The budget ledger: reserve before, draw before each call, settle after, never pass a cap."""
 
 from shared.ledger.ledger import (
+    NO_TOKENS,
     AdmissionRequest,
+    CallTokens,
     Candidate,
     Decision,
     DrawResult,
@@ -10,7 +12,9 @@ from shared.ledger.ledger import (
 )
 
 __all__ = [
+    "NO_TOKENS",
     "AdmissionRequest",
+    "CallTokens",
     "Candidate",
     "Decision",
     "DrawResult",

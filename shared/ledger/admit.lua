@@ -5,7 +5,8 @@
 -- ledger's. The whole batch is one atomic decision sequence: each ticket sees what the ones
 -- before it took, exactly as if each had been its own script.
 -- KEYS[1] caps hash   KEYS[2] pace hash   KEYS[3] leases zset   KEYS[4] by_ticket hash
--- KEYS[5..] the outcome hashes of the tickets that name one (a final outcome for the
+-- KEYS[5] the history stream (a release that charges a lease-expired call records it)
+-- KEYS[6..] the outcome hashes of the tickets that name one (a final outcome for the
 --           ticket's event -> 'skip')
 -- ARGV: 1 prefix, 2 now_ms, 3 day, 4 day_end_ms, 5 lease until ms,
 --       6 ceiling, 7 tenant cap, 8 user cap (defaults, micros), 9 live reserve pct,
@@ -37,7 +38,7 @@ local bkey = k_books(p, day)
 local n_rel = ARGV[15] + 0
 local rel_failed = 0
 for i = 1, n_rel do
-  if not pcall(close_reservation, p, ARGV[15 + i], KEYS[3], KEYS[4], KEYS[2]) then
+  if not pcall(close_reservation, p, ARGV[15 + i], KEYS[3], KEYS[4], KEYS[2], KEYS[5], ARGV[2]) then
     rel_failed = rel_failed + 1
   end
 end
@@ -255,10 +256,14 @@ local function decide(a, n)
       local rkey = p .. 'res:' .. rid
       local grant_s = grant
       if grant == full then grant_s = ARGV[base + 1] end
-      -- Seven fields, each read by a script (every field written is paid for); taken,
-      -- settled and drawn come once non-zero.
+      -- Nine fields, each read by a script (every field written is paid for); taken,
+      -- settled and drawn come once non-zero. The lane and the ticket's id are for the
+      -- history stream's entries (the id is read from the outcome key the ticket names).
+      local okey = ARGV[a + 6] + 0
+      local tid = ticket
+      if okey > 0 then tid = string.sub(KEYS[okey], #p + 8) end  -- after '<p>ticket:'
       redis.call('HSET', rkey, 'grant', grant_s, 'state', 'open', 'day', day, 't', tscope,
-        'u', user_scope, 'ticket', ticket, 'model', model)
+        'u', user_scope, 'ticket', ticket, 'model', model, 'lane', ARGV[a + 4], 'tid', tid)
       redis.call('EXPIRE', rkey, ARGV[14])
       -- The rest is written at the end of the batch.
       new_leases[#new_leases + 1] = lease_until
@@ -328,7 +333,7 @@ local function one(i)
   local reply = decide(a, t_ncand[i])
   if reply[1] == 'defer' and reply[5] ~= 'tenant_paused' then
     flush()
-    local ok, reaped = pcall(reap, p, ARGV[2], 20, KEYS[3], KEYS[4], KEYS[2])
+    local ok, reaped = pcall(reap, p, ARGV[2], 20, KEYS[3], KEYS[4], KEYS[2], KEYS[5])
     if not ok or reaped > 0 then
       load(i)  -- it wrote the books, the pace and by_ticket (even if it then failed)
       if not ok then error(reaped) end

@@ -9,7 +9,8 @@
 --   drawn   worst case of calls drawn but not yet settled
 --           (taken, settled and drawn are written once non-zero: absent reads as 0)
 --   state   open | closed ; day, t and u (the tenant and user scopes: "tenant:<t>",
---           "user:<t>:<u>"; the third is global), ticket, model
+--           "user:<t>:<u>"; the third is global), ticket (its key), model, lane, tid
+--           (the ticket's id, for the history; the key stands in where none was given)
 --   d:<call> a drawn call's worst case (until it settles)
 --   s:<call> what a call cost ("x:<w>" when the lease ran out first and charged its worst case)
 -- Its lease is its score in the leases set.
@@ -90,10 +91,29 @@ local function bucket_refund(pace_key, amount)
   redis.call('HSET', pace_key, 'tokens', tokens)
 end
 
+-- The history stream (shared/history/events.py): one settled call, or one charged at its
+-- worst case when the lease ran out first (`expired`), added in the same script as the move
+-- of the books it records, so the database sees every micro-dollar the books do. `res` holds
+-- the reservation's t, u, ticket, tid, lane, model and day; `scopes` its three scopes.
+local function history_call(stream, rid, call, res, scopes, cost, at, expired, usage)
+  local tenant = string.sub(scopes[2], 8)  -- after 'tenant:'
+  local model = res[6] or ''
+  local pt, ct, ot = '0', '0', '0'
+  if usage then
+    pt, ct, ot = usage[1], usage[2], usage[3]
+    if usage[4] ~= '' then model = usage[4] end
+  end
+  redis.call('XADD', stream, '*', 'k', 'call', 'rid', rid, 'call', call,
+    'ticket', res[4] or res[3] or '', 'tenant', tenant,
+    'requester', string.sub(scopes[3], #tenant + 7),  -- after 'user:<tenant>:'
+    'model', model, 'lane', res[5] or 'live', 'pt', pt, 'ct', ct, 'ot', ot, 'cost', cost,
+    'day', res[7], 'at', at, 'x', expired)
+end
+
 -- Close an open reservation. Draws not yet settled may have been billed by the provider,
 -- so they are charged at their worst case and marked "x:<w>" for a late settle to correct.
--- Returns the micros given back.
-local function close_reservation(p, rid, leases_key, by_ticket_key, pace_key)
+-- Each charged call goes to the history stream. Returns the micros given back.
+local function close_reservation(p, rid, leases_key, by_ticket_key, pace_key, stream, now)
   local rkey = p .. 'res:' .. rid
   redis.call('ZREM', leases_key, rid)
   -- The named fields in one HMGET; the whole hash only when draws are outstanding (`drawn`
@@ -102,7 +122,7 @@ local function close_reservation(p, rid, leases_key, by_ticket_key, pace_key)
   local v = redis.call('HMGET', rkey, 'state', 'grant', 'taken', 'settled', 'drawn', 'day',
     't', 'u', 'ticket', 'scopes')
   if v[1] ~= 'open' then return 0 end
-  local marks, dels = {}, {}
+  local marks, dels, charged = {}, {}, {}
   local charge = 0
   if (v[5] or 0) + 0 ~= 0 then
     local flat = redis.call('HGETALL', rkey)
@@ -114,6 +134,8 @@ local function close_reservation(p, rid, leases_key, by_ticket_key, pace_key)
         marks[#marks + 1] = 's:' .. string.sub(f, 3)
         marks[#marks + 1] = 'x:' .. w
         dels[#dels + 1] = f
+        charged[#charged + 1] = string.sub(f, 3)
+        charged[#charged + 1] = w
       end
     end
   end
@@ -126,6 +148,18 @@ local function close_reservation(p, rid, leases_key, by_ticket_key, pace_key)
   if held > 0 then books_incr(bkey, scopes, 'reserved:', 0 - held) end
   if charge > 0 and books_incr(bkey, scopes, 'spent:', charge) == charge then
     books_check_new(bkey)
+  end
+  if #charged > 0 then
+    -- Each call's charge as the books took it (their sum is `charge`, capped at `held`).
+    local res = redis.call('HMGET', rkey, 't', 'u', 'ticket', 'tid', 'lane', 'model')
+    res[7] = v[6]
+    local left = charge
+    for i = 1, #charged, 2 do
+      local c = charged[i + 1] + 0
+      if c > left then c = left end
+      left = left - c
+      history_call(stream, rid, charged[i], res, scopes, c, now, '1', nil)
+    end
   end
   -- Only what changed is written: `drawn` is the sum of the d: fields (zero without them),
   -- taken and settled move only by a charge. A ticket that drew nothing writes its state.
@@ -154,10 +188,10 @@ local function close_reservation(p, rid, leases_key, by_ticket_key, pace_key)
 end
 
 -- Close up to `limit` reservations whose lease ran out (a crashed worker's hold).
-local function reap(p, now, limit, leases_key, by_ticket_key, pace_key)
+local function reap(p, now, limit, leases_key, by_ticket_key, pace_key, stream)
   local expired = redis.call('ZRANGEBYSCORE', leases_key, '-inf', now, 'LIMIT', 0, limit)
   for _, rid in ipairs(expired) do
-    close_reservation(p, rid, leases_key, by_ticket_key, pace_key)
+    close_reservation(p, rid, leases_key, by_ticket_key, pace_key, stream, now)
   end
   return #expired
 end

@@ -67,6 +67,19 @@ class Decision(NamedTuple):
     reused: bool = False
 
 
+class CallTokens(NamedTuple):
+    """What the provider's `usage` said a call took, and the model it billed, for the history
+    (the ledger itself only moves money)."""
+
+    prompt: int = 0
+    cached: int = 0
+    completion: int = 0
+    model: str = ""
+
+
+NO_TOKENS = CallTokens()
+
+
 @dataclass(frozen=True)
 class DrawResult:
     ok: bool
@@ -136,8 +149,14 @@ class Ledger:
             HELD_RETRY_MS,
             s.reservation_lease_s + RESERVATION_EXTRA_TTL_S,
         )
-        self._fixed_keys = [keys.caps, keys.pace, keys.leases, keys.reservation_by_ticket]
-        self._release_keys = (keys.leases, keys.reservation_by_ticket, keys.pace)
+        # The history stream is in each script that can move `spent`: settle, and the closes
+        # (admit's releases, release, reap) that charge a lease-expired call.
+        self._fixed_keys = [
+            keys.caps, keys.pace, keys.leases, keys.reservation_by_ticket, keys.history_stream
+        ]  # fmt: skip
+        self._release_keys = (
+            keys.leases, keys.reservation_by_ticket, keys.pace, keys.history_stream
+        )  # fmt: skip
         self._day_cache: tuple[float, float, str] = (0.0, 0.0, "")
         # Reservation ids: a random prefix per ledger and a counter (next() on a count is
         # atomic under the GIL), unique without a syscall per admission.
@@ -231,16 +250,24 @@ class Ledger:
         own decision, in order)."""
         return [_raise(d) for d in self.admit_batch(reqs, lambda pipe: None)[1]]
 
-    def settle_many(self, calls: list[tuple[str, str, int]]) -> list[bool]:
-        """(reservation id, call id, actual micros) settles in one round trip and one script
-        per SCRIPT_BATCH (each its own settle, in order); raises the first that failed."""
+    def settle_many(
+        self, calls: Sequence[tuple[str, str, int] | tuple[str, str, int, CallTokens]]
+    ) -> list[bool]:
+        """(reservation id, call id, actual micros[, tokens]) settles in one round trip and one
+        script per SCRIPT_BATCH (each its own settle, in order, each added to the history
+        stream in the same script); raises the first that failed."""
         k, scripts = self._keys, []
+        now_ms = self.now_ms()
         for i in range(0, len(calls), SCRIPT_BATCH):
             chunk = calls[i : i + SCRIPT_BATCH]
-            args: list[Any] = [self._prefix]
-            for _, call_id, actual in chunk:
-                args += (call_id, int(actual))
-            scripts.append(([k.reservation(rid) for rid, _, _ in chunk], args))
+            args: list[Any] = [self._prefix, now_ms]
+            keys = []
+            for rid, call_id, actual, *rest in chunk:
+                t = rest[0] if rest else NO_TOKENS
+                args += (call_id, int(actual), t.prompt, t.cached, t.completion, t.model)
+                keys.append(k.reservation(rid))
+            keys.append(k.history_stream)
+            scripts.append((keys, args))
         replies = evalsha_batch(self._r, self._settle, scripts, self._conns)
         return [_raise(_item(raw)) == 1 for reply in replies for raw in _raise(reply)]
 
@@ -300,9 +327,15 @@ class Ledger:
         ok, left = _raise(reply)
         return DrawResult(ok=int(ok) == 1, left_micros=int(left), lost=int(ok) == -1)
 
-    def settle(self, reservation_id: str, call_id: str, actual_micros: int) -> bool:
+    def settle(
+        self,
+        reservation_id: str,
+        call_id: str,
+        actual_micros: int,
+        tokens: CallTokens = NO_TOKENS,
+    ) -> bool:
         """Record what a call cost; True the first time, False for a repeat."""
-        return self.settle_many([(reservation_id, call_id, actual_micros)])[0]
+        return self.settle_many([(reservation_id, call_id, actual_micros, tokens)])[0]
 
     def release(self, reservation_id: str) -> int:
         """Close the reservation; returns the micros given back to the caps and the pace."""
@@ -310,7 +343,8 @@ class Ledger:
 
     def release_many(self, reservation_ids: Sequence[str]) -> list[int]:
         """Close several reservations in one round trip (each its own atomic script)."""
-        calls = [(self._release_keys, (self._prefix, rid)) for rid in reservation_ids]
+        now_ms = self.now_ms()
+        calls = [(self._release_keys, (self._prefix, rid, now_ms)) for rid in reservation_ids]
         return [
             int(_raise(freed))
             for freed in evalsha_batch(self._r, self._release, calls, self._conns)
@@ -321,7 +355,7 @@ class Ledger:
         few itself, only before it would refuse."""
         k = self._keys
         n = self._reap(
-            keys=[k.leases, k.reservation_by_ticket, k.pace],
+            keys=[k.leases, k.reservation_by_ticket, k.pace, k.history_stream],
             args=[self._prefix, self.now_ms(), limit],
         )
         return int(n)
@@ -383,8 +417,8 @@ class ReservationBudget:
         self.lost = self.lost or result.lost
         return result.ok
 
-    def settle(self, call_id: str, cost_micros: int) -> None:
-        self.ledger.settle(self.reservation_id, self._call(call_id), cost_micros)
+    def settle(self, call_id: str, cost_micros: int, tokens: CallTokens = NO_TOKENS) -> None:
+        self.ledger.settle(self.reservation_id, self._call(call_id), cost_micros, tokens)
         if self._left_micros is not None:
             # The settle returned (worst - actual) to the envelope; re-read lazily below.
             self._left_micros = None

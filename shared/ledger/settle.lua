@@ -1,7 +1,9 @@
 -- settle: replace calls' drawn worst cases by what the provider billed, in order, for a batch
 -- (one call, or a worker's settles sent together). Idempotent per (reservation, call).
--- KEYS[i] the i-th settle's reservation hash
--- ARGV: 1 prefix, then per settle: call id, actual micros (an integer string)
+-- KEYS[i] the i-th settle's reservation hash, then last the history stream
+-- ARGV: 1 prefix, 2 now ms, then per settle: call id, actual micros (an integer string),
+--       prompt, cached and completion tokens, the model billed ('' : the reservation's)
+-- Every settle that moves the books adds its call to the history stream in this script.
 -- Returns per settle 1 settled | 0 already settled | -1 unknown reservation, or
 -- {'error', message} when that settle failed (nothing of it was written).
 -- Each reservation is read in one HMGET and written in one HSET; the books' moves are summed
@@ -9,6 +11,8 @@
 -- and three scopes' worth of HINCRBYs a settle were most of its cost when each settle was
 -- written on its own).
 local p = ARGV[1]
+local now_s = ARGV[2]
+local stream = KEYS[#KEYS]
 -- The books' moves, summed per day and scope over the batch: three numbers a scope (spent,
 -- reserved, calls), named as fields only at the end (building nine field names a settle and
 -- summing them by name is dear next to the rest).
@@ -36,10 +40,13 @@ local function move(bkey, scopes, spent, reserved, calls)
   end
 end
 
-local function settle_one(key, call, actual_s)
+-- What the history entry needs from the reservation: t, u, ticket, tid, lane, model, day.
+local function history_fields(r) return {r[5], r[6], r[11], r[12], r[13], r[14], r[4]} end
+
+local function settle_one(key, call, actual_s, usage)
   local actual = actual_s + 0
   local r = redis.call('HMGET', key, 'state', 'grant', 'taken', 'day', 't', 'u', 'drawn',
-    'settled', 'd:' .. call, 's:' .. call)
+    'settled', 'd:' .. call, 's:' .. call, 'ticket', 'tid', 'lane', 'model')
   if not r[1] then return -1 end
   local legacy = nil
   if not r[5] then legacy = redis.call('HGET', key, 'scopes') end
@@ -51,6 +58,8 @@ local function settle_one(key, call, actual_s)
     -- The lease ran out first and charged this call at its worst case; correct to the truth.
     local delta = actual - string.sub(prev, 3)
     redis.call('HSET', key, 's:' .. call, actual_s, 'settled', settled + delta)
+    history_call(stream, string.sub(key, #p + 5), call, history_fields(r), scopes, actual_s,
+      now_s, '0', usage)
     move(bkey, scopes, delta, 0, 0)
     return 1
   end
@@ -70,13 +79,17 @@ local function settle_one(key, call, actual_s)
     redis.call('HSET', key, 's:' .. call, actual_s, 'settled', settled + actual)
   end
   if w then redis.call('HDEL', key, 'd:' .. call) end
+  history_call(stream, string.sub(key, #p + 5), call, history_fields(r), scopes, actual_s,
+    now_s, '0', usage)  -- the reservation id: the key after '<p>res:'
   move(bkey, scopes, actual, 0 - take, 1)
   return 1
 end
 
 local out = {}
-for i = 1, #KEYS do
-  out[i] = item(settle_one, KEYS[i], ARGV[i * 2], ARGV[i * 2 + 1])
+for i = 1, #KEYS - 1 do
+  local a = 3 + (i - 1) * 6
+  out[i] = item(settle_one, KEYS[i], ARGV[a], ARGV[a + 1],
+    {ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]})
 end
 
 -- The books. Never send "-0" (Redis refuses it): a field whose moves summed to zero is

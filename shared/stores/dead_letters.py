@@ -7,6 +7,10 @@ with `throws` there is none), so every failure is recorded here: a hash of JSON 
 `<ns>:dq:<queue>.XQ` zset + `.XQ.msgs` hash, keyed by the message's `redis_message_id`),
 removing our entry removes that copy too, so the two never disagree.
 
+Every entry recorded, and every removal (requeued, purged, swept, resolved, forgotten), goes
+to the history stream in the same MULTI (`shared/history/emit.py`), so the database keeps the
+registry's whole history.
+
 Everything streams: the index is walked by a (score, member) cursor in batches, which stays
 correct while entries are removed under it (a requeue removes what it has read).
 """
@@ -22,6 +26,8 @@ from typing import Any, cast
 import redis
 from pydantic import BaseModel, Field
 
+from shared.clock import Clock, SystemClock, now_ms
+from shared.history.emit import dead_letter_fields, dead_letter_gone_fields
 from shared.keys import Keys
 from shared.models import Lane
 
@@ -87,14 +93,17 @@ class DLQFilter:
 
 
 class DeadLetterRegistry:
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys, clock: Clock | None = None) -> None:
         self._r = client
         self._keys = keys
+        self._clock = clock or SystemClock()
 
     def record(self, entry: DeadLetter) -> str:
+        doc = entry.model_dump_json()
         pipe = self._r.pipeline(transaction=True)
-        pipe.hset(self._keys.dlq_entries, entry.entry_id, entry.model_dump_json())
+        pipe.hset(self._keys.dlq_entries, entry.entry_id, doc)
         pipe.zadd(self._keys.dlq_index, {entry.entry_id: entry.failed_at_ms})
+        pipe.xadd(self._keys.history_stream, dead_letter_fields(doc))  # type: ignore[arg-type]
         pipe.execute()
         return entry.entry_id
 
@@ -150,25 +159,33 @@ class DeadLetterRegistry:
                     if flt.matches(entry):
                         yield entry
 
-    def claim(self, entry: DeadLetter) -> bool:
+    def _gone(self, pipe: Any, entry_id: str, how: str, at_ms: int) -> None:
+        # Added even when another caller removed it first: the history keeps the first removal.
+        gone = dead_letter_gone_fields(entry_id=entry_id, how=how, at_ms=at_ms)
+        pipe.xadd(self._keys.history_stream, gone)
+
+    def claim(self, entry: DeadLetter, how: str = "requeued") -> bool:
         """Remove one entry (and dramatiq's copy); True only for the one caller that removed
-        it, so two operators draining the same reason never requeue a ticket twice."""
+        it, so two operators draining the same reason never requeue a ticket twice. `how` it
+        left (requeued, purged, resolved, forgotten) goes to the history."""
         pipe = self._r.pipeline(transaction=True)
         pipe.zrem(self._keys.dlq_index, entry.entry_id)
         pipe.hdel(self._keys.dlq_entries, entry.entry_id)
-        removed, _ = pipe.execute()
+        self._gone(pipe, entry.entry_id, how, now_ms(self._clock))
+        removed = pipe.execute()[0]
         if removed:
             self._drop_dramatiq_copy(entry)
         return bool(removed)
 
-    def remove(self, entry_id: str) -> bool:
+    def remove(self, entry_id: str, how: str = "purged") -> bool:
         entry = self.get(entry_id)
         if entry is None:
             pipe = self._r.pipeline(transaction=True)
             pipe.zrem(self._keys.dlq_index, entry_id)
             pipe.hdel(self._keys.dlq_entries, entry_id)
+            self._gone(pipe, entry_id, how, now_ms(self._clock))
             return bool(pipe.execute()[1])
-        return self.claim(entry)
+        return self.claim(entry, how)
 
     def _drop_dramatiq_copy(self, entry: DeadLetter) -> None:
         # Only a message dramatiq nacked has a copy, and FailureRecorder notes its id then;
@@ -192,6 +209,8 @@ class DeadLetterRegistry:
             pipe = self._r.pipeline(transaction=True)
             pipe.zrem(self._keys.dlq_index, *ids)
             pipe.hdel(self._keys.dlq_entries, *ids)
+            for entry_id in ids:
+                self._gone(pipe, entry_id, "swept", now_ms)
             removed += int(pipe.execute()[0])
         return removed
 

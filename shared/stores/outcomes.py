@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from typing import cast
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, cast
 
 import redis
 
@@ -29,13 +29,14 @@ class OutcomeStore:
         # without a round trip (dramatiq runs both in the same thread).
         self._local = threading.local()
 
-    def _write(self, outcome: Outcome, mode: str) -> bool:
+    def _write(self, outcome: Outcome, mode: str, messages: str = "") -> bool:
         doc = outcome.model_dump_json()
         ok = self._script(
             keys=[
                 self._keys.ticket(outcome.ticket_id),
                 self._keys.outcomes_index,
                 self._keys.outcomes_counts,
+                self._keys.history_stream,
             ],
             args=[
                 outcome.status.value,
@@ -45,6 +46,7 @@ class OutcomeStore:
                 outcome.ticket_id,
                 TICKET_RETENTION_S,
                 mode,
+                messages,
             ],
         )
         # A refused write (already final) leaves nothing: the reader then asks Redis.
@@ -68,10 +70,12 @@ class OutcomeStore:
         """Move to a non-final state (parked, pending); refused once the event is final."""
         return self._write(outcome, "any")
 
-    def finalize(self, outcome: Outcome) -> bool:
-        """Write a final status once per event; False means it was already final."""
+    def finalize(self, outcome: Outcome, messages: Sequence[Mapping[str, Any]] = ()) -> bool:
+        """Write a final status once per event; False means it was already final. The outcome
+        and `messages` (its thread, `shared/history/emit.py`'s `thread_messages`) go to the
+        history stream in the same script."""
         assert outcome.status.is_final, outcome.status
-        return self._write(outcome, "final")
+        return self._write(outcome, "final", json.dumps(list(messages)) if messages else "")
 
     def force(self, outcome: Outcome) -> bool:
         """Overwrite even a final state: only for an operator's requeue of a dead letter."""

@@ -30,6 +30,7 @@ ORDER = [
     "replay",
     "scheduler",
     "dlq",
+    "history",
     "observability",
     "simulator",
     "scaling",

@@ -22,6 +22,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.chaos.scenarios_history import archiver_and_database
 from tests.chaos.scenarios_process import redis_restart, scheduler_failover, sigkill_workers
 from tests.chaos.scenarios_traffic import (
     duplicate_storm,
@@ -43,6 +44,7 @@ SCENARIOS: dict[str, tuple[Scenario, bool, float]] = {
     "scheduler": (scheduler_failover, False, 60),
     "poison": (poison, True, 60),
     "poisoncall": (poison_call, False, 30),
+    "history": (archiver_and_database, False, 90),
 }
 HEADER = (
     "scenario",

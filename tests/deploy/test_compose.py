@@ -21,7 +21,10 @@ needs_compose = pytest.mark.skipif(
 
 
 def compose_config() -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PACELINE_")}
+    env = {
+        k: v for k, v in os.environ.items()
+        if not k.startswith("PACELINE_") and k != "POSTGRES_PASSWORD"
+    }  # fmt: skip
     done = subprocess.run(
         ["docker-compose", "-f", str(COMPOSE), "config"],
         capture_output=True, text=True, timeout=60, env=env, cwd=DEPLOY,
@@ -36,7 +39,10 @@ def test_compose_is_valid_and_has_the_stack() -> None:
     config: dict[str, Any] = yaml.safe_load(compose_config())
     services = config["services"]
     # Then the stack is there, Redis keeps an AOF, workers are replicated, the simulator is opt-in
-    assert {"redis", "webhook", "worker", "scheduler", "prometheus", "grafana"} <= set(services)
+    assert {"redis", "postgres", "webhook", "worker", "scheduler", "archiver", "prometheus",
+            "grafana"} <= set(services)  # fmt: skip
+    assert services["archiver"]["command"] == ["archive"]
+    assert services["archiver"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     # (docker-compose 1.29 lists profiled services in `config`; the profile keeps it opt-in)
     assert services["simulator"]["profiles"] == ["simulator"]
     redis_cmd = services["redis"]["command"]
@@ -56,13 +62,14 @@ def test_compose_is_valid_and_has_the_stack() -> None:
 def test_compose_environment_is_valid_settings() -> None:
     # Given the environment compose gives the paceline services (secrets passed through unset)
     config: dict[str, Any] = yaml.safe_load(compose_config())
-    for name in ("webhook", "worker", "scheduler"):
+    for name in ("webhook", "worker", "scheduler", "archiver"):
         env = {
             k: str(v) for k, v in config["services"][name]["environment"].items() if v is not None
         }
         # Then every name is a known setting and every value parses
         settings = load_settings(env)
         assert settings.redis_url == "redis://redis:6379/0"
+        assert settings.database_url == "postgresql://paceline:paceline@postgres:5432/paceline"
 
 
 def test_compose_file_parses_without_the_binary() -> None:

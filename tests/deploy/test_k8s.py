@@ -17,7 +17,7 @@ from tests.deploy.conftest import DEPLOY
 
 K8S = DEPLOY / "k8s"
 K8S_VERSION = "1.30.0"
-COMMANDS = {"webhook", "worker", "scheduler", "simulator"}
+COMMANDS = {"webhook", "worker", "scheduler", "archive", "simulator"}
 KEDA_SPEC_FIELDS = {
     "scaleTargetRef", "minReplicaCount", "maxReplicaCount", "pollingInterval", "cooldownPeriod",
     "triggers", "advanced", "fallback", "idleReplicaCount",
@@ -63,7 +63,8 @@ def test_kustomization_lists_every_file() -> None:
 
 def test_deployments_run_the_cli_as_non_root() -> None:
     deployments = by_kind("Deployment")
-    assert {"paceline-webhook", "paceline-worker", "paceline-scheduler"} <= set(deployments)
+    assert {"paceline-webhook", "paceline-worker", "paceline-scheduler",
+            "paceline-archiver"} <= set(deployments)  # fmt: skip
     assert deployments["paceline-scheduler"]["spec"]["replicas"] == 2  # leader election
     for name, dep in deployments.items():
         pod = dep["spec"]["template"]["spec"]
@@ -92,6 +93,10 @@ def test_configmap_and_secret_are_valid_settings() -> None:
     assert settings.namespace == "paceline"
     assert settings.llm_api_key is not None and settings.ops_token is not None
     assert settings.webhook_secret("generic") is not None
+    # And the history database is the PostgreSQL service beside them
+    assert settings.database_url is not None
+    host = settings.database_url.split("@")[1].split(".")[0]
+    assert host in by_kind("Service") and by_kind("StatefulSet")[host]
 
 
 def test_keda_scaledobject_scales_workers_on_the_live_list() -> None:

@@ -20,6 +20,8 @@ REQUIRED_ALERTS = {
     "PacelineCircuitOpen",
     "PacelineQueueStale",
     "PacelineNoWorkers",
+    "PacelineHistoryBacklog",
+    "PacelineArchiverDown",
 }
 
 
@@ -53,6 +55,10 @@ def test_thresholds_match_the_runbook() -> None:
         and found["PacelineCircuitOpen"]["for"] == "2m"
     )
     assert "> 300" in found["PacelineQueueStale"]["expr"]
+    # The backlog threshold is a setting the archiver exports, not a number in this file
+    assert found["PacelineHistoryBacklog"]["expr"].strip() == (
+        "max(paceline_history_backlog) > max(paceline_history_backlog_alert)"
+    )
 
 
 @pytest.mark.skipif(

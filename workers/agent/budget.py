@@ -9,13 +9,16 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
+from shared.ledger import NO_TOKENS, CallTokens
+
 
 class CallBudget(Protocol):
     def draw(self, call_id: str, worst_micros: int) -> bool:
         """Hold `worst_micros` for one call; False when it does not fit (stop and escalate)."""
 
-    def settle(self, call_id: str, cost_micros: int) -> None:
-        """Replace the call's hold by what it cost; a second settle of one call is a no-op."""
+    def settle(self, call_id: str, cost_micros: int, tokens: CallTokens = NO_TOKENS) -> None:
+        """Replace the call's hold by what it cost; a second settle of one call is a no-op.
+        `tokens` (what the provider's usage said, the model) go to the spend history."""
 
     def remaining_micros(self) -> int:
         """What a new draw could still hold."""
@@ -39,7 +42,7 @@ class LocalBudget:
             self._held[call_id] = worst_micros
             return True
 
-    def settle(self, call_id: str, cost_micros: int) -> None:
+    def settle(self, call_id: str, cost_micros: int, tokens: CallTokens = NO_TOKENS) -> None:
         with self._lock:
             if call_id in self._settled:
                 return

@@ -19,6 +19,7 @@ from shared.errors import (
     TransientError,
 )
 from shared.estimate import prompt_tokens_upper_bound
+from shared.ledger import CallTokens
 from shared.pricing import TOKENS_PER_PRICE_UNIT, PriceTable, Usage
 from shared.settings import Settings
 from workers.agent.backoff import backoff_s
@@ -142,7 +143,10 @@ class ModelCaller:
                     self._on_usage_missing(run.model)
             else:
                 cost_micros = self._prices.cost_micros(run.model, usage)
-            self._settle(run, budget, call_id, cost_micros)
+            tokens = CallTokens(
+                usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens, run.model
+            )
+            self._settle(run, budget, call_id, cost_micros, tokens)
             self._record(ok=True)
             run.llm_calls += 1
             run.add_usage(usage)
@@ -164,8 +168,15 @@ class ModelCaller:
             return None  # the provider needs longer than this ticket has: let the worker park it
         return delay_s
 
-    def _settle(self, run: RunState, budget: CallBudget, call_id: str, cost_micros: int) -> None:
-        budget.settle(call_id, cost_micros)
+    def _settle(
+        self,
+        run: RunState,
+        budget: CallBudget,
+        call_id: str,
+        cost_micros: int,
+        tokens: CallTokens | None = None,
+    ) -> None:
+        budget.settle(call_id, cost_micros, tokens or CallTokens(model=run.model))
         run.cost_micros += cost_micros
 
     def _record(self, *, ok: bool) -> None:

@@ -80,7 +80,7 @@ class Scheduler:
         self.envelope_micros = typical_envelope_micros or _cheapest_envelope(settings)
         self._enqueue = enqueue
         self._broker: dramatiq.Broker | None = None
-        self.dead_letters = DeadLetterRegistry(client, self.keys)
+        self.dead_letters = DeadLetterRegistry(client, self.keys, clock)
         self._ticks = 0
 
     # --- one tick ----------------------------------------------------------------------

@@ -1,0 +1,149 @@
+"""`paceline forget --tenant T --requester R`: erase a requester's transcripts and personal
+data from the database and Redis, keep what they cost under a keyed hash of their id.
+
+In the database, in one transaction: the requester is marked forgotten (by keyed hash only,
+so facts about them still in the stream are stored pseudonymised when they arrive), their
+cost rows, outcomes and dead letters take the pseudonym, and the transcripts of their tickets
+(their messages, the replies to them) are erased. In Redis: their stored outcomes lose the
+reply and take the pseudonym, and their dead letters (which hold the ticket, email and text
+included) are deleted. Tickets still queued or parked are work in flight and are left alone;
+the ledger's per-requester books expire with their day (8 days).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import cast
+
+import redis
+from sqlalchemy import Engine, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+
+from shared.errors import DatabaseUnavailable
+from shared.history.privacy import pseudonym
+from shared.history.schema import (
+    dead_letters,
+    forgotten_requesters,
+    model_calls,
+    thread_messages,
+    ticket_outcomes,
+)
+from shared.history.writer import FORGET_LOCK_KEY, first_line
+from shared.keys import Keys
+from shared.stores.dead_letters import DeadLetterRegistry
+from shared.stores.outcomes import OutcomeStore
+
+# Rewrites an outcome's doc only if the ticket's hash still exists (never recreates it).
+_REWRITE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'doc', ARGV[1])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    pseudonym: str
+    cost_rows: int
+    outcomes: int
+    messages_erased: int
+    dead_letters: int
+    redis_outcomes: int
+    redis_dead_letters: int
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def forget_in_database(
+    engine: Engine, key: bytes, tenant: str, requester: str, now_ms: int
+) -> tuple[str, int, int, int, int]:
+    """(pseudonym, cost rows, outcomes, messages erased, dead letters) rewritten."""
+    alias = pseudonym(key, tenant, requester)
+    c, o, m, d = model_calls, ticket_outcomes, thread_messages, dead_letters
+    try:
+        with engine.begin() as conn:
+            pg = conn.dialect.name == "postgresql"
+            if pg:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": FORGET_LOCK_KEY})
+            ins = (postgresql.insert if pg else sqlite.insert)(forgotten_requesters)
+            conn.execute(
+                ins.on_conflict_do_nothing(index_elements=["tenant_id", "pseudonym"]),
+                {"tenant_id": tenant, "pseudonym": alias, "forgotten_at_ms": now_ms},
+            )
+            theirs = select(o.c.ticket_id).where(
+                o.c.tenant_id == tenant, o.c.requester.in_((requester, alias))
+            )
+            erased = conn.execute(
+                update(m)
+                .where(m.c.tenant_id == tenant)
+                .where((m.c.ticket_id.in_(theirs)) | (m.c.author == requester))
+                .values(body=None)
+            ).rowcount
+            conn.execute(
+                update(m)
+                .where(m.c.tenant_id == tenant, m.c.author == requester)
+                .values(author=alias)
+            )
+            counts = [
+                conn.execute(
+                    update(t)
+                    .where(t.c.tenant_id == tenant, t.c.requester == requester)
+                    .values(requester=alias, **extra)
+                ).rowcount
+                for t, extra in ((c, {}), (o, {"reply": None}), (d, {}))
+            ]
+    except SQLAlchemyError as exc:
+        raise DatabaseUnavailable(first_line(exc)) from exc
+    return alias, counts[0], counts[1], int(erased), counts[2]
+
+
+def forget_in_redis(
+    client: redis.Redis, keys: Keys, tenant: str, requester: str, alias: str
+) -> int:
+    """Stored outcomes of the requester: the reply erased, the requester pseudonymised."""
+    store = OutcomeStore(client, keys)
+    rewrite = client.register_script(_REWRITE)
+    changed = 0
+    for outcome in store.iter_outcomes():
+        if outcome.tenant_id != tenant or outcome.requester_id != requester:
+            continue
+        doc = outcome.model_copy(update={"requester_id": alias, "reply": None})
+        changed += int(
+            cast(int, rewrite(keys=[keys.ticket(outcome.ticket_id)], args=[doc.model_dump_json()]))
+        )
+    return changed
+
+
+def forget(
+    engine: Engine,
+    client: redis.Redis,
+    keys: Keys,
+    *,
+    key: bytes,
+    tenant: str,
+    requester: str,
+    now_ms: int,
+) -> Forgotten:
+    """The database first (a database that does not answer stops it before Redis changes),
+    then Redis."""
+    alias, calls, outcomes, messages, dlq = forget_in_database(
+        engine, key, tenant, requester, now_ms
+    )
+    redis_outcomes = forget_in_redis(client, keys, tenant, requester, alias)
+    redis_dlq = erase_dead_letters(client, keys, tenant, requester)
+    return Forgotten(alias, calls, outcomes, messages, dlq, redis_outcomes, redis_dlq)
+
+
+def erase_dead_letters(client: redis.Redis, keys: Keys, tenant: str, requester: str) -> int:
+    """Delete the requester's dead letters (and dramatiq's copies): they hold the ticket."""
+    registry = DeadLetterRegistry(client, keys)
+    theirs = [
+        entry
+        for entry in registry.iter_entries()
+        if entry.tenant_id == tenant
+        and isinstance(entry.ticket.get("requester"), dict)
+        and str(entry.ticket["requester"].get("id")) == requester
+    ]
+    return sum(registry.claim(entry, "forgotten") for entry in theirs)

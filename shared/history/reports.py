@@ -1,0 +1,130 @@
+"""What finance and audit ask of the history: spend over days grouped one way, the tickets
+that cost the most. Days are the ledger's budget days (`PACELINE_TIMEZONE`), so a day here
+is the same money as that day's books in Redis.
+
+`report resolutions` (resolved vs unresolved tickets and their cost) belongs here too, as a
+query over `ticket_outcomes` and `thread_messages`, once conversations record ticket states.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from sqlalchemy import Engine, func, select, tuple_
+
+from shared.history.schema import model_calls, ticket_outcomes
+
+SpendBy = Literal["tenant", "day", "model", "lane"]
+_GROUP = {"tenant": "tenant_id", "day": "day", "model": "model", "lane": "lane"}
+
+
+@dataclass(frozen=True)
+class Period:
+    """Budget days from `first` to `last`, both included."""
+
+    first: date
+    last: date
+
+
+def spend(
+    engine: Engine, period: Period, by: SpendBy, *, tenant: str | None = None
+) -> list[dict[str, Any]]:
+    """One row per group: calls, tokens and cost (micros), largest cost first (by day: in
+    day order)."""
+    c = model_calls.c
+    key = c[_GROUP[by]]
+    cost = func.sum(c.cost_micros).label("cost_micros")
+    query = (
+        select(
+            key.label("key"),
+            func.count().label("calls"),
+            func.sum(c.prompt_tokens).label("prompt_tokens"),
+            func.sum(c.cached_tokens).label("cached_tokens"),
+            func.sum(c.completion_tokens).label("completion_tokens"),
+            cost,
+        )
+        .where(c.day >= period.first, c.day <= period.last)
+        .group_by(key)
+    )
+    if tenant is not None:
+        query = query.where(c.tenant_id == tenant)
+    query = query.order_by(key) if by == "day" else query.order_by(cost.desc(), key)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        {
+            by: row.key.isoformat() if by == "day" else row.key,
+            "calls": int(row.calls),
+            "prompt_tokens": int(row.prompt_tokens or 0),
+            "cached_tokens": int(row.cached_tokens or 0),
+            "completion_tokens": int(row.completion_tokens or 0),
+            "cost_micros": int(row.cost_micros or 0),
+        }
+        for row in rows
+    ]
+
+
+def tickets(
+    engine: Engine,
+    period: Period,
+    *,
+    min_cost_micros: int,
+    tenant: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Tickets whose calls in the period cost at least `min_cost_micros`, dearest first, each
+    with its latest final status (none while it has not ended)."""
+    c = model_calls.c
+    cost = func.sum(c.cost_micros).label("cost_micros")
+    query = (
+        select(
+            c.tenant_id,
+            c.ticket_id,
+            func.count().label("calls"),
+            cost,
+            func.min(c.day).label("first_day"),
+            func.max(c.day).label("last_day"),
+        )
+        .where(c.day >= period.first, c.day <= period.last)
+        .group_by(c.tenant_id, c.ticket_id)
+        .having(func.sum(c.cost_micros) >= min_cost_micros)
+        .order_by(cost.desc(), c.tenant_id, c.ticket_id)
+        .limit(limit)
+    )
+    if tenant is not None:
+        query = query.where(c.tenant_id == tenant)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+        statuses = _latest_status(conn, [(r.tenant_id, r.ticket_id) for r in rows])
+    return [
+        {
+            "tenant_id": r.tenant_id,
+            "ticket_id": r.ticket_id,
+            "calls": int(r.calls),
+            "cost_micros": int(r.cost_micros),
+            "first_day": r.first_day.isoformat(),
+            "last_day": r.last_day.isoformat(),
+            "status": statuses.get((r.tenant_id, r.ticket_id)),
+        }
+        for r in rows
+    ]
+
+
+def _latest_status(conn: Any, ids: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    if not ids:
+        return {}
+    o = ticket_outcomes.c
+    rows = conn.execute(
+        select(o.tenant_id, o.ticket_id, o.status)
+        .where(tuple_(o.tenant_id, o.ticket_id).in_(ids))
+        .order_by(o.finalized_at_ms)
+    )
+    return {(r.tenant_id, r.ticket_id): r.status for r in rows}  # the latest wins
+
+
+def day_total(engine: Engine, day: date, *, tenant: str | None = None) -> tuple[int, int]:
+    """(cost micros, calls) of one budget day: what the day's books say in Redis."""
+    rows = spend(engine, Period(day, day), "day", tenant=tenant)
+    return (rows[0]["cost_micros"], rows[0]["calls"]) if rows else (0, 0)
