@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "shared.cli.cmd_scheduler",
     "shared.cli.cmd_simulate",
     "shared.cli.cmd_check",
+    "shared.cli.cmd_kb",
 )
 
 
