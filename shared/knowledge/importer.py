@@ -22,7 +22,7 @@ from shared.knowledge.index import KnowledgeIndex, Vectors
 from shared.knowledge.model import Article, Parsed, Skip
 from shared.knowledge.spend import CallBudget, embedding_cost_micros
 from shared.knowledge.store import ImportLock, KnowledgeStore, new_version
-from shared.money import micros_to_usd
+from shared.money import fmt_usd, micros_to_usd
 from shared.pricing import PriceTable
 
 TENANT = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
@@ -249,8 +249,8 @@ class Importer:
                 left = int(getattr(budget, "left_micros", 0))
                 raise ImportOverBudget(
                     f"import refused: embedding {len(texts)} sections with {model} may cost up "
-                    f"to ${micros_to_usd(summary.estimate_micros)}, and only "
-                    f"${micros_to_usd(max(left, 0))} is left of today's ceiling",
+                    f"to {fmt_usd(summary.estimate_micros)}, and only "
+                    f"{fmt_usd(max(left, 0))} is left of today's ceiling",
                     estimate_micros=summary.estimate_micros,
                     left_micros=left,
                 )
