@@ -190,8 +190,9 @@ def test_a_killed_import_leaves_the_previous_version_served(namespace: str, tmp_
         write_article(
             tmp_path / "big", f"a{n}.md", f"# Topic {n}\n\n" + f"Paragraph about parcels {n}. " * 30
         )
+    argv = ["kb", "import", "big", "--tenant", "acme", "--replace"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "shared.cli.main", "kb", "import", "big", "--tenant", "acme", "--replace"],
+        [sys.executable, "-m", "shared.cli.main", *argv],
         cwd=tmp_path, env=env(namespace), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

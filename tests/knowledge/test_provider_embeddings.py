@@ -117,7 +117,7 @@ def test_a_ticket_query_is_drawn_from_its_reservation(
 ) -> None:
     settings, client = provider
     clock = ManualClock()
-    importer, searcher, embedder, prices = parts(settings, client, clock)
+    importer, searcher, embedder, _prices = parts(settings, client, clock)
     importer.run("acme", read_source(str(DEMO_KB)))
     ledger = Ledger(client, Keys(settings.namespace), settings, clock)
     spent_before = ledger.spent("global")
