@@ -85,6 +85,8 @@ def language(locale: str) -> str:
 
 def fold(text: str) -> str:
     """Lower case with accents removed ('Café' -> 'cafe')."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

@@ -3,9 +3,11 @@ the articles, their sections, each section's vector and an FTS5 full-text index.
 
 The import builds it once and stores its image (`sqlite3.serialize`) in Redis; every worker
 loads that image (`deserialize`, milliseconds) instead of analysing the text again. FTS5
-ranks with BM25 per column, weighted (title, then headings and tags, then body); the terms
-it holds come from `analyze.py`, so every locale is analysed in Python the same way at import
-and at query time. An image written by another analyzer version is re-indexed on load.
+ranks articles with BM25 per column, weighted (title, then headings and tags, then body: one
+row an article, so scoring reads a third of the rows it would with one a section); vectors
+rank sections. The terms FTS5 holds come from `analyze.py`, so every locale is analysed in
+Python the same way at import and at query time. An image written by another analyzer
+version is re-indexed on load.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from shared.knowledge.analyze import ANALYZER_VERSION, analyzer_for, language
 from shared.knowledge.model import Article, Section
 
 Vectors = npt.NDArray[np.float32]
+MAX_DF_SHARE = 0.5
 SCHEMA = """
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE articles(idx INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, hash TEXT NOT NULL,
@@ -61,6 +64,7 @@ class KnowledgeIndex:
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
         self._lock = threading.Lock()
+        self._df: dict[str, int] | None = None  # term -> articles holding it, read once
         self.meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
         rows = db.execute("SELECT id, title, url, source FROM articles ORDER BY idx").fetchall()
         self.ids: list[str] = [r[0] for r in rows]
@@ -198,18 +202,45 @@ class KnowledgeIndex:
                     terms.append(term)
         return terms
 
-    def lexical(self, terms: Sequence[str], limit: int, weights: Weights) -> list[SectionRef]:
-        """Sections matching any term, best BM25 first (scores positive: higher is better)."""
+    def sections_of(self, idx: int) -> list[tuple[int, str, str]]:
+        """(row, heading, text) of each section of the article at `idx`, in order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT row, heading, text FROM sections WHERE article = ? ORDER BY pos", (idx,)
+            ).fetchall()
+        return [(int(r), str(h), str(t)) for r, h, t in rows]
+
+    def lexical(
+        self, terms: Sequence[str], limit: int, weights: Weights
+    ) -> list[tuple[int, float]]:
+        """(article, BM25) of articles matching any term, best first (higher is better)."""
         if not terms:
             return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
         with self._lock:
+            terms = self._telling(terms)
+            if not terms:
+                return []
+            match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
             rows = self._db.execute(
                 "SELECT rowid, bm25(fts, ?, ?, ?) AS s FROM fts WHERE fts MATCH ? "
                 "ORDER BY s LIMIT ?",
                 (weights.title, weights.heads, weights.body, match, limit),
             ).fetchall()
-        return [SectionRef(int(r), int(self._section_article[r]), -float(s)) for r, s in rows]
+        return [(int(r), -float(s)) for r, s in rows]
+
+    def _telling(self, terms: Sequence[str]) -> list[str]:
+        """The terms that occur, less those in over MAX_DF_SHARE of the sections: BM25 gives
+        such a word almost no weight, and matching it would score most of the index.
+        Called under the lock."""
+        if self._df is None:
+            self._db.execute("CREATE VIRTUAL TABLE temp.vocab USING fts5vocab(main, fts, 'row')")
+            self._df = dict(self._db.execute("SELECT term, doc FROM temp.vocab"))
+        df = self._df
+        present = [t for t in terms if df.get(t)]
+        telling = [t for t in present if df[t] <= MAX_DF_SHARE * len(self.ids)]
+        if not telling and present:  # every word is common: the rarest still orders them
+            telling = [min(present, key=lambda t: df[t])]
+        return telling
 
     def dense(self, query_vector: Vectors, limit: int) -> list[SectionRef]:
         """Sections by cosine similarity to the (unit) query vector, best first."""
@@ -223,18 +254,16 @@ class KnowledgeIndex:
 
 
 def _index_terms(db: sqlite3.Connection) -> None:
-    """Fill the FTS table from `articles` and `sections`, each in its article's language."""
-    rows = db.execute(
-        "SELECT s.row, a.title, a.tags, a.locale, s.heading, s.text FROM sections s "
-        "JOIN articles a ON a.idx = s.article ORDER BY s.row"
-    )
-    title_terms: dict[str, str] = {}
+    """Fill the FTS table, a row an article, each analysed in its article's language."""
+    articles = db.execute("SELECT idx, title, tags, locale FROM articles ORDER BY idx")
     batch: list[tuple[int, str, str, str]] = []
-    for row, title, tags, locale, heading, text in rows.fetchall():
+    for idx, title, tags, locale in articles.fetchall():
         analyzer = analyzer_for(locale)
-        key = f"{locale}\x1f{title}"
-        if key not in title_terms:
-            title_terms[key] = " ".join(analyzer.terms(title))
-        heads = " ".join(analyzer.terms(heading + " " + " ".join(json.loads(tags))))
-        batch.append((row, title_terms[key], heads, " ".join(analyzer.terms(text))))
+        sections = db.execute(
+            "SELECT heading, text FROM sections WHERE article = ? ORDER BY pos", (idx,)
+        ).fetchall()
+        headings = " ".join(dict.fromkeys(h for h, _ in sections if h))
+        heads = analyzer.terms(headings + " " + " ".join(json.loads(tags)))
+        body = analyzer.terms("\n".join(t for _, t in sections))
+        batch.append((idx, " ".join(analyzer.terms(title)), " ".join(heads), " ".join(body)))
     db.executemany("INSERT INTO fts(rowid, title, heads, body) VALUES (?, ?, ?, ?)", batch)

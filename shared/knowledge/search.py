@@ -139,43 +139,32 @@ def rank(
     mode: Mode = "hybrid",
 ) -> list[Hit]:
     terms = index.query_terms(query)
-    lexical: list[SectionRef] = []
+    lexical: list[tuple[int, float]] = []
     dense: list[SectionRef] = []
     if mode != "dense":
         lexical = index.lexical(terms, config.candidates, config.weights)
     if mode != "lexical" and vector is not None:
         dense = index.dense(vector, config.candidates)
-    lex = _best_by_article(lexical)
-    den = _best_by_article(dense)
+    lex = dict(lexical)
+    den: dict[int, SectionRef] = {}
+    for ref in dense:  # best first: an article's first section in the list is its best
+        den.setdefault(ref.article, ref)
     if mode == "lexical":
         eligible = list(lex)
     else:
         eligible = [a for a, ref in den.items() if ref.score >= config.min_similarity]
         if mode == "hybrid":
-            eligible += [
-                a for a in lex if a not in eligible and _covers(index, lex[a], terms, config)
-            ]
+            eligible += _covered(index, lex, eligible, terms, config, limit)
     if config.fusion == "rrf" and mode == "hybrid":
-        scores = _rrf(eligible, lexical, dense, config)
+        scores = _rrf(eligible, list(lex), list(den), config)
     else:
         scores = {a: _fused(den.get(a), lex.get(a), config, mode) for a in eligible}
     ordered = sorted(scores, key=lambda a: (-scores[a], a))[:limit]
-    return [
-        _hit(index, a, _section(a, lexical, dense, config, mode), scores[a], terms) for a in ordered
-    ]
+    return [_hit(index, a, _section(index, a, dense, terms), scores[a], terms) for a in ordered]
 
 
-def _best_by_article(refs: list[SectionRef]) -> dict[int, SectionRef]:
-    best: dict[int, SectionRef] = {}
-    for ref in refs:  # best first: an article's first section is its best
-        best.setdefault(ref.article, ref)
-    return best
-
-
-def _fused(
-    den: SectionRef | None, lex: SectionRef | None, config: SearchConfig, mode: Mode
-) -> float:
-    lexical = lex.score if lex else 0.0
+def _fused(den: SectionRef | None, bm25: float | None, config: SearchConfig, mode: Mode) -> float:
+    lexical = bm25 or 0.0
     if mode == "lexical":
         return lexical
     cosine = den.score if den else 0.0
@@ -185,46 +174,56 @@ def _fused(
 
 
 def _rrf(
-    eligible: list[int], lexical: list[SectionRef], dense: list[SectionRef], config: SearchConfig
+    eligible: list[int], lexical: list[int], dense: list[int], config: SearchConfig
 ) -> dict[int, float]:
+    """Reciprocal rank fusion of the two article rankings (kept to compare, not shipped)."""
     scores = dict.fromkeys(eligible, 0.0)
-    for weight, refs in ((1.0, lexical), (config.dense_weight, dense)):
-        ranked = list(_best_by_article(refs))
+    for weight, ranked in ((1.0, lexical), (config.dense_weight, dense)):
         for n, article in enumerate(ranked, start=1):
             if article in scores:
                 scores[article] += weight / (config.rrf_k + n)
     return scores
 
 
-def _covers(index: KnowledgeIndex, ref: SectionRef, terms: list[str], config: SearchConfig) -> bool:
-    """Whether the section (with its article's title) holds enough of the query's terms."""
-    if not terms:
-        return False
-    heading, text = index.section(ref.row)
-    title = index.article_meta(ref.article)["title"]
-    found = set(index.query_terms(f"{title}\n{heading}\n{text}"))
-    return sum(t in found for t in set(terms)) >= config.min_coverage * len(set(terms))
-
-
-def _section(
-    article: int,
-    lexical: list[SectionRef],
-    dense: list[SectionRef],
+def _covered(
+    index: KnowledgeIndex,
+    lex: dict[int, float],
+    eligible: list[int],
+    terms: list[str],
     config: SearchConfig,
-    mode: Mode,
-) -> int:
-    """The article's section that scores best on its own: the passage to show."""
-    cos = {r.row: r.score for r in dense if r.article == article}
-    bm25 = {r.row: r.score for r in lexical if r.article == article}
-    rows = set(cos) | set(bm25)
+    limit: int,
+) -> list[int]:
+    """Lexical-only articles that hold enough of the query's terms, best BM25 first, only as
+    many as could still make the answer: with score fusion an article without a relevant
+    vector scores below every article with one (lexical_boost < min_similarity)."""
+    wanted = limit if config.fusion == "rrf" else limit - len(eligible)
+    unique = set(terms)
+    found: list[int] = []
+    checked = 0
+    for article in lex:
+        if len(found) >= wanted or checked >= 3 * limit:
+            break
+        if article in eligible:
+            continue
+        checked += 1
+        meta = index.article_meta(article)
+        text = "\n".join(f"{h}\n{t}" for _, h, t in index.sections_of(article))
+        held = set(index.query_terms(f"{meta['title']}\n{text}"))
+        if len(unique & held) >= config.min_coverage * len(unique):
+            found.append(article)
+    return found
 
-    def own(row: int) -> float:
-        lexical = bm25.get(row, 0.0)
-        if mode == "lexical":
-            return lexical
-        return cos.get(row, 0.0) + config.lexical_boost * lexical / (lexical + config.bm25_half)
 
-    return max(sorted(rows), key=own)
+def _section(index: KnowledgeIndex, article: int, dense: list[SectionRef], terms: list[str]) -> int:
+    """The passage to show: the article's section closest to the query's vector, else the
+    one holding the most of its terms (the first on a tie)."""
+    for ref in dense:
+        if ref.article == article:
+            return ref.row
+    sections = index.sections_of(article)
+    wanted = set(terms)
+    best = max(sections, key=lambda s: len(wanted & set(index.query_terms(f"{s[1]}\n{s[2]}"))))
+    return best[0]
 
 
 def _hit(index: KnowledgeIndex, article: int, row: int, score: float, terms: list[str]) -> Hit:
