@@ -20,7 +20,7 @@ from shared.knowledge.search import Hit
 from shared.redis_client import make_redis
 from shared.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEMO_KB = ROOT / "shared" / "data" / "demo" / "kb"
 DEMO_QUESTIONS = ROOT / "shared" / "data" / "demo" / "kb-questions.jsonl"
 

@@ -13,7 +13,7 @@ from shared.errors import KnowledgeError
 from shared.knowledge.embed import Embedded, WordLlamaEmbedder
 from shared.knowledge.importers import read_source
 from shared.knowledge.store import STAGING_TTL_S
-from tests.knowledge.conftest import DEMO_KB, KB, write_article
+from tests.shared.knowledge.conftest import DEMO_KB, KB, write_article
 
 
 def folder(tmp_path: Path) -> Path:

@@ -11,7 +11,7 @@ import pytest
 from shared.errors import KnowledgeError
 from shared.knowledge.importers import read_source
 from shared.knowledge.model import MAX_ARTICLE_BYTES
-from tests.knowledge.conftest import DEMO_KB, write_article
+from tests.shared.knowledge.conftest import DEMO_KB, write_article
 
 
 def test_markdown_front_matter_title_heading_and_name(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from shared.clock import SystemClock
 from shared.knowledge import IndexCache, Searcher
-from tests.knowledge.conftest import DEMO_KB, KB, write_article
+from tests.shared.knowledge.conftest import DEMO_KB, KB, write_article
 
 
 def test_tenant_a_never_sees_tenant_b(kb: KB, tmp_path: Path) -> None:

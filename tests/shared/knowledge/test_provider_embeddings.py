@@ -25,7 +25,7 @@ from shared.pricing import PriceTable
 from shared.redis_client import make_redis
 from shared.settings import Settings
 from tests.conftest import SimulatorProcess, make_settings
-from tests.knowledge.conftest import DEMO_KB
+from tests.shared.knowledge.conftest import DEMO_KB
 
 MODEL = "text-embedding-3-small"
 # $1,000 per 1M tokens: a thousand micro-dollars a token, so the figures are easy to check.

@@ -17,7 +17,7 @@ import redis
 
 from shared.keys import Keys
 from tests.conftest import REDIS_URL
-from tests.knowledge.conftest import DEMO_KB, DEMO_QUESTIONS, write_article
+from tests.shared.knowledge.conftest import DEMO_KB, DEMO_QUESTIONS, write_article
 
 
 def env(namespace: str) -> dict[str, str]:
