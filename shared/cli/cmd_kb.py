@@ -33,7 +33,7 @@ class _Services:
 
 
 @contextmanager
-def _services() -> Iterator[_Services]:
+def _services(settings: Settings | None = None) -> Iterator[_Services]:
     import redis
 
     from shared.clock import SystemClock
@@ -43,7 +43,7 @@ def _services() -> Iterator[_Services]:
     from shared.pricing import PriceTable
     from shared.redis_client import make_redis
 
-    settings = settings_or_exit()
+    settings = settings or settings_or_exit()
     client = make_redis(settings, max_connections=4)
     keys = Keys(settings.namespace)
     clock = SystemClock()
@@ -77,6 +77,30 @@ def _errors() -> Iterator[None]:
         fail(str(exc), Exit.REFUSED)
     except KnowledgeError as exc:
         fail(str(exc), Exit.FAILED)
+
+
+def run_import(
+    settings: Settings | None,
+    path: str,
+    tenant: str,
+    *,
+    fmt: str = "auto",
+    replace_all: bool = False,
+    dry_run: bool = False,
+    locales: list[str] | None = None,
+    stdin: bytes | None = None,
+    show_progress: bool = False,
+) -> ImportSummary:
+    """What `paceline kb import` does (the demo imports its help centre through it too).
+    Raises KnowledgeError / ImportOverBudget; `settings` None reads the environment."""
+    from shared.knowledge import read_source
+
+    parsed = read_source(path, fmt, stdin=stdin)
+    with _services(settings) as services, _progress(show_progress) as progress:
+        importer = services.importer(progress=progress)
+        return importer.run(
+            tenant, parsed, replace_all=replace_all, dry_run=dry_run, locales=locales
+        )
 
 
 def _index_or_exit(services: _Services, tenant: str) -> Any:
@@ -113,7 +137,6 @@ def register(app: typer.Typer) -> None:
         as_json: AsJson = False,
     ) -> None:
         """Import (or re-import) a help centre; all or nothing, idempotent."""
-        from shared.knowledge import read_source
         from shared.knowledge.importers.raw import MAX_EXPORT_BYTES
 
         served = [loc.strip() for loc in locales.split(",") if loc.strip()] if locales else None
@@ -121,12 +144,10 @@ def register(app: typer.Typer) -> None:
             stdin = sys.stdin.buffer.read(MAX_EXPORT_BYTES + 1) if path == "-" else None
             if stdin is not None and len(stdin) > MAX_EXPORT_BYTES:
                 fail(f"stdin: over the {MAX_EXPORT_BYTES // 2**20} MB cap", Exit.FAILED)
-            parsed = read_source(path, fmt, stdin=stdin)
-            with _services() as services, _progress(not as_json) as progress:
-                importer = services.importer(progress=progress)
-                summary = importer.run(
-                    tenant, parsed, replace_all=replace, dry_run=dry_run, locales=served
-                )
+            summary = run_import(
+                None, path, tenant, fmt=fmt, replace_all=replace, dry_run=dry_run,
+                locales=served, stdin=stdin, show_progress=not as_json,
+            )  # fmt: skip
         _print_summary(summary, as_json)
 
     @kb.command("search")

@@ -9,6 +9,7 @@ provider's `/v1/embeddings` (priced from the price table; see `spend.py` for who
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,8 +71,7 @@ class WordLlamaEmbedder:
     def _load(self) -> Any:
         with self._lock:
             if self._model is None:
-                import wordllama
-
+                wordllama = _import_wordllama()
                 self._model = wordllama.WordLlama.load(
                     cache_dir=Path(wordllama.__file__).parent, disable_download=True
                 )
@@ -126,6 +126,20 @@ class ProviderEmbedder:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _import_wordllama() -> Any:
+    """wordllama calls `logging.basicConfig(level=INFO)` when imported: in a process whose
+    logging is not configured yet (a command) that would print every library's INFO lines.
+    The root logger is put back as it was."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    import wordllama
+
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+    return wordllama
 
 
 def estimate_tokens(texts: Sequence[str]) -> int:

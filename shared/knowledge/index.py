@@ -246,7 +246,10 @@ class KnowledgeIndex:
         """Sections by cosine similarity to the (unit) query vector, best first."""
         if self.vectors is None or not len(self.vectors):
             return []
-        sims = self.vectors @ query_vector
+        # einsum, not `@`: BLAS spreads a matrix-vector product over threads, which on a busy
+        # worker (its own threads, other processes) made the slowest searches 10x slower;
+        # einsum's single loop takes ~0.6 ms for 15,000 sections whatever the load.
+        sims = np.einsum("ij,j->i", self.vectors, query_vector)
         k = min(limit, len(sims))
         top = np.argpartition(-sims, k - 1)[:k]
         top = top[np.argsort(-sims[top], kind="stable")]

@@ -82,6 +82,13 @@ class Searcher:
         self.config = config or SearchConfig()
         self._prices = prices
 
+    def close(self) -> None:
+        """Close the store's connections and a provider embedder's client."""
+        self.cache.store.close()
+        close = getattr(self.embedder, "close", None)
+        if close is not None:
+            close()
+
     def search(
         self,
         tenant: str,

@@ -41,6 +41,7 @@ def kb(namespace: str, cwd: Path, *args: str, stdin: bytes | None = None) -> tup
 def ok_json(namespace: str, cwd: Path, *args: str, stdin: bytes | None = None) -> Any:
     code, out, err = kb(namespace, cwd, *args, "--json", stdin=stdin)
     assert code == 0, err
+    assert err == ""  # nothing but the JSON document (no library's log lines either)
     return json.loads(out)
 
 
