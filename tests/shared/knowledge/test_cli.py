@@ -219,3 +219,23 @@ def test_a_killed_import_leaves_the_previous_version_served(namespace: str, tmp_
             proc.kill()
             proc.wait()
         client.close()
+
+
+def test_the_demo_imports_its_help_centre_through_kb_import(namespace: str) -> None:
+    # Given the environment `paceline up --demo` hands its processes
+    from shared.cli.cmd_up import _import_demo_help_centre
+
+    # When the demo imports its help centre (kb import's code, the Markdown in the repo)
+    _import_demo_help_centre(env(namespace))
+    # Then each demo tenant has the 35 articles, and a second run changes nothing
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        keys = Keys(namespace)
+        assert client.smembers(keys.kb_tenants) == {"acme", "globex", "initech"}
+        versions = {t: client.get(keys.kb_current(t)) for t in ("acme", "globex", "initech")}
+        _import_demo_help_centre(env(namespace))
+        assert {t: client.get(keys.kb_current(t)) for t in versions} == versions
+    finally:
+        client.close()
+    listed = ok_json(namespace, Path("/"), "list", "--tenant", "globex")
+    assert len(listed) == 35
