@@ -148,3 +148,16 @@ class EventRejected(PacelineError):
 
 class DatabaseUnavailable(HistoryError):
     """Raised when the history database does not answer (a transient state: retried)."""
+
+
+class KnowledgeError(PacelineError):
+    """Raised when a help-centre import, search or command cannot go on; one-line message."""
+
+
+class ImportOverBudget(BudgetError):
+    """Raised when an import's embeddings would pass what is left of the day's ceiling."""
+
+    def __init__(self, message: str, *, estimate_micros: int, left_micros: int) -> None:
+        super().__init__(message)
+        self.estimate_micros = estimate_micros
+        self.left_micros = left_micros

@@ -15,6 +15,9 @@ and `res:by_ticket` also hold a `_layout` field whose long value keeps them hash
 `res:leases` a long `_layout` member at +inf that keeps it a skip list.
 A reservation's hash holds its counters plus `d:<call>` (a call's drawn worst case, until it
 settles) and `s:<call>` (what it cost; `x:<micros>` when the lease ran out first).
+Knowledge spend (provider embeddings) is booked under the scope `kb:<tenant>` in the books.
+An index image has a TTL while it is written (an import that dies leaves nothing behind),
+none while it is `current`, and a short grace once replaced (a worker loading it finishes).
 """
 
 from __future__ import annotations
@@ -55,7 +58,8 @@ _PLACEHOLDER = {
     "<delivery_id>": r".+",
     "<queue>": r"(?!__)[A-Za-z0-9_\-]+(?:\.DQ)?",
 } | {name: _ANY_SEGMENT for name in ("<day>", "<reservation_id>", "<source>", "<bucket>",
-                                     "<name>", "<ms>", "<worker>")}  # fmt: skip
+                                     "<name>", "<ms>", "<worker>",
+                                     "<tenant>", "<version>")}  # fmt: skip
 
 KEY_TABLE: tuple[KeySpec, ...] = (
     KeySpec("caps", "hash", "none", "cap overrides (micros)"),
@@ -89,6 +93,10 @@ KEY_TABLE: tuple[KeySpec, ...] = (
     KeySpec("ops:spend_hourly:<day>", "hash", "8 days", "hour -> cumulative spent"),
     KeySpec("history:events", "stream", "none (archived: XDEL)", "facts for the history DB"),
     KeySpec("history:rejects", "list", "none (capped 100,000)", "unparsable entry + reason"),
+    KeySpec("kb:tenants", "set", "none", "tenants with a help centre"),
+    KeySpec("kb:<tenant>:current", "string", "none", "the served index version"),
+    KeySpec("kb:<tenant>:index:<version>", "string", "see above", "an index image (SQLite)"),
+    KeySpec("kb:<tenant>:lock", "string", "import lease (renewed)", "one import at a time"),
     # dramatiq's Redis broker (its dispatch.lua lists them), under `<ns>:dq`.
     KeySpec("dq:<queue>", "list", "none", "queued message ids"),
     KeySpec("dq:<queue>.msgs", "hash", "none", "message id -> message"),
@@ -244,6 +252,19 @@ class Keys:
     @property
     def history_rejects(self) -> str:
         return self._k("history", "rejects")
+
+    @property
+    def kb_tenants(self) -> str:
+        return self._k("kb", "tenants")
+
+    def kb_current(self, tenant: str) -> str:
+        return self._k("kb", tenant, "current")
+
+    def kb_index(self, tenant: str, version: str) -> str:
+        return self._k("kb", tenant, "index", version)
+
+    def kb_lock(self, tenant: str) -> str:
+        return self._k("kb", tenant, "lock")
 
     def scan_pattern(self) -> str:
         """Every key of this namespace; tests use it to clean up only what they wrote."""

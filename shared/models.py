@@ -120,6 +120,8 @@ class Outcome(BaseModel):
     llm_calls: int = 0
     steps: int = 0
     tools_used: list[str] = Field(default_factory=list)
+    # Help-centre article ids the reply cites.
+    articles: list[str] = Field(default_factory=list)
     prompt_tokens: int = 0
     cached_tokens: int = 0
     completion_tokens: int = 0

@@ -57,6 +57,10 @@ DEFAULT_PRICES: dict[str, ModelPrice] = {
     "gpt-4.1-mini": ModelPrice.from_usd("0.40", "0.10", "1.60"),
     "gpt-4.1-nano": ModelPrice.from_usd("0.10", "0.025", "0.40"),
     "gpt-4-turbo": ModelPrice.from_usd("10", "10", "30"),
+    # Embeddings bill input tokens only.
+    "text-embedding-3-small": ModelPrice.from_usd("0.02", "0.02", "0"),
+    "text-embedding-3-large": ModelPrice.from_usd("0.13", "0.13", "0"),
+    "text-embedding-ada-002": ModelPrice.from_usd("0.10", "0.10", "0"),
 }
 
 

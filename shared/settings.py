@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     ticket_deadline_s: float = Field(default=60.0, gt=0)
     context_window_tokens: int = Field(default=128_000, ge=1_000)
 
+    # --- the help centre (shared/knowledge) ----------------------------------------------
+    # None: wordllama in process (offline, free); a model name: the provider's embeddings.
+    embedding_model: str | None = None
+    # How often a worker looks for a newer import of a tenant's help centre.
+    knowledge_refresh_s: float = Field(default=5.0, gt=0, le=60)
+
     # --- failure handling --------------------------------------------------------------
     max_retries: int = Field(default=3, ge=0, le=10)
     retry_base_ms: int = Field(default=500, ge=1)

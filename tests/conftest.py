@@ -148,3 +148,13 @@ def private_simulator() -> Iterator[SimulatorProcess]:
     sim = SimulatorProcess("--seed", "7")
     yield sim
     sim.stop()
+
+
+@pytest.fixture(autouse=True)
+def _close_searchers() -> Iterator[None]:
+    """Help-centre searchers a test built through tests.helpers are closed when it ends."""
+    yield
+    from tests.helpers import OPEN_SEARCHERS
+
+    while OPEN_SEARCHERS:
+        OPEN_SEARCHERS.pop().close()

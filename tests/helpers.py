@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 
 from shared.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import ROOT, free_port
 
 
 def sign_generic(secret: str, body: bytes, ts: int | None = None) -> dict[str, str]:
@@ -156,3 +156,54 @@ def worker_intake(worker: Any, dedupe_window_s: int = 600) -> Any:
         clock=ctx.clock,
         dedupe_window_s=dedupe_window_s,
     )
+
+
+# --- the demo help centre, as `paceline up --demo` imports it ----------------------------
+DEMO_TENANTS = ("acme", "globex", "initech")
+_EMBEDDER: list[Any] = []  # one in-process embedder for the whole test session (0.15 s load)
+
+
+def demo_embedder() -> Any:
+    from shared.knowledge.embed import WordLlamaEmbedder
+
+    if not _EMBEDDER:
+        _EMBEDDER.append(WordLlamaEmbedder())
+    return _EMBEDDER[0]
+
+
+def import_demo_help_centre(settings: Settings, tenants: tuple[str, ...] = DEMO_TENANTS) -> None:
+    """The Markdown help centre in shared/data/demo/kb into each tenant of the namespace."""
+    from shared.keys import Keys
+    from shared.knowledge import Importer, KnowledgeStore, read_source
+    from shared.redis_client import make_redis
+
+    client = make_redis(settings, max_connections=2)
+    store = KnowledgeStore(client, Keys(settings.namespace))
+    try:
+        parsed = read_source(str(ROOT / "shared" / "data" / "demo" / "kb"))
+        for tenant in tenants:
+            Importer(store, demo_embedder()).run(tenant, parsed)
+    finally:
+        store.close()
+        client.close()
+
+
+# Searchers the tests made, closed after each test (tests/conftest.py).
+OPEN_SEARCHERS: list[Any] = []
+
+
+def demo_knowledge(settings: Settings) -> Any:
+    """A searcher over the demo help centre, imported into the namespace first; closed when
+    the test ends."""
+    from shared.clock import SystemClock
+    from shared.keys import Keys
+    from shared.knowledge import IndexCache, KnowledgeStore, Searcher
+    from shared.redis_client import make_redis
+
+    import_demo_help_centre(settings)
+    store = KnowledgeStore(make_redis(settings, max_connections=8), Keys(settings.namespace))
+    searcher = Searcher(
+        IndexCache(store, SystemClock(), settings.knowledge_refresh_s), demo_embedder()
+    )
+    OPEN_SEARCHERS.append(searcher)
+    return searcher

@@ -87,6 +87,7 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
             "llm_calls": result.llm_calls,
             "steps": result.steps,
             "tools_used": list(result.tools_used),
+            "articles": list(result.articles),
             "prompt_tokens": result.prompt_tokens,
             "cached_tokens": result.cached_tokens,
             "completion_tokens": result.completion_tokens,

@@ -16,6 +16,7 @@ from redis import Redis
 
 from shared.clock import Clock, SystemClock
 from shared.keys import Keys
+from shared.knowledge import IndexCache, KnowledgeStore, Searcher, build_embedder
 from shared.ledger import Ledger
 from shared.metrics import Metrics
 from shared.pricing import PriceTable
@@ -53,6 +54,8 @@ class WorkerContext:
     replies: ReplySender
     # Admission's gates that are not money, read in the admit's round trip.
     gates: tuple[Gate, ...]
+    # Every tenant's help centre, as this process last loaded it (refreshed on import).
+    knowledge: Searcher
     # One Sentry event per dead letter (a no-op while Sentry is off).
     report_dead_letter: Callable[[DeadLetter], object] = report_dead_letter
     agent: Agent | None = None
@@ -81,6 +84,7 @@ class WorkerContext:
         circuit = ProviderCircuit(client, keys, settings, clock)
         limits = ProviderLimits(client, keys, clock)
         prices = price_table(settings)
+        knowledge = build_knowledge(settings, client, keys, clock, prices)
         ctx = cls(
             settings=settings,
             clock=clock,
@@ -97,9 +101,12 @@ class WorkerContext:
             limits=limits,
             replies=ReplySender(settings, client, keys, http, clock),
             gates=(circuit, limits),
+            knowledge=knowledge,
         )
         if with_agent:
-            ctx.agent = build_agent(settings, clock, prices, circuit, limits, ctx.usage_missing)
+            ctx.agent = build_agent(
+                settings, clock, prices, circuit, limits, ctx.usage_missing, knowledge
+            )
         return ctx
 
     def usage_missing(self, model: str) -> None:
@@ -117,6 +124,7 @@ class WorkerContext:
         self.http.close()
         if self.agent is not None:
             self.agent.close()
+        self.knowledge.close()
         self.redis.close()
 
 
@@ -141,6 +149,7 @@ def build_agent(
     circuit: ProviderCircuit,
     limits: ProviderLimits,
     on_usage_missing: Callable[[str], None] | None = None,
+    knowledge: Searcher | None = None,
 ) -> Agent:
     """One agent per worker process (shared by its threads): one LLM client, one tool box."""
     return Agent(
@@ -148,7 +157,16 @@ def build_agent(
         llm=_ObservedLLMClient(settings, limits),
         prices=prices,
         clock=clock,
-        tools=ToolBox(),
+        tools=ToolBox(knowledge=knowledge),
         circuit=circuit,
         on_usage_missing=on_usage_missing,
     )
+
+
+def build_knowledge(
+    settings: Settings, client: Redis, keys: Keys, clock: Clock, prices: PriceTable
+) -> Searcher:
+    """The process's searcher over every tenant's help centre in Redis; the embedder (and
+    its model) loads on the first search that needs it."""
+    cache = IndexCache(KnowledgeStore(client, keys), clock, settings.knowledge_refresh_s)
+    return Searcher(cache, build_embedder(settings), prices)

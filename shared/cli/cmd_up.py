@@ -60,6 +60,8 @@ def register(app: typer.Typer) -> None:
                 )
                 env["PACELINE_LLM_BASE_URL"] = f"http://127.0.0.1:{sim_port}/v1"
                 env.setdefault("PACELINE_LLM_API_KEY", SIM_KEY)
+            if demo:
+                _import_demo_help_centre(env)
             secret = settings.webhook_secret("generic")
             secret_text = secret.decode() if secret else secrets.token_hex(16)
             env["PACELINE_WEBHOOK_SECRET_GENERIC"] = secret_text
@@ -134,6 +136,32 @@ def _wait_archived(settings: Settings, timeout_s: float = 20) -> None:
             time.sleep(0.2)
     finally:
         client.close()
+
+
+def _import_demo_help_centre(env: dict[str, str]) -> None:
+    """Each demo tenant's help centre, from the Markdown files in the repository, through
+    `paceline kb import`'s own code, with the settings the stack's processes get."""
+    from importlib import resources
+
+    from shared.cli.cmd_kb import run_import
+    from shared.data import load_sample
+    from shared.errors import ImportOverBudget, KnowledgeError, SettingsError
+    from shared.settings import load_settings
+
+    folder = resources.files("shared.data") / "demo" / "kb"
+    tenants = sorted({str(t["tenant_id"]) for t in load_sample()})
+    try:
+        settings = load_settings(env)
+        for tenant in tenants:
+            summary = run_import(settings, str(folder), tenant)
+    except (KnowledgeError, ImportOverBudget, SettingsError) as exc:
+        fail(f"demo help centre: {exc}", Exit.FAILED)
+    articles = len(summary.added) + len(summary.updated) + len(summary.unchanged)
+    typer.echo(
+        f"paceline: demo help centre imported for {', '.join(tenants)} "
+        f"({articles} articles each, from {folder})",
+        err=True,
+    )
 
 
 def _run_demo(

@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "shared.cli.cmd_archive",
     "shared.cli.cmd_report",
     "shared.cli.cmd_forget",
+    "shared.cli.cmd_kb",
 )
 
 

@@ -118,6 +118,17 @@ def build_app(config: SimConfig, clock: Clock | None = None) -> FastAPI:
         chunks = azure.stream_chunks(result.completion, result.include_usage)
         return _stream(_encoded(chunks), headers)
 
+    @app.post("/v1/embeddings")
+    async def create_embeddings(request: Request) -> Response:
+        if not _key_matches(bearer(request), sim.config.api_key):
+            return _invalid_key()
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            return _error(invalid_request("The request body is not valid JSON."))
+        result = await sim.embed(body)
+        return _error(result) if isinstance(result, ErrorReply) else _json(result)
+
     @app.get("/_sim/faults")
     async def get_faults() -> Response:
         return _json(sim.config.to_json())

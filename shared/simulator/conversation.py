@@ -17,6 +17,8 @@ class Conversation:
     system: str
     tool_calls_made: tuple[str, ...]  # names, in order
     first_article_title: str | None  # from the latest search result that found any
+    first_article_url: str | None = None  # the same article's URL
+    searched_nothing: bool = False  # searches were made and none found an article
 
     @property
     def turn(self) -> int:
@@ -29,6 +31,8 @@ def read_conversation(messages: Sequence[Mapping[str, Any]]) -> Conversation:
     names: list[str] = []
     name_by_id: dict[str, str] = {}
     title: str | None = None
+    url: str | None = None
+    searches = 0
     for message in messages:
         role = message.get("role")
         if role in ("system", "developer") and not system:
@@ -40,10 +44,17 @@ def read_conversation(messages: Sequence[Mapping[str, Any]]) -> Conversation:
                 if isinstance(call, Mapping) and isinstance(call.get("id"), str):
                     name_by_id[call["id"]] = name
         elif role == "tool" and name_by_id.get(str(message.get("tool_call_id"))) == SEARCH_TOOL:
-            found = _first_title(content_text(message.get("content")))
+            searches += 1
+            found = _first_article(content_text(message.get("content")))
             if found is not None:
-                title = found
-    return Conversation(system=system, tool_calls_made=tuple(names), first_article_title=title)
+                title, url = found
+    return Conversation(
+        system=system,
+        tool_calls_made=tuple(names),
+        first_article_title=title,
+        first_article_url=url,
+        searched_nothing=searches > 0 and title is None,
+    )
 
 
 def _call_name(call: Any) -> str:
@@ -54,14 +65,15 @@ def _call_name(call: Any) -> str:
     return ""
 
 
-def _first_title(result: str) -> str | None:
+def _first_article(result: str) -> tuple[str, str | None] | None:
+    """(title, url) of the first article of a search result, or None when it found none."""
     try:
         doc = json.loads(result)
     except ValueError:
         return None
     articles = doc.get("articles") if isinstance(doc, dict) else None
     if isinstance(articles, list) and articles and isinstance(articles[0], dict):
-        title = articles[0].get("title")
+        title, url = articles[0].get("title"), articles[0].get("url")
         if isinstance(title, str) and title:
-            return title
+            return title, url if isinstance(url, str) and url else None
     return None

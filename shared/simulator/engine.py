@@ -16,6 +16,7 @@ from shared.clock import Clock, SystemClock
 from shared.simulator import faults, wording
 from shared.simulator.config import ErrorKind, SimConfig
 from shared.simulator.dialects import RequestShape
+from shared.simulator.embeddings import embeddings
 from shared.simulator.faults import ErrorReply
 from shared.simulator.policy import Decision, ToolCall, decide
 from shared.simulator.ratelimit import SlidingWindow
@@ -141,6 +142,31 @@ class Simulator:
         return Answer(
             completion, verdict.headers, request.stream, request.include_usage, shape, filtered
         )
+
+    async def embed(self, body: Any) -> dict[str, Any] | ErrorReply:
+        """An embeddings request: the same faults and latency as a chat, then the vectors."""
+        self.stats.started()
+        status = 499
+        try:
+            draw_index = self._draws
+            self._draws += 1
+            config = self.config
+            if config.latency_ms:
+                await asyncio.sleep(config.latency_ms / 1000)
+            result: dict[str, Any] | ErrorReply
+            if faults.should_fail(config, draw_index):
+                result = await self._fault(config)
+            else:
+                result = embeddings(body)
+            if isinstance(result, ErrorReply):
+                status = result.status
+            else:
+                status = 200
+                self.stats.by_model[str(result["model"])] += 1
+                self.stats.prompt_tokens += int(result["usage"]["prompt_tokens"])
+            return result
+        finally:
+            self.stats.finished(status)
 
     async def _fault(self, config: SimConfig) -> ErrorReply:
         self.stats.errors_by_kind[config.error_kind.value] += 1

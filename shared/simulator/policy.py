@@ -177,7 +177,9 @@ def _final_text(script: _Script, conv: Conversation, rng: Any) -> str:
         return wording.escalated_reply(rng)
     if script.final == "long":
         return wording.long_text(0)
-    return wording.reply_body(rng, conv.first_article_title)
+    return wording.reply_body(
+        rng, conv.first_article_title, conv.first_article_url, conv.searched_nothing
+    )
 
 
 def _forced(

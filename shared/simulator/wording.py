@@ -26,9 +26,22 @@ def rng_for(seed: int, *parts: str) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
-def reply_body(rng: random.Random, article_title: str | None) -> str:
+def reply_body(
+    rng: random.Random,
+    article_title: str | None,
+    article_url: str | None = None,
+    searched_nothing: bool = False,
+) -> str:
+    """A reply citing the article found (title, and URL when it has one); one that says the
+    help centre has nothing on it when searches found nothing; otherwise a generic one."""
     if article_title:
-        middle = f'Our help article "{article_title}" walks through the next steps.'
+        where = f" ({article_url})" if article_url else ""
+        middle = f'Our help article "{article_title}"{where} walks through the next steps.'
+    elif searched_nothing:
+        middle = (
+            "I could not find an article in our help centre that covers this, so a member of "
+            "our team will follow up with the details."
+        )
     else:
         middle = "A member of our team has noted the details and the next steps are under way."
     return f"{rng.choice(_GREETINGS)} {rng.choice(_CHECKED)} {middle} {rng.choice(_CLOSINGS)}"

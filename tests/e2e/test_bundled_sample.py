@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from shared.data import load_sample
 from shared.models import OutcomeStatus, Ticket
-from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import wait_for, worker_intake
+from tests.conftest import ROOT, SimulatorProcess, make_settings
+from tests.helpers import import_demo_help_centre, wait_for, worker_intake
 from workers.runtime import RunningWorker
+
+DEMO_IDS = {p.stem for p in (ROOT / "shared" / "data" / "demo" / "kb").rglob("*.md")}
 
 
 def test_bundled_sample_answered_and_labels_respected(
@@ -16,6 +18,7 @@ def test_bundled_sample_answered_and_labels_respected(
     settings = make_settings(namespace, llm_base_url=simulator.base_url, llm_api_key="sk-t")
     sample = load_sample()
     expect = {t["ticket_id"]: t["expect"] for t in sample}
+    import_demo_help_centre(settings)  # as `make run` does, through the same import code
     with RunningWorker(settings, threads=16) as worker:
         ctx = worker.ctx
         intake = worker_intake(worker)
@@ -34,3 +37,8 @@ def test_bundled_sample_answered_and_labels_respected(
         assert outcomes[tid].status == OutcomeStatus.ESCALATED, (tid, outcomes[tid].reason)
     for o in answered:
         assert o.reply and o.cost_micros > 0
+    # Answers cite the demo help centre; every cited id is one of its articles
+    citing = [o for o in answered if o.articles]
+    print(f"{len(citing)}/{len(answered)} answers cite an article")
+    assert len(citing) >= 0.6 * len(answered)
+    assert all(a in DEMO_IDS for o in citing for a in o.articles)

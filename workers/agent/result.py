@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from shared.pricing import Usage
+from workers.agent.tools.knowledge import Found
 
 MAX_GATHERED_CHARS = 500
 
@@ -39,6 +40,8 @@ class AgentResult(BaseModel):
     model: str
     latency_ms: int = 0
     gathered: str | None = None
+    # The help-centre articles the reply cites (by title or URL), from this run's searches.
+    articles: list[str] = Field(default_factory=list)
     # Excluded from dumps: the actor maps the fields above onto an Outcome; this is for tests
     # and audits in-process only.
     tool_trace: list[ToolTrace] = Field(default_factory=list, exclude=True)
@@ -72,6 +75,7 @@ class RunState:
     tools_used: list[str] = field(default_factory=list)
     summaries: list[str] = field(default_factory=list)
     trace: list[ToolTrace] = field(default_factory=list)
+    found: list[Found] = field(default_factory=list)  # every article a search returned
 
     def add_usage(self, usage: Usage) -> None:
         self.prompt_tokens += usage.prompt_tokens
@@ -89,6 +93,7 @@ class RunState:
         *,
         reply: str | None = None,
         reason: str | None = None,
+        articles: list[str] | None = None,
     ) -> AgentResult:
         return AgentResult(
             status=status,
@@ -108,4 +113,5 @@ class RunState:
             latency_ms=max(int((now_s - self.started_s) * 1000), 0),
             gathered=self.gathered() if status == "escalated" else None,
             tool_trace=list(self.trace),
+            articles=list(articles or ()),
         )

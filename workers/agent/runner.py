@@ -29,6 +29,7 @@ from workers.agent.llm import AssistantMessage, LLMClient, ToolCall
 from workers.agent.prompt import SYSTEM_PROMPT, first_messages, truncate
 from workers.agent.result import AgentResult, RunState, StopRun, ToolTrace
 from workers.agent.tools import ToolBox, ToolOutcome
+from workers.agent.tools.knowledge import cited
 
 # Two refused calls in one ticket means the text is steering the model: a person should look.
 MAX_DENIED_CALLS = 2
@@ -113,7 +114,7 @@ class Agent:
             raise
 
     def _loop(self, ticket: Ticket, budget: CallBudget, run: RunState, wanted: int) -> AgentResult:
-        bound = self._tools.bind(ticket)
+        bound = self._tools.bind(ticket, budget)
         messages = first_messages(ticket, self._ticket_bytes)
         seen: set[tuple[str, str]] = set()
         call_ids: set[str] = set()
@@ -152,6 +153,7 @@ class Agent:
         if outcome.status == "denied":
             run.denied_calls += 1
         run.summaries.append(outcome.summary)
+        run.found.extend(outcome.found)
         run.trace.append(
             ToolTrace(
                 name=call.name[:80],
@@ -168,7 +170,8 @@ class Agent:
         if why is not None:
             # The reply is dropped, not stored: it may hold exactly what the check caught.
             return self._escalate(run, f"reply_check_failed:{why}")
-        return run.result("answered", self._clock.now_s(), reply=reply)
+        articles = cited(reply or "", run.found)
+        return run.result("answered", self._clock.now_s(), reply=reply, articles=articles)
 
     def _escalate(self, run: RunState, reason: str) -> AgentResult:
         return run.result("escalated", self._clock.now_s(), reason=reason)

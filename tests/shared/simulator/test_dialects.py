@@ -11,11 +11,10 @@ from shared.clock import SystemClock
 from shared.pricing import PriceTable
 from tests.conftest import SimulatorProcess
 from tests.shared.simulator.helpers import ask, ticket_messages
-from tests.workers.agent.helpers import agent_settings, roomy_budget, ticket
+from tests.workers.agent.helpers import agent_settings, demo_tools, roomy_budget, ticket
 from workers.agent.budget import LocalBudget
 from workers.agent.llm import AssistantMessage, LLMClient, ToolCall
 from workers.agent.runner import Agent, _unique_call_ids
-from workers.agent.tools import ToolBox
 
 DIALECTS = ("vllm", "ollama", "litellm")
 QUESTION = "I never get the 2FA code on my phone when I sign in."
@@ -38,7 +37,8 @@ def sdk(dialect_sim: tuple[str, SimulatorProcess]) -> Iterator[openai.OpenAI]:
 def _agent(namespace: str, base_url: str, missing: list[str]) -> Agent:
     settings = agent_settings(namespace, base_url)
     return Agent(settings=settings, llm=LLMClient(settings), prices=PriceTable.load(),
-                 clock=SystemClock(), tools=ToolBox(), on_usage_missing=missing.append)  # fmt: skip
+                 clock=SystemClock(), tools=demo_tools(settings),
+                 on_usage_missing=missing.append)  # fmt: skip
 
 
 def test_each_dialect_answers_through_the_sdk_the_way_its_server_does(

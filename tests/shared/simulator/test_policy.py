@@ -14,6 +14,7 @@ from tests.shared.simulator.helpers import (
     ask,
     client,
     feed_back,
+    run_until_reply,
     ticket_messages,
     tool_call,
 )
@@ -230,3 +231,22 @@ def test_a_planned_tool_that_is_not_offered_is_skipped(simulator: SimulatorProce
     tools = [t for t in TOOLS if t["function"]["name"] != "escalate_to_human"]
     completion = ask(client(simulator.base_url), ticket_messages("Hi", "my lawyer"), tools=tools)
     assert tool_call(completion)[0] == "send_reply"
+
+
+def test_the_reply_cites_the_article_found_by_title_and_url(simulator: SimulatorProcess) -> None:
+    llm = client(simulator.base_url)
+    messages = ticket_messages("Password reset", "How can I change my password?")
+    article = {"id": "pw", "title": "Resetting your password", "url": "https://help.test/pw"}
+    called, body = run_until_reply(llm, messages, [article])
+    assert called == ["search_knowledge_base", "send_reply"]
+    assert '"Resetting your password" (https://help.test/pw)' in body
+
+
+def test_no_article_found_means_no_citation_and_saying_so(simulator: SimulatorProcess) -> None:
+    # Given a search that found nothing (the same rule as the agent's: never invent)
+    llm = client(simulator.base_url)
+    messages = ticket_messages("Password reset", "How can I change my password?")
+    called, body = run_until_reply(llm, messages, [])
+    # Then the reply says the help centre has nothing on it and cites no article
+    assert called == ["search_knowledge_base", "send_reply"]
+    assert "could not find an article in our help centre" in body and '"' not in body

@@ -10,6 +10,7 @@ from shared.models import Requester, Ticket
 from shared.pricing import PriceTable
 from shared.settings import Settings
 from tests.conftest import make_settings
+from tests.helpers import demo_knowledge
 from workers.agent.budget import LocalBudget
 from workers.agent.circuit_hook import CircuitHook
 from workers.agent.llm import LLMClient
@@ -37,9 +38,14 @@ def build_agent(
         llm=LLMClient(settings),
         prices=PriceTable.load(),
         clock=clock or SystemClock(),
-        tools=tools or ToolBox(),
+        tools=tools or demo_tools(settings),
         circuit=circuit,
     )
+
+
+def demo_tools(settings: Settings) -> ToolBox:
+    """The bundled customers and the demo help centre (imported into the test's namespace)."""
+    return ToolBox(knowledge=demo_knowledge(settings))
 
 
 def ticket(

@@ -17,10 +17,9 @@ from shared.settings import Settings, price_table
 from shared.stores.provider_limits import ProviderLimits
 from tests.conftest import SimulatorProcess, make_settings
 from tests.helpers import wait_for, worker_intake
-from tests.workers.agent.helpers import roomy_budget, ticket
+from tests.workers.agent.helpers import demo_tools, roomy_budget, ticket
 from workers.agent.llm import LLMClient
 from workers.agent.runner import Agent
-from workers.agent.tools import ToolBox
 from workers.runtime import RunningWorker
 
 KEY = "f3c9a1b27d4e4f0a9b8c7d6e5f4a3b2c"  # the shape of an Azure resource key
@@ -47,7 +46,7 @@ def _settings(namespace: str, sim: SimulatorProcess, **env: object) -> Settings:
 
 def _agent(settings: Settings) -> Agent:
     return Agent(settings=settings, llm=LLMClient(settings), prices=price_table(settings),
-                 clock=SystemClock(), tools=ToolBox())  # fmt: skip
+                 clock=SystemClock(), tools=demo_tools(settings))  # fmt: skip
 
 
 def test_a_deployment_answers_and_is_billed_as_the_model_it_aliases(

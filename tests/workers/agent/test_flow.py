@@ -34,6 +34,9 @@ def test_order_ticket_looks_up_searches_and_replies(agent_env: tuple[Settings, A
     found = next(tr for tr in result.tool_trace if tr.name == "search_knowledge_base")
     assert '"title":"Refund policy"' in found.content
     assert result.reply is not None and "Refund policy" in result.reply
+    # citing its title and URL, and the result records the article it drew on
+    assert "https://help.example.com/articles/refund-policy" in result.reply
+    assert result.articles == ["refund-policy"]
     # And every micro-dollar it reports was settled in the envelope, nothing left held
     assert result.cost_micros == budget.spent_micros > 0
     assert budget.held_micros == 0
@@ -94,3 +97,18 @@ def test_model_override_and_shorter_answers(agent_env: tuple[Settings, Agent]) -
     # Then the call used that model and stayed inside the cap
     assert result.status == "answered" and result.model == "gpt-4.1-nano"
     assert result.completion_tokens <= 80 * result.llm_calls
+
+
+def test_no_article_found_says_so_and_cites_nothing(agent_env: tuple[Settings, Agent]) -> None:
+    # Given a tenant with no help centre at all
+    _, agent = agent_env
+    t = ticket("How do I reset my password?", "Password reset", tenant="umbrella")
+    # When the agent runs
+    result = agent.run(t, roomy_budget())
+    # Then it searched, found nothing, and told the customer so: no article invented or cited
+    assert result.tools_used == ["search_knowledge_base", "send_reply"]
+    found = next(tr for tr in result.tool_trace if tr.name == "search_knowledge_base")
+    assert '"articles":[]' in found.content and "do not invent" in found.content
+    assert result.status == "answered" and result.articles == []
+    assert result.reply is not None and "could not find an article" in result.reply
+    assert "help.example.com" not in result.reply and '"' not in result.reply

@@ -21,10 +21,9 @@ from shared.clock import SystemClock
 from shared.settings import price_table
 from tests.conftest import ROOT, SimulatorProcess, free_port, make_settings
 from tests.shared.test_check import check
-from tests.workers.agent.helpers import roomy_budget, ticket
+from tests.workers.agent.helpers import demo_tools, roomy_budget, ticket
 from workers.agent.llm import LLMClient
 from workers.agent.runner import Agent
-from workers.agent.tools import ToolBox
 
 pytestmark = pytest.mark.litellm
 
@@ -86,7 +85,7 @@ def test_the_agent_answers_through_the_proxy_under_its_alias(proxy: str, namespa
     settings = make_settings(namespace, llm_base_url=proxy, llm_api_key=MASTER_KEY, model=ALIAS,
                              model_ladder=ALIAS, model_aliases=ALIASES)  # fmt: skip
     agent = Agent(settings=settings, llm=LLMClient(settings), prices=price_table(settings),
-                  clock=SystemClock(), tools=ToolBox())  # fmt: skip
+                  clock=SystemClock(), tools=demo_tools(settings))  # fmt: skip
     try:
         results = [
             agent.run(ticket("I never get the 2FA code on my phone.", f"Code {n}"), roomy_budget())

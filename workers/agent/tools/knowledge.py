@@ -1,28 +1,35 @@
-"""The help-centre articles and the `search_knowledge_base` tool over them."""
+"""`search_knowledge_base`: the ticket's own tenant's help centre, through a searcher the
+worker hands in (the agent never touches Redis), and what the model receives from it.
+
+Each article comes with its title, URL and the passage that matched (its section), so the
+reply can cite it. When nothing matches, the result says so, and that the answer must not be
+invented: the model then tells the customer or escalates.
+"""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from workers.agent.tools.bm25 import BM25Index, tokenize
+from shared.knowledge.search import Hit
+from shared.knowledge.spend import CallBudget
 
-SNIPPET_CHARS = 400
 TOP_K = 3
-# Titles count more than body text: a query naming the topic should find its article first.
-TITLE_WEIGHT = 3
+# Three passages fit the agent's per-step share of the context (8 KB) with room to spare.
+PASSAGE_CHARS = 1_500
+NOTHING_FOUND = (
+    "No article in this help centre covers this. Tell the customer you could not find it "
+    "in the help centre, or escalate; do not invent an answer."
+)
 
 
-@dataclass(frozen=True)
-class Article:
-    id: str
-    title: str
-    topic: str
-    body: str
+class KnowledgeSearch(Protocol):
+    def search(
+        self, tenant: str, query: str, limit: int = 3, *, budget: CallBudget | None = None
+    ) -> list[Hit]: ...
 
 
 class SearchArgs(BaseModel):
@@ -31,27 +38,39 @@ class SearchArgs(BaseModel):
     query: str = Field(min_length=1, max_length=500)
 
 
-class KnowledgeBase:
-    def __init__(self, articles: list[Article]) -> None:
-        self.articles = articles
-        docs = [tokenize(f"{a.title} " * TITLE_WEIGHT + f"{a.topic} {a.body}") for a in articles]
-        self._index = BM25Index(docs)
+@dataclass(frozen=True, slots=True)
+class Found:
+    """An article a search returned: what a reply may cite."""
 
-    @classmethod
-    def bundled(cls) -> KnowledgeBase:
-        text = resources.files("workers.agent").joinpath("data/knowledge_base.json").read_text()
-        return cls([Article(**a) for a in json.loads(text)["articles"]])
+    id: str
+    title: str
+    url: str
 
-    def search(self, query: str, k: int = TOP_K) -> list[Article]:
-        return [self.articles[i] for i, _ in self._index.top(tokenize(query), k)]
 
-    def search_result(self, args: SearchArgs) -> tuple[dict[str, Any], str]:
-        """(the JSON the model sees, a one-line summary for an escalation's `gathered`)."""
-        found = self.search(args.query)
-        payload = {
-            "articles": [
-                {"id": a.id, "title": a.title, "snippet": a.body[:SNIPPET_CHARS]} for a in found
-            ]
+def search_result(hits: Sequence[Hit]) -> tuple[dict[str, Any], str]:
+    """(the JSON the model sees, a one-line summary for an escalation's `gathered`)."""
+    if not hits:
+        return {"articles": [], "note": NOTHING_FOUND}, "kb: no article found"
+    articles = [
+        {
+            "id": h.id,
+            "title": h.title,
+            "url": h.url,
+            "section": h.section,
+            "text": h.text[:PASSAGE_CHARS],
         }
-        titles = ", ".join(repr(a.title) for a in found) or "no match"
-        return payload, f"kb: {titles}"
+        for h in hits
+    ]
+    titles = ", ".join(repr(h.title) for h in hits)
+    return {"articles": articles}, f"kb: {titles}"
+
+
+def cited(reply: str, found: Sequence[Found]) -> list[str]:
+    """The ids of the found articles the reply cites, by URL or by title, in found order."""
+    lowered = reply.casefold()
+    ids: list[str] = []
+    for article in found:
+        by_url = bool(article.url) and article.url.casefold() in lowered
+        if (by_url or article.title.casefold() in lowered) and article.id not in ids:
+            ids.append(article.id)
+    return ids

@@ -10,8 +10,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.models import Ticket
+from workers.agent.budget import CallBudget
 from workers.agent.tools.customers import CustomerStore, LookupArgs, denial, history
-from workers.agent.tools.knowledge import KnowledgeBase, SearchArgs
+from workers.agent.tools.knowledge import TOP_K, Found, KnowledgeSearch, SearchArgs, search_result
 from workers.agent.tools.schemas import ESCALATE, LOOKUP, REPLY, SEARCH, tool_schemas
 
 MAX_REASON_CHARS = 200
@@ -40,6 +41,7 @@ class ToolOutcome:
     summary: str = ""
     reply: str | None = None  # set by send_reply: the run ends with this answer
     escalation: str | None = None  # set by escalate_to_human: the run ends with this reason
+    found: tuple[Found, ...] = ()  # set by search_knowledge_base: articles a reply may cite
 
 
 def _error(name: str, status: Literal["error", "denied"], message: str) -> ToolOutcome:
@@ -55,22 +57,34 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 class ToolBox:
-    """The shared, read-only part (store, index, schemas); `bind` makes one ticket's tools."""
+    """The shared, read-only part (store, searcher, schemas); `bind` makes one ticket's tools.
 
-    def __init__(self, store: CustomerStore | None = None, kb: KnowledgeBase | None = None) -> None:
+    Without a `knowledge` searcher every search finds nothing (no help centre)."""
+
+    def __init__(
+        self, store: CustomerStore | None = None, knowledge: KnowledgeSearch | None = None
+    ) -> None:
         self.store = store or CustomerStore.bundled()
-        self.kb = kb or KnowledgeBase.bundled()
+        self.knowledge = knowledge
         self.schemas: list[dict[str, Any]] = tool_schemas()
 
-    def bind(self, ticket: Ticket) -> BoundTools:
-        return BoundTools(self, ticket.tenant_id, ticket.requester.id)
+    def bind(self, ticket: Ticket, budget: CallBudget | None = None) -> BoundTools:
+        """One ticket's tools: searches read its tenant's help centre and pay from `budget`."""
+        return BoundTools(self, ticket.tenant_id, ticket.requester.id, budget)
 
 
 class BoundTools:
-    def __init__(self, box: ToolBox, tenant_id: str, requester_id: str) -> None:
+    def __init__(
+        self,
+        box: ToolBox,
+        tenant_id: str,
+        requester_id: str,
+        budget: CallBudget | None = None,
+    ) -> None:
         self._box = box
         self.tenant_id = tenant_id
         self.requester_id = requester_id
+        self._budget = budget
 
     def execute(self, name: str, raw_arguments: str) -> ToolOutcome:
         if name not in (LOOKUP, SEARCH, ESCALATE, REPLY):
@@ -96,8 +110,17 @@ class BoundTools:
             payload, summary = history(customer, args.kind)
             return ToolOutcome(name, "ok", json.dumps(payload, separators=(",", ":")), summary)
         if name == SEARCH:
-            payload, summary = self._box.kb.search_result(SearchArgs.model_validate(data))
-            return ToolOutcome(name, "ok", json.dumps(payload, separators=(",", ":")), summary)
+            query = SearchArgs.model_validate(data).query
+            knowledge = self._box.knowledge
+            hits = (
+                []
+                if knowledge is None
+                else knowledge.search(self.tenant_id, query, TOP_K, budget=self._budget)
+            )
+            payload, summary = search_result(hits)
+            found = tuple(Found(h.id, h.title, h.url) for h in hits)
+            content = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+            return ToolOutcome(name, "ok", content, summary, found=found)
         if name == ESCALATE:
             reason = " ".join(EscalateArgs.model_validate(data).reason.split())[:MAX_REASON_CHARS]
             return ToolOutcome(name, "ok", '{"escalated":true}', "escalated", escalation=reason)
