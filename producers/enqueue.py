@@ -21,11 +21,13 @@ from typing import Any
 import dramatiq
 import redis
 
+from shared.broker import queue_prefix
 from shared.clock import Clock, now_ms
 from shared.errors import DeliveryInFlight
 from shared.keys import TICKET_RETENTION_S, Keys
 from shared.messages import ticket_message
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
+from shared.settings import Settings
 from shared.stores.outcomes import OutcomeStore
 
 log = logging.getLogger(__name__)
@@ -43,6 +45,21 @@ def shares_redis(broker: dramatiq.Broker, client: redis.Redis) -> bool:
     ours = client.connection_pool.connection_kwargs
     theirs = broker.client.connection_pool.connection_kwargs
     return all(ours.get(k) == theirs.get(k) for k in ("host", "port", "db", "path"))
+
+
+def build_intake(
+    settings: Settings, broker: dramatiq.Broker, client: redis.Redis, clock: Clock
+) -> Intake:
+    """The intake every producer uses, its queue names asked of the broker kind in one place
+    (RabbitMQ queues carry the namespace: shared.broker.queue_prefix)."""
+    return Intake(
+        broker=broker,
+        client=client,
+        keys=Keys(settings.namespace),
+        clock=clock,
+        dedupe_window_s=settings.dedupe_window_s,
+        queue_prefix=queue_prefix(settings),
+    )
 
 
 @dataclass(frozen=True)
@@ -78,12 +95,19 @@ class Intake:
             self._intake = client.register_script(source)
 
     def submit(
-        self, ticket: Ticket, lane: Lane = Lane.LIVE, *, delivery_id: str | None = None
+        self,
+        ticket: Ticket,
+        lane: Lane = Lane.LIVE,
+        *,
+        delivery_id: str | None = None,
+        options: dict[str, Any] | None = None,
     ) -> Submitted:
-        """Enqueue `ticket` once per delivery id (default: its source and event id)."""
+        """Enqueue `ticket` once per delivery id (default: its source and event id). The job
+        id is returned only once the message is on the queue: the Redis fast path writes it
+        in the same script, a RabbitMQ publish waits for the broker's confirm."""
         dedupe_key = self._keys.dedupe(ticket.source, delivery_id or ticket.event_id)
         queue = f"{self._queue_prefix}.{lane.queue_name}" if self._queue_prefix else None
-        message = ticket_message(ticket, lane, queue_name=queue)
+        message = ticket_message(ticket, lane, queue_name=queue, **(options or {}))
         if self._direct:
             return self._submit_direct(ticket, lane, dedupe_key, message)
         # The claim starts short and is stretched to the full window only once the message is

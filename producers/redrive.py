@@ -1,11 +1,17 @@
-"""Requeue dead letters into the redrive lane: priced first, paced in dollars, each ticket once.
+"""Requeue dead letters into the redrive lane: priced first, paced in dollars, each ticket once,
+and nothing lost to a Ctrl-C or a kill.
 
 Per entry, in this order: the ticket must still parse; the ticket's outcome must still be this
-event's dead letter (an entry whose ticket was answered since, or that another requeue already
-took, is stale and only dropped); `claim` removes the entry atomically, so of two operators
-draining the same reason exactly one requeues it; the outcome is forced back to `pending` so
-admission does not skip the event as already final; then a fresh message (no retries counted)
-goes to the redrive lane. If the send fails the entry is put back and counted as failed.
+event's dead letter (an entry whose ticket was answered since is stale and dropped; one whose
+ticket has a newer event is left alone); the pacing wait; then the two-phase take
+(shared/stores/dlq_inflight.py): the entry moves to the in-flight set, the outcome is forced
+back to `pending` (so admission does not skip the event as already final), the message goes
+to the redrive lane and only then is the entry removed. A send that fails, or a stop between
+the take and the send, puts the entry back; a run that dies leaves it in flight, and the next
+run puts it back before it selects (`recover`).
+
+The message carries the entry's history (earlier deaths of this event: ids, reasons, attempts)
+and whether the ticket may post a reply, so a ticket that dies again keeps both.
 
 The estimate per ticket is a bound (producers/replay/estimate.py: the byte bound of subject
 and body plus a fixed overhead per call, over `max_steps` calls, capped at
@@ -14,6 +20,7 @@ and body plus a fixed overhead per call, over `max_steps` calls, capped at
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,19 +29,23 @@ import dramatiq
 import redis
 from pydantic import ValidationError
 
+from producers.enqueue import shares_redis
 from producers.replay.estimate import ReplayEstimator
 from shared.clock import Clock, now_ms
 from shared.keys import Keys
 from shared.ledger import Ledger
-from shared.messages import queue_for, ticket_message
+from shared.messages import DLQ_HISTORY, POST_REPLIES, queue_for, ticket_message
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.pricing import PriceTable
 from shared.settings import Settings
 from shared.stores.dead_letters import BATCH, DeadLetter, DeadLetterRegistry, DLQFilter
+from shared.stores.dlq_inflight import TAKEN, InFlight, InFlightDeadLetters, RunLease
 from shared.stores.outcomes import OutcomeStore
 
-ProgressFn = Callable[[str], None]
-REQUEUE_MARKER_TTL_S = 24 * 3600
+# Called after each entry with what became of it and the worst case it added (micros).
+ProgressFn = Callable[[str, int], None]
+# Waits up to the given seconds; True when the run was asked to stop meanwhile.
+WaitFn = Callable[[float], bool]
 
 
 @dataclass
@@ -55,12 +66,8 @@ class RequeueResult:
     failed: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     worst_micros: int = 0
-
-
-@dataclass(frozen=True)
-class _Taken:
-    marker: str
-    outcome: Outcome | None
+    recovered: int = 0  # stranded in flight by an earlier run, put back before selecting
+    interrupted: bool = False
 
 
 def redrive_headroom(ledger: Ledger, settings: Settings) -> dict[str, int]:
@@ -97,8 +104,10 @@ class Redrive:
         self._prices = prices
         self._keys = keys
         self.registry = DeadLetterRegistry(client, keys, clock)
+        self.inflight = InFlightDeadLetters(client, keys, clock)
         self.outcomes = OutcomeStore(client, keys)
         self.ledger = Ledger(client, keys, settings, clock)
+        self._prefix = queue_prefix
         self._queue = queue_for(Lane.REDRIVE, queue_prefix)
 
     @property
@@ -136,16 +145,13 @@ class Redrive:
                     tickets.append(None)
             pipe = self._r.pipeline(transaction=False)
             for entry in chunk:
-                pipe.hmget(self.outcomes_key(entry.ticket_id), ["status", "event_id"])
+                pipe.hmget(self._keys.ticket(entry.ticket_id), ["status", "event_id"])
             states = pipe.execute()
             for entry, ticket, (status, event) in zip(chunk, tickets, states, strict=True):
                 dead = status is None or (
                     status == OutcomeStatus.DEAD_LETTERED.value and event == entry.event_id
                 )
                 yield entry, ticket, dead
-
-    def outcomes_key(self, ticket_id: str) -> str:
-        return self._keys.ticket(ticket_id)
 
     # --- pricing -----------------------------------------------------------------------
     def plan(self, ids: list[str], flt: DLQFilter) -> RedrivePlan:
@@ -172,100 +178,117 @@ class Redrive:
         *,
         usd_per_hour_micros: int | None = None,
         progress: ProgressFn | None = None,
+        wait: WaitFn | None = None,
     ) -> RequeueResult:
-        result = RequeueResult()
+        """Send the selected entries; `wait` paces (and stops the run when it says so)."""
+        result = RequeueResult(recovered=self.inflight.recover())
         est = ReplayEstimator(self._settings, self._prices)
+        pause = wait or self._sleep
+        direct = self._prefix is None and shares_redis(broker, self._r)
         next_at_s = self._clock.now_s()
-        for entry in self.select(ids, flt):
-            try:
-                ticket = Ticket.model_validate(entry.ticket)
-            except ValidationError:
-                kind = self._count_failed(result, "invalid_ticket")
-            else:
-                taken = self._take(entry, ticket)
-                if taken is None:
-                    result.stale += 1
-                    kind = "stale"
+        with RunLease(self._r, self._keys) as lease:
+            for entry in self.select(ids, flt):
+                worst = 0
+                try:
+                    ticket = Ticket.model_validate(entry.ticket)
+                except ValidationError:
+                    kind = _count_failed(result, "invalid_ticket")
                 else:
-                    before = est.total.worst_micros
-                    est.add(ticket)
-                    worst = est.total.worst_micros - before
-                    if usd_per_hour_micros:
-                        # Pace in money: each ticket's bound buys its share of an hour.
-                        self._clock.sleep(next_at_s - self._clock.now_s())
-                        next_at_s = max(next_at_s, self._clock.now_s())
-                        next_at_s += worst * 3600 / usd_per_hour_micros
-                    kind = self._send(broker, entry, ticket, taken, result)
-                    if kind == "requeued":
+                    outcome = self.outcomes.get(ticket.ticket_id)
+                    if outcome is not None and outcome.event_id != ticket.event_id:
+                        kind = "stale"  # a newer event of this ticket owns its outcome
+                    elif outcome is not None and outcome.status is not OutcomeStatus.DEAD_LETTERED:
+                        self.registry.claim(entry, "resolved")  # answered or back in flight since
+                        kind = "stale"
+                    else:
+                        before = est.total.worst_micros
+                        est.add(ticket)
+                        worst = est.total.worst_micros - before
+                        if usd_per_hour_micros:
+                            # Pace in money: each ticket's bound buys its share of an hour.
+                            if pause(max(next_at_s - self._clock.now_s(), 0.0)):
+                                result.interrupted = True
+                                break
+                            next_at_s = max(next_at_s, self._clock.now_s())
+                            next_at_s += worst * 3600 / usd_per_hour_micros
+                        kind = self._send(broker, entry, ticket, outcome, lease.run_id, direct)
+                    if kind == "stale":
+                        result.stale += 1
+                    elif kind == "requeued":
+                        result.requeued += 1
                         result.worst_micros += worst
-            if progress is not None:
-                progress(kind)
+                    elif kind != "failed":
+                        _count_failed(result, kind)
+                        kind = "failed"
+                if progress is not None:
+                    progress(kind, worst if kind == "requeued" else 0)
+                if wait is not None and wait(0):
+                    result.interrupted = True
+                    break
         return result
 
-    def _take(self, entry: DeadLetter, ticket: Ticket) -> _Taken | None:
-        """Not None for the one caller that may requeue this dead letter.
-
-        The marker is keyed by the dead-lettered outcome's time, so a ticket is requeued once
-        per time it died: a second entry for the same death, a concurrent requeue, or an entry
-        whose ticket was answered since are all refused (and the same-event ones dropped)."""
-        outcome = self.outcomes.get(ticket.ticket_id)
-        if outcome is not None and outcome.event_id != ticket.event_id:
-            return None  # a newer event of this ticket owns its outcome: leave this entry
-        if outcome is not None and outcome.status is not OutcomeStatus.DEAD_LETTERED:
-            self.registry.claim(entry, "resolved")  # answered or back in flight: nothing to add
-            return None
-        stamp = outcome.updated_at_ms if outcome is not None else 0
-        marker = self._keys.dlq_requeued(ticket.idempotency_key, stamp)
-        if not self._r.set(marker, entry.entry_id, nx=True, ex=REQUEUE_MARKER_TTL_S):
-            # Another requeue holds this death. If it holds this very entry it is taking it
-            # now: leave the entry to it (claiming it here would make its claim fail and drop
-            # the dead letter unrequeued). Otherwise this entry is a duplicate: drop it.
-            if self._r.get(marker) != entry.entry_id:
-                self.registry.claim(entry, "duplicate")
-            return None
-        if not self.registry.claim(entry):
-            self._r.delete(marker)  # purged under us
-            return None
-        return _Taken(marker, outcome)
+    def _sleep(self, seconds: float) -> bool:
+        self._clock.sleep(seconds)
+        return False
 
     def _send(
         self,
         broker: dramatiq.Broker,
         entry: DeadLetter,
         ticket: Ticket,
-        taken: _Taken,
-        result: RequeueResult,
+        before: Outcome | None,
+        run: str,
+        direct: bool,
     ) -> str:
+        """ "requeued", "stale" (another run has it, or a duplicate), or an error's name."""
         at_ms = now_ms(self._clock)
-        message = ticket_message(ticket, Lane.REDRIVE, queue_name=self._queue)
-        # Pending first, then the message: a worker that saw the old final state would skip it.
+        message = ticket_message(
+            ticket, Lane.REDRIVE, queue_name=self._queue, **_carried_options(entry)
+        )
+        stamp = before.updated_at_ms if before is not None else 0
+        held = InFlight(
+            entry.entry_id,
+            run,
+            message.message_id,
+            at_ms,
+            before.model_dump_json() if before is not None else None,
+            self._keys.dlq_requeued(ticket.idempotency_key, stamp),
+        )
+        got = self.inflight.take(entry, held)
+        if got != TAKEN:
+            return "stale"  # another run has it, or it was a duplicate of one requeued
         try:
-            self.outcomes.force(
-                Outcome(
-                    ticket_id=ticket.ticket_id,
-                    event_id=ticket.event_id,
-                    tenant_id=ticket.tenant_id,
-                    requester_id=ticket.requester.id,
-                    lane=Lane.REDRIVE,
-                    status=OutcomeStatus.PENDING,
-                    reason=f"requeued:{entry.reason}",
-                    job_id=message.message_id,
-                    enqueued_at_ms=at_ms,
-                    updated_at_ms=at_ms,
+            # Pending first, then the message: a worker that saw the old final state would
+            # skip it as already answered.
+            self.outcomes.force(_pending(ticket, entry, message.message_id, at_ms))
+            if direct:
+                rid = str(uuid.uuid4())
+                queued = message.copy(options={"redis_message_id": rid})
+                sent = self.inflight.finish(
+                    entry,
+                    run,
+                    queue_key=self._keys.dramatiq_queue(message.queue_name),
+                    redis_message_id=rid,
+                    encoded=queued.encode(),
                 )
-            )
-            broker.enqueue(message)
-        except Exception as exc:
-            # Put it back exactly as it was: the operator can retry the requeue.
-            self.registry.record(entry)
-            if taken.outcome is not None:
-                self.outcomes.force(taken.outcome)
-            self._r.delete(taken.marker)
-            return self._count_failed(result, type(exc).__name__)
-        result.requeued += 1
+            else:
+                broker.enqueue(message)  # confirmed: RabbitMQ runs with publisher confirms
+                sent = self.inflight.finish(entry, run)
+        except BaseException as exc:
+            # Interrupted or refused: the entry goes back exactly as it was.
+            self.inflight.put_back(entry, held, own=True)
+            if not isinstance(exc, Exception):
+                raise
+            return type(exc).__name__
+        if not sent:
+            # A recovery gave the entry back while this run was stalled: it was not sent.
+            self.inflight.restore_outcome(entry, held)
+            return "stale"
         return "requeued"
 
-    def purge(self, ids: list[str], flt: DLQFilter, progress: ProgressFn | None = None) -> int:
+    def purge(
+        self, ids: list[str], flt: DLQFilter, progress: Callable[[str], None] | None = None
+    ) -> int:
         removed = 0
         for entry in self.select(ids, flt):
             removed += int(self.registry.claim(entry, "purged"))
@@ -273,11 +296,38 @@ class Redrive:
                 progress("purged")
         return removed
 
-    @staticmethod
-    def _count_failed(result: RequeueResult, why: str) -> str:
-        result.failed += 1
-        result.errors[why] = result.errors.get(why, 0) + 1
-        return "failed"
+
+def _pending(ticket: Ticket, entry: DeadLetter, job_id: str, at_ms: int) -> Outcome:
+    return Outcome(
+        ticket_id=ticket.ticket_id,
+        event_id=ticket.event_id,
+        tenant_id=ticket.tenant_id,
+        requester_id=ticket.requester.id,
+        lane=Lane.REDRIVE,
+        status=OutcomeStatus.PENDING,
+        reason=f"requeued:{entry.reason}",
+        job_id=job_id,
+        enqueued_at_ms=at_ms,
+        updated_at_ms=at_ms,
+    )
+
+
+def _carried_options(entry: DeadLetter) -> dict[str, Any]:
+    """What the redriven message carries: the entry's history, and whether it may reply (a
+    replayed ticket keeps the answer its replay gave)."""
+    options: dict[str, Any] = {DLQ_HISTORY: [*entry.history, entry.as_history()]}
+    post = entry.post_replies
+    if post is None and entry.lane == Lane.REPLAY.value:
+        post = False
+    if post is not None:
+        options[POST_REPLIES] = post
+    return options
+
+
+def _count_failed(result: RequeueResult, why: str) -> str:
+    result.failed += 1
+    result.errors[why] = result.errors.get(why, 0) + 1
+    return "failed"
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -59,7 +59,7 @@ _PLACEHOLDER = {
     "<queue>": r"(?!__)[A-Za-z0-9_\-]+(?:\.DQ)?",
 } | {name: _ANY_SEGMENT for name in ("<day>", "<reservation_id>", "<source>", "<bucket>",
                                      "<name>", "<ms>", "<worker>",
-                                     "<tenant>", "<version>")}  # fmt: skip
+                                     "<tenant>", "<version>", "<run_id>")}  # fmt: skip
 
 KEY_TABLE: tuple[KeySpec, ...] = (
     KeySpec("caps", "hash", "none", "cap overrides (micros)"),
@@ -80,6 +80,10 @@ KEY_TABLE: tuple[KeySpec, ...] = (
     KeySpec("dlq:entries", "hash", "retention (by sweep)", "entry id -> JSON entry"),
     KeySpec("dlq:index", "zset", "retention (by sweep)", "entry id by failure ms"),
     KeySpec("dlq:requeued:<ticket_key>:<ms>", "string", "1 day", "one requeue per dead letter"),
+    KeySpec("dlq:reasons", "set", "none", "every reason code ever dead-lettered"),
+    KeySpec("dlq:inflight", "hash", "none (entries cleaned)", "entry id -> requeue in progress"),
+    KeySpec("dlq:run:<run_id>", "string", "5 s (renewed)", "a live requeue run's lease"),
+    KeySpec("budget:paused", "hash", "none", "paused scope -> who, why, since"),
     KeySpec("circuit", "hash", "none", "provider circuit breaker"),
     KeySpec("circuit:window:<bucket>", "hash", "2 windows", "ok/error counts"),
     KeySpec("circuit:probe", "string", "probe timeout", "half-open probe token"),
@@ -205,6 +209,21 @@ class Keys:
 
     def dlq_requeued(self, ticket_key: str, dead_at_ms: int) -> str:
         return self._k("dlq", "requeued", ticket_key, str(dead_at_ms))
+
+    @property
+    def dlq_reasons(self) -> str:
+        return self._k("dlq", "reasons")
+
+    @property
+    def dlq_inflight(self) -> str:
+        return self._k("dlq", "inflight")
+
+    def dlq_run(self, run_id: str) -> str:
+        return self._k("dlq", "run", run_id)
+
+    @property
+    def budget_paused(self) -> str:
+        return self._k("budget", "paused")
 
     @property
     def circuit(self) -> str:

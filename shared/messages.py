@@ -14,6 +14,18 @@ import dramatiq
 from shared.models import Lane, Ticket
 
 HANDLE_TICKET = "handle_ticket"
+# Message options that travel with a ticket through retries, parking, dead letters and
+# redrives: whether it may post a reply (a replay may not, unless asked), and the earlier
+# deaths of its event (a dead letter's history).
+POST_REPLIES = "post_replies"
+DLQ_HISTORY = "dlq_history"
+STICKY_OPTIONS = (POST_REPLIES, DLQ_HISTORY)
+
+
+def may_post_reply(lane: Lane, options: dict[str, Any]) -> bool:
+    """Replays never post back to the original callback or vendor unless the replay asked
+    (`paceline replay --post-replies`); every other lane does, unless its message says not."""
+    return bool(options.get(POST_REPLIES, lane is not Lane.REPLAY))
 
 
 def actor_for(lane: Lane) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 from shared.errors import AdmissionError, BudgetError, InvalidTicket, PermanentError, TransientError
 from shared.history.emit import thread_messages
 from shared.ledger import ReservationBudget
+from shared.messages import may_post_reply
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.stores.parking import parkable
 from workers.admission.decision import CLOSED, OPTION
@@ -97,8 +98,10 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
             "updated_at_ms": ctx.now_ms(),
         }
     )
-    # 2. reply (a failure to post is kept on the outcome's reason), 3. record, 4. close
-    ctx.replies.send(ticket, outcome)
+    # 2. reply (a failure to post is kept on the outcome's reason; a replay posts nothing
+    # unless it asked), 3. record, 4. close
+    if may_post_reply(lane, message.options):
+        ctx.replies.send(ticket, outcome)
     ctx.outcomes.finalize(outcome, thread_messages(ticket, outcome))
     _close(ctx, opts, rid)
     log.info(

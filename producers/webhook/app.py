@@ -21,16 +21,15 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from producers.enqueue import Intake, Submitted
+from producers.enqueue import Submitted, build_intake
 from producers.webhook import responses
 from producers.webhook.body import read_limited
 from producers.webhook.metrics import mount_metrics
 from producers.webhook.ops import mount_ops
 from producers.webhook.readiness import unreachable
-from shared.broker import build_broker, queue_prefix
+from shared.broker import build_broker
 from shared.clock import Clock, SystemClock
 from shared.errors import BodyTooLarge, DeliveryInFlight, NotATicket, SignatureError
-from shared.keys import Keys
 from shared.models import Lane
 from shared.redis_client import make_redis
 from shared.settings import Settings
@@ -53,15 +52,7 @@ def create_app(
     clock = clock or SystemClock()
     client = redis_client if redis_client is not None else make_redis(settings)
     broker = broker if broker is not None else build_broker(settings)
-    intake = Intake(
-        broker=broker,
-        client=client,
-        keys=Keys(settings.namespace),
-        clock=clock,
-        dedupe_window_s=settings.dedupe_window_s,
-        # RabbitMQ queues are global, so they carry the namespace (see shared.messages).
-        queue_prefix=queue_prefix(settings),
-    )
+    intake = build_intake(settings, broker, client, clock)
     sources = build_sources()
     app = FastAPI(title="paceline webhooks", docs_url=None, redoc_url=None, openapi_url=None)
     # GET /metrics (state gauges refreshed on scrape) and GET /ops (the operator's page).

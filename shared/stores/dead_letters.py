@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, cast
@@ -30,6 +31,7 @@ from shared.clock import Clock, SystemClock, now_ms
 from shared.history.emit import dead_letter_fields, dead_letter_gone_fields
 from shared.keys import Keys
 from shared.models import Lane
+from shared.money import micros_to_usd
 
 DAY_MS = 24 * 3600 * 1000
 BATCH = 500
@@ -52,6 +54,25 @@ class DeadLetter(BaseModel):
     # Where dramatiq's own dead-letter copy lives, when it made one (nacked messages only).
     redis_message_id: str | None = None
     queue_name: str | None = None
+    # Earlier deaths of this ticket event that a requeue sent back, oldest first:
+    # {"entry_id", "reason", "attempts", "failed_at_ms"} each.
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    # A replayed ticket posts no reply unless its replay asked (`replay --post-replies`).
+    post_replies: bool | None = None
+
+    @property
+    def attempts_total(self) -> int:
+        """Attempts over every death of this ticket event, this one included."""
+        return self.attempts + sum(int(h.get("attempts", 0)) for h in self.history)
+
+    def as_history(self) -> dict[str, Any]:
+        """This entry as one item of the next entry's `history`."""
+        return {
+            "entry_id": self.entry_id,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "failed_at_ms": self.failed_at_ms,
+        }
 
     def summary(self) -> dict[str, Any]:
         """What a listing shows: never the ticket body, the requester or the traceback."""
@@ -64,7 +85,10 @@ class DeadLetter(BaseModel):
             "reason": self.reason,
             "error": self.error[:200],
             "attempts": self.attempts,
+            "attempts_total": self.attempts_total,
+            "requeued_before": len(self.history),
             "cost_micros": self.cost_micros,
+            "cost_usd": micros_to_usd(self.cost_micros),
             "failed_at_ms": self.failed_at_ms,
         }
 
@@ -104,8 +128,14 @@ class DeadLetterRegistry:
         pipe.hset(self._keys.dlq_entries, entry.entry_id, doc)
         pipe.zadd(self._keys.dlq_index, {entry.entry_id: entry.failed_at_ms})
         pipe.xadd(self._keys.history_stream, dead_letter_fields(doc))  # type: ignore[arg-type]
+        pipe.sadd(self._keys.dlq_reasons, entry.reason)
         pipe.execute()
         return entry.entry_id
+
+    def known_reasons(self) -> set[str]:
+        """Every reason code ever recorded here (entries requeued or purged included), so a
+        drained reason is "nothing to do" and only a typo is an error."""
+        return set(cast(set[str], self._r.smembers(self._keys.dlq_reasons)))
 
     def get(self, entry_id: str) -> DeadLetter | None:
         raw = self._r.hget(self._keys.dlq_entries, entry_id)
@@ -159,6 +189,24 @@ class DeadLetterRegistry:
                     if flt.matches(entry):
                         yield entry
 
+    def find(self, ref: str, batch: int = BATCH) -> list[DeadLetter]:
+        """`dlq show`'s lookup: the entry with this id, else those whose id starts with it or
+        whose ticket id is it (a scan of the registry: an operator's command, not a hot path)."""
+        exact = self.get(ref)
+        if exact is not None:
+            return [exact]
+        found: list[DeadLetter] = []
+        for entry_id, raw in self._r.hscan_iter(self._keys.dlq_entries, count=batch):
+            if entry_id.startswith(ref) or f'"ticket_id":{_json_str(ref)}' in raw:
+                entry = DeadLetter.model_validate_json(raw)
+                if entry.entry_id.startswith(ref) or entry.ticket_id == ref:
+                    found.append(entry)
+        return sorted(found, key=lambda e: (e.failed_at_ms, e.entry_id))
+
+    def reason_counts(self, flt: DLQFilter | None = None) -> Counter[str]:
+        """How many entries each reason code has (what `--reason` can name)."""
+        return Counter(entry.reason for entry in self.iter_entries(flt))
+
     def _gone(self, pipe: Any, entry_id: str, how: str, at_ms: int) -> None:
         # Added even when another caller removed it first: the history keeps the first removal.
         gone = dead_letter_gone_fields(entry_id=entry_id, how=how, at_ms=at_ms)
@@ -174,7 +222,7 @@ class DeadLetterRegistry:
         self._gone(pipe, entry.entry_id, how, now_ms(self._clock))
         removed = pipe.execute()[0]
         if removed:
-            self._drop_dramatiq_copy(entry)
+            self.drop_dramatiq_copy(entry)
         return bool(removed)
 
     def remove(self, entry_id: str, how: str = "purged") -> bool:
@@ -187,7 +235,7 @@ class DeadLetterRegistry:
             return bool(pipe.execute()[1])
         return self.claim(entry, how)
 
-    def _drop_dramatiq_copy(self, entry: DeadLetter) -> None:
+    def drop_dramatiq_copy(self, entry: DeadLetter) -> None:
         # Only a message dramatiq nacked has a copy, and FailureRecorder notes its id then;
         # one the actor dead-lettered itself was acked and left none.
         if entry.redis_message_id is None:
@@ -205,7 +253,7 @@ class DeadLetterRegistry:
         for ids in self.iter_ids(None, cutoff_ms - 1, batch):
             for raw in cast(list[str | None], self._r.hmget(self._keys.dlq_entries, ids)):
                 if raw:
-                    self._drop_dramatiq_copy(DeadLetter.model_validate_json(raw))
+                    self.drop_dramatiq_copy(DeadLetter.model_validate_json(raw))
             pipe = self._r.pipeline(transaction=True)
             pipe.zrem(self._keys.dlq_index, *ids)
             pipe.hdel(self._keys.dlq_entries, *ids)
@@ -215,5 +263,6 @@ class DeadLetterRegistry:
         return removed
 
 
-def entry_json(entry: DeadLetter) -> str:
-    return json.dumps(entry.model_dump(mode="json"), sort_keys=True)
+def _json_str(value: str) -> str:
+    """`value` as pydantic writes it in an entry's JSON (a quick pre-filter of a scan)."""
+    return json.dumps(value, ensure_ascii=False)

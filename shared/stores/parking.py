@@ -26,6 +26,7 @@ import redis
 
 from shared.keys import Keys
 from shared.lua import lua_source
+from shared.messages import STICKY_OPTIONS
 from shared.models import Lane
 
 log = logging.getLogger("paceline.parking")
@@ -40,6 +41,9 @@ PACKAGE = "shared.stores"  # where the scripts live
 def parkable(message: Any, **options: Any) -> dramatiq.Message[Any]:
     """The message as it should wait: same id and arguments, only the options we keep
     (never a stale reservation or a broker's delivery id)."""
+    for name in STICKY_OPTIONS:
+        if name in message.options and name not in options:
+            options[name] = message.options[name]
     return dramatiq.Message(
         queue_name=message.queue_name,
         actor_name=message.actor_name,

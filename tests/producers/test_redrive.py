@@ -183,8 +183,11 @@ def test_requeue_past_the_redrive_headroom_is_refused(namespace: str, r: redis.R
     assert len(err.strip().splitlines()) == 1
     assert DeadLetterRegistry(r, keys).size() == 10
     assert r.llen(f"{keys.dramatiq_namespace}:{Lane.REDRIVE.queue_name}") == 0
-    # And nothing selected is "nothing to do", exit 0
-    code, out, _ = _run(namespace, "requeue", "--reason", "nope", **env)
+    # And a reason no dead letter ever had is an error naming the ones there are
+    code, out, err = _run(namespace, "requeue", "--reason", "nope", **env)
+    assert code == 2 and "http_500 (10)" in err and len(err.strip().splitlines()) == 1
+    # While a selection with nothing in it is "nothing to do", exit 0
+    code, out, _ = _run(namespace, "requeue", "--all", "--since", "1h", **env)
     assert code == 0 and "nothing to do" in out
 
 
@@ -235,32 +238,3 @@ def test_purge_removes_dramatiqs_dead_letter_copy(
     # Then both copies are gone
     assert code == 0 and "purged 1" in out, err
     assert r.zcard(xq) == 0 and r.hlen(xq + ".msgs") == 0
-
-
-def test_an_entry_being_taken_by_another_requeue_is_left_to_it(
-    namespace: str, r: redis.Redis
-) -> None:
-    """The interleaving behind a lost dead letter: requeue A holds the marker for an entry and
-    is about to claim it when requeue B reaches the same entry. B must leave it alone (had B
-    claimed it, A's claim would fail and nobody would requeue the ticket); a second entry for
-    the same death is a duplicate and B drops it."""
-    from producers.redrive import Redrive
-    from shared.clock import SystemClock
-    from shared.pricing import PriceTable
-
-    keys = Keys(namespace)
-    entry = _dead(r, keys, 1, "insufficient_quota", 3_000_000)
-    duplicate = _dead(r, keys, 1, "insufficient_quota", 3_000_000)
-    ticket = Ticket.model_validate(entry.ticket)
-    dead = OutcomeStore(r, keys).get(ticket.ticket_id)
-    assert dead is not None and dead.status is OutcomeStatus.DEAD_LETTERED
-    # Given requeue A has set the marker for `entry` and not yet claimed it
-    r.set(keys.dlq_requeued(ticket.idempotency_key, dead.updated_at_ms), entry.entry_id)
-    b = Redrive(make_settings(namespace), r, keys, SystemClock(), PriceTable.load())
-    # When B reaches both entries
-    assert b._take(entry, ticket) is None
-    assert b._take(duplicate, ticket) is None
-    # Then A's entry is still there for A to claim, and only the duplicate is gone
-    registry = DeadLetterRegistry(r, keys)
-    assert registry.size() == 1
-    assert registry.claim(entry)

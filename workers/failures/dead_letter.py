@@ -13,6 +13,7 @@ import logging
 import traceback
 from typing import Any
 
+from shared.messages import DLQ_HISTORY, POST_REPLIES
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.stores.dead_letters import DeadLetter
 from workers.worker_context import WorkerContext
@@ -76,6 +77,8 @@ def record_dead_letter(
         message_id=message.message_id,
         redis_message_id=message.options.get("redis_message_id") if nacked else None,
         queue_name=message.queue_name if nacked else None,
+        history=list(message.options.get(DLQ_HISTORY) or []),
+        post_replies=message.options.get(POST_REPLIES),
     )
     ctx.dead_letters.record(entry)
     ctx.outcomes.finalize(
