@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 BIN := $(VENV)/bin
 
-.PHONY: install run test test-litellm bench bench-lua chaos chaos-smoke lint format clean
+.PHONY: install run test test-litellm bench bench-lua chaos chaos-smoke chaos-redrive lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -37,6 +37,10 @@ chaos: install
 
 chaos-smoke: install
 	$(PY) tests/chaos/run.py --smoke
+
+# A paced dead-letter requeue interrupted by Ctrl-C and SIGKILL, run after run (also in `chaos`).
+chaos-redrive: install
+	$(PY) tests/chaos/run.py --only redrive
 
 lint: install
 	$(BIN)/ruff check shared producers workers tests

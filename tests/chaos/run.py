@@ -24,6 +24,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from tests.chaos.scenarios_history import archiver_and_database
 from tests.chaos.scenarios_process import redis_restart, scheduler_failover, sigkill_workers
+from tests.chaos.scenarios_redrive import redrive_interrupts
 from tests.chaos.scenarios_traffic import (
     duplicate_storm,
     poison,
@@ -45,6 +46,7 @@ SCENARIOS: dict[str, tuple[Scenario, bool, float]] = {
     "poison": (poison, True, 60),
     "poisoncall": (poison_call, False, 30),
     "history": (archiver_and_database, False, 90),
+    "redrive": (redrive_interrupts, False, 90),
 }
 HEADER = (
     "scenario",
