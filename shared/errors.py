@@ -114,6 +114,11 @@ class MappingError(PacelineError, ValueError):
     """Raised when a column mapping is malformed or names a header the file does not have."""
 
 
+class InputFileError(PacelineError, ValueError):
+    """Raised when an input file cannot be read as the format it is read as (the message
+    names the line)."""
+
+
 class LabelRejected(PacelineError, ValueError):
     """Raised when a metric label value could carry personal data or free text."""
 

@@ -11,6 +11,12 @@ commas and whitespace; priorities map from each vendor's words (Jira's Highest..
 Freshdesk's Low..Urgent, ...) to low/normal/high/urgent, unknown words to normal; dates are
 ISO-8601, `YYYY-MM-DD HH:MM[:SS]` (read as UTC), or Jira's `25/Nov/26 10:05 AM`.
 
+A vendor preset also gives each ticket the identity that vendor's webhook gives it: the
+source (`zendesk`), the vendor's id prefix on the ticket and requester ids (`zd-1000`), so a
+replayed ticket and the same ticket arriving live meet in one outcome. Exports carry no
+account, so the tenant is the one `--tenant` names (default `PACELINE_WEBHOOK_DEFAULT_TENANT`,
+what a webhook without an account gets).
+
 Presets (`--preset NAME`; `--columns` entries override single fields of a preset). The headers
 are those of each vendor's standard CSV export; the ticket body is not in every vendor's
 default CSV, so the column named here is the one to add to the export view:
@@ -38,6 +44,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.errors import MappingError
+from shared.vendors import freshdesk, front, helpscout, intercom, jira, zendesk
+from shared.vendors.payload import short_digest
 
 FIELDS = (
     "event_id", "ticket_id", "tenant_id", "requester_id", "requester_email", "requester_name",
@@ -93,8 +101,37 @@ _SPACE_DATE = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M")
 
 
 @dataclass(frozen=True)
+class Vendor:
+    """How a vendor's webhook names what its export holds: its source and id prefix."""
+
+    source: str
+    prefix: str
+    # Front names a requester by a digest of their address, the others by their id.
+    requester_by_email: bool = False
+
+    def ticket_id(self, raw: str) -> str:
+        return raw if not raw or raw.startswith(f"{self.prefix}-") else f"{self.prefix}-{raw}"
+
+    def requester_id(self, raw: str, email: str | None) -> str:
+        if self.requester_by_email:
+            return f"{self.prefix}-{short_digest(email)}" if email else f"{self.prefix}-unknown"
+        return self.ticket_id(raw) if raw else f"{self.prefix}-unknown"
+
+
+VENDORS = {
+    "zendesk": Vendor("zendesk", zendesk.PREFIX),
+    "intercom": Vendor("intercom", intercom.PREFIX),
+    "front": Vendor("front", front.PREFIX, requester_by_email=True),
+    "helpscout": Vendor("helpscout", helpscout.PREFIX),
+    "jira": Vendor("jira", jira.PREFIX),
+    "freshdesk": Vendor("freshdesk", freshdesk.PREFIX),
+}
+
+
+@dataclass(frozen=True)
 class ColumnMapping:
     field_to_header: dict[str, str]
+    vendor: Vendor | None = None
 
     @classmethod
     def build(cls, preset: str | None, columns: str | None) -> ColumnMapping:
@@ -109,7 +146,7 @@ class ColumnMapping:
             if not sep or field not in FIELDS or not header.strip():
                 raise MappingError(f"bad column mapping {item.strip()!r}: use field=Header")
             mapping[field] = header.strip()
-        return cls(mapping)
+        return cls(mapping, VENDORS.get(preset or ""))
 
     def bind(self, header: Sequence[str]) -> BoundMapping:
         """Resolve header names to column indexes; the ticket id column must exist."""
@@ -121,12 +158,13 @@ class ColumnMapping:
         if not indexes.get("ticket_id"):
             wanted = self.field_to_header.get("ticket_id", "ticket_id")
             raise MappingError(f"the file has no {wanted!r} column for ticket_id")
-        return BoundMapping({f: ix for f, ix in indexes.items() if ix})
+        return BoundMapping({f: ix for f, ix in indexes.items() if ix}, self.vendor)
 
 
 @dataclass(frozen=True)
 class BoundMapping:
     indexes: dict[str, list[int]]
+    vendor: Vendor | None = None
 
     def _get(self, row: Sequence[str], field: str) -> str:
         values = [row[i].strip() for i in self.indexes.get(field, []) if i < len(row)]
@@ -136,12 +174,17 @@ class BoundMapping:
         """A generic ticket dict for `Ticket.model_validate` (which does the real checking)."""
         ticket_id = self._get(row, "ticket_id")
         email = self._get(row, "requester_email") or None
+        requester_id = self._get(row, "requester_id") or email or "unknown"
+        vendor = self.vendor
+        if vendor is not None:
+            ticket_id = vendor.ticket_id(ticket_id)
+            requester_id = vendor.requester_id(self._get(row, "requester_id"), email)
         doc: dict[str, Any] = {
             "event_id": self._get(row, "event_id") or f"csv:{ticket_id}",
             "ticket_id": ticket_id,
             "tenant_id": self._get(row, "tenant_id") or default_tenant,
             "requester": {
-                "id": self._get(row, "requester_id") or email or "unknown",
+                "id": requester_id,
                 "email": email,
                 "name": self._get(row, "requester_name") or None,
             },
@@ -150,6 +193,8 @@ class BoundMapping:
             "priority": PRIORITY_WORDS.get(self._get(row, "priority").lower(), "normal"),
             "tags": [t for t in re.split(r"[,\s]+", self._get(row, "tags")) if t],
         }
+        if vendor is not None:
+            doc["source"] = vendor.source
         raw_created = self._get(row, "created_at")
         created = parse_date(raw_created)
         if raw_created:

@@ -28,12 +28,14 @@ from producers.replay.estimate import CostEstimate, ReplayEstimator
 from producers.replay.source import Record
 from shared.clock import Clock, now_ms
 from shared.keys import Keys
+from shared.messages import POST_REPLIES
 from shared.models import Lane, Ticket
 
 CHECKPOINT_TTL_S = 30 * 24 * 3600
 CHECKPOINT_EVERY = 500
 PROGRESS_EVERY = 256
 MAX_INVALID_LINES = 100  # line numbers kept for the summary; the count is always exact
+MAX_INVALID_REASONS = 20  # "line N: why" kept for the summary (never the row's content)
 
 
 def replay_name(path: Path) -> str:
@@ -71,6 +73,7 @@ class ReplaySummary:
     skipped_by_filter: int = 0
     invalid: int = 0
     invalid_lines: list[int] = field(default_factory=list)
+    invalid_reasons: list[str] = field(default_factory=list)
     offset: int = 0
     line: int = 0
     resumed_from_offset: int = 0
@@ -81,7 +84,8 @@ class ReplaySummary:
         return {k: v for k, v in asdict(self).items() if k not in {"name", "file", "dry_run"}}
 
 
-ProgressFn = Callable[[int], None]
+# Called with (byte offset reached, rows read so far).
+ProgressFn = Callable[[int, int], None]
 
 
 class Replayer:
@@ -93,11 +97,15 @@ class Replayer:
         clock: Clock,
         intake: Intake | None,
         interrupt_after: int | None = None,
+        post_replies: bool = False,
     ) -> None:
         self._r = client
         self._keys = keys
         self._clock = clock
         self._intake = intake
+        # Replays post no reply to the original callback or vendor unless asked: the worker
+        # reads this option (shared.messages.may_post_reply); the outcome is stored either way.
+        self._options = {POST_REPLIES: post_replies}
         # Test hook: behave as if Ctrl-C arrived after this many records of this run.
         self._interrupt_after = interrupt_after
         # Set by the CLI's SIGINT handler: the loop stops between records, never inside a
@@ -127,6 +135,7 @@ class Replayer:
         ):
             setattr(summary, key, int(saved.get(key, 0)))
         summary.invalid_lines = json.loads(saved.get("invalid_lines", "[]"))
+        summary.invalid_reasons = json.loads(saved.get("invalid_reasons", "[]"))
         summary.completed = saved.get("completed") == "1"
         summary.resumed_from_offset = summary.offset
 
@@ -136,6 +145,7 @@ class Replayer:
         # Typed loosely: redis-py's mapping type is invariant over a wide key/value union.
         mapping: dict[Any, Any] = {k: int(v) for k, v in fields.items()}
         mapping["invalid_lines"] = json.dumps(summary.invalid_lines)
+        mapping["invalid_reasons"] = json.dumps(summary.invalid_reasons)
         mapping["file"] = summary.file
         mapping["updated_at_ms"] = now_ms(self._clock)
         pipe = self._r.pipeline(transaction=True)
@@ -167,7 +177,7 @@ class Replayer:
                 if not summary.dry_run and handled % CHECKPOINT_EVERY == 0:
                     self._save(summary)
                 if on_progress is not None and handled % PROGRESS_EVERY == 0:
-                    on_progress(summary.offset)
+                    on_progress(summary.offset, summary.read)
                 if rate_per_s and not summary.dry_run:
                     # Pace against the start, not the last send, so slow sends do not add up.
                     self._clock.sleep(started_s + handled / rate_per_s - self._clock.now_s())
@@ -177,7 +187,7 @@ class Replayer:
         if not summary.dry_run:
             self._save_final(summary)
         if on_progress is not None:
-            on_progress(summary.offset)
+            on_progress(summary.offset, summary.read)
         return summary
 
     def _save_final(self, summary: ReplaySummary) -> None:
@@ -202,6 +212,8 @@ class Replayer:
             summary.invalid += 1
             if len(summary.invalid_lines) < MAX_INVALID_LINES:
                 summary.invalid_lines.append(record.line_no)
+            if len(summary.invalid_reasons) < MAX_INVALID_REASONS:
+                summary.invalid_reasons.append(f"line {record.line_no}: {record.error}")
             return
         if not filt.keep(ticket):
             summary.skipped_by_filter += 1
@@ -211,7 +223,10 @@ class Replayer:
         if summary.dry_run or self._intake is None:
             return
         result = self._intake.submit(
-            ticket, Lane.REPLAY, delivery_id=f"replay:{name}:{ticket.event_id}"
+            ticket,
+            Lane.REPLAY,
+            delivery_id=f"replay:{name}:{ticket.event_id}",
+            options=self._options,
         )
         if result.duplicate:
             summary.duplicates += 1

@@ -10,6 +10,7 @@ Error texts never include ticket content (it may hold personal data), only what 
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import BinaryIO, Literal
 from pydantic import ValidationError
 
 from producers.replay.columns import ColumnMapping
-from shared.errors import MappingError
+from shared.errors import InputFileError, MappingError
 from shared.models import Ticket
 
 Format = Literal["jsonl", "csv"]
@@ -34,17 +35,48 @@ class Record:
     error: str | None = None
 
 
+JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
+CSV_SUFFIXES = {".csv", ".tsv"}
+
+
 def detect_format(path: Path) -> Format:
-    return "csv" if path.suffix.lower() in {".csv", ".tsv"} else "jsonl"
+    """By suffix when it says; otherwise by the first line (a `.txt` export is common): a
+    JSON object starts with `{`, anything else with a comma is read as CSV."""
+    suffix = path.suffix.lower()
+    if suffix in CSV_SUFFIXES:
+        return "csv"
+    if suffix in JSONL_SUFFIXES:
+        return "jsonl"
+    with path.open("rb") as f:
+        for raw in f:
+            first = raw.lstrip(b"\xef\xbb\xbf").strip()
+            if first:
+                return "jsonl" if first.startswith(b"{") or b"," not in first else "csv"
+    return "jsonl"
 
 
 def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
+    err = exc.errors(include_input=False, include_url=False)[0]
     where = ".".join(str(p) for p in err["loc"]) or "line"
-    return f"{where}: {err['type']}"
+    return f"{where}: {err['msg']}"[:160]
 
 
-def iter_jsonl(path: Path, start_offset: int = 0, start_line: int = 0) -> Iterator[Record]:
+def _jsonl_ticket(raw: bytes, default_tenant: str) -> Ticket:
+    """The fast path parses the line straight into a ticket; a line without a tenant gets
+    the default (as `paceline enqueue` does) on a second, slower parse."""
+    try:
+        return Ticket.model_validate_json(raw)
+    except ValidationError as exc:
+        if not any(e["loc"] == ("tenant_id",) and e["type"] == "missing" for e in exc.errors()):
+            raise
+    doc = json.loads(raw)
+    doc["tenant_id"] = default_tenant
+    return Ticket.model_validate(doc)
+
+
+def iter_jsonl(
+    path: Path, start_offset: int = 0, start_line: int = 0, default_tenant: str = "default"
+) -> Iterator[Record]:
     with path.open("rb") as f:
         f.seek(start_offset)
         offset, line_no = start_offset, start_line
@@ -54,7 +86,7 @@ def iter_jsonl(path: Path, start_offset: int = 0, start_line: int = 0) -> Iterat
             if not raw.strip():
                 continue
             try:
-                ticket = Ticket.model_validate_json(raw)
+                ticket = _jsonl_ticket(raw, default_tenant)
             except ValidationError as exc:
                 yield Record(line_no, offset, None, _first_error(exc))
                 continue
@@ -96,7 +128,9 @@ def iter_csv(
     csv.field_size_limit(CSV_FIELD_LIMIT)
     with path.open("rb") as f:
         lines = _CountingLines(f, 0, 0)
-        reader = csv.reader(lines)
+        # Strict: a stray quote is that row's error, and a quote never closed is the file's
+        # (read loosely, it would swallow every line after it into one field).
+        reader = csv.reader(lines, strict=True)
         try:
             header = next(reader)
         except StopIteration:
@@ -111,7 +145,12 @@ def iter_csv(
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield Record(first_line, lines.offset, None, f"csv: {type(exc).__name__}")
+                if "unexpected end of data" in str(exc):
+                    raise InputFileError(
+                        f"line {first_line}: a quote opened here is never closed (the rest "
+                        "of the file would be one field); fix the file and run again"
+                    ) from None
+                yield Record(first_line, lines.offset, None, f"csv: {exc}"[:160])
                 continue
             if not any(cell.strip() for cell in row):
                 continue
@@ -133,7 +172,7 @@ def open_records(
     start_line: int = 0,
 ) -> Iterator[Record]:
     if fmt == "jsonl":
-        return iter_jsonl(path, start_offset, start_line)
+        return iter_jsonl(path, start_offset, start_line, default_tenant)
     if mapping is None:
         raise MappingError("a CSV file needs --preset or --columns")
     return iter_csv(path, mapping, default_tenant, start_offset, start_line)

@@ -2,7 +2,8 @@
 
 The input is one JSON object (pretty-printed is fine) or JSONL, one ticket a line. Invalid
 lines are reported on stderr with their line numbers (never their content) and make the exit
-non-zero; the valid ones are still enqueued.
+non-zero; the valid ones are still enqueued. A job id is printed only once its message is on
+the queue (RabbitMQ: the broker confirmed it), and the broker is closed before the exit.
 """
 
 from __future__ import annotations
@@ -55,38 +56,42 @@ def enqueue(
     settings = settings_or_exit()
     try:
         text = sys.stdin.read() if file == "-" else Path(file).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"cannot read {file}: {type(exc).__name__}", Exit.USAGE)
-    import redis
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or type(exc).__name__}", Exit.USAGE)
+    except UnicodeDecodeError:
+        fail(f"cannot read {file}: not UTF-8 text", Exit.USAGE)
+    from dramatiq.errors import DramatiqError
+    from redis import RedisError
 
-    from producers.enqueue import Intake
+    from producers.enqueue import build_intake
     from shared.broker import build_broker
+    from shared.cli.failures import describe
     from shared.clock import SystemClock
-    from shared.keys import Keys
+    from shared.errors import DeliveryInFlight
     from shared.redis_client import make_redis
 
     client = make_redis(settings, max_connections=4)
-    intake = Intake(
-        broker=build_broker(settings),
-        client=client,
-        keys=Keys(settings.namespace),
-        clock=SystemClock(),
-        dedupe_window_s=settings.dedupe_window_s,
-    )
+    broker = build_broker(settings)
     report = Report()
-    for number, raw in iter_documents(text):
-        try:
-            ticket = parse_ticket(raw, settings.webhook_default_tenant)
-        except NotATicket as exc:
-            report.errors.append(f"line {number}: {exc}")
-            typer.echo(f"paceline: line {number}: {exc}", err=True)
-            continue
-        try:
-            submitted = intake.submit(ticket, Lane.LIVE)
-        except redis.RedisError as exc:
-            fail(f"line {number}: queue unavailable ({type(exc).__name__})", Exit.UNAVAILABLE)
-        report.job_ids.append(submitted.job_id)
-        typer.echo(submitted.job_id)
+    try:
+        intake = build_intake(settings, broker, client, SystemClock())
+        for number, raw in iter_documents(text):
+            try:
+                ticket = parse_ticket(raw, settings.webhook_default_tenant)
+            except NotATicket as exc:
+                report.errors.append(f"line {number}: {exc}")
+                typer.echo(f"paceline: line {number}: {exc}", err=True)
+                continue
+            try:
+                submitted = intake.submit(ticket, Lane.LIVE)
+            except (DeliveryInFlight, RedisError, DramatiqError) as exc:
+                message, code = describe(exc)
+                fail(f"line {number}: not enqueued: {message}", code)
+            report.job_ids.append(submitted.job_id)
+            typer.echo(submitted.job_id)
+    finally:
+        broker.close()
+        client.close()
     if report.errors:
         fail(f"{len(report.errors)} invalid, {len(report.job_ids)} enqueued", Exit.FAILED)
 

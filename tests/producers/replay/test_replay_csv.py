@@ -53,13 +53,14 @@ def test_zendesk_preset_maps_columns_and_keeps_multiline_bodies(
     # Then every row is one ticket with the mapped fields
     assert doc["enqueued"] == 40 and doc["invalid"] == 0
     tickets = {t["ticket_id"]: t for t in _queued(r, namespace)}
-    t = tickets["1007"]
+    t = tickets["zd-1007"]
     assert t["subject"] == "Refund for order 7"
     assert t["body"].startswith('Line one of 7\nline two, with "quotes", and a comma')
-    assert t["requester"] == {"id": "u-8", "email": "c7@example.com", "name": "Ann Example"}
+    assert t["requester"] == {"id": "zd-u-8", "email": "c7@example.com", "name": "Ann Example"}
     assert t["priority"] == "high" and t["tags"] == ["refund", "vip"]
     assert t["created_at"] == "2026-10-08T09:30:00Z"
-    assert t["event_id"] == "csv:1007" and t["tenant_id"] == "default"
+    assert t["event_id"] == "csv:zd-1007" and t["tenant_id"] == "default"
+    assert t["source"] == "zendesk"
 
 
 def test_csv_resume_seeks_past_the_header(tmp_path: Path, namespace: str, r: redis.Redis) -> None:
@@ -79,7 +80,7 @@ def test_csv_resume_seeks_past_the_header(tmp_path: Path, namespace: str, r: red
     assert second["resumed_from_offset"] == len(header_and_ten)
     assert second["read"] - first["read"] == 20
     ids = sorted(t["ticket_id"] for t in _queued(r, namespace))
-    expected = sorted({str(1000 + i) for i in range(30) if i < 9 or i >= 10})
+    expected = sorted({f"zd-{1000 + i}" for i in range(30) if i < 9 or i >= 10})
     assert ids == expected
 
 
@@ -105,13 +106,14 @@ def test_jira_repeated_labels_and_custom_columns(
     )
     doc = _replay(namespace, str(path), "--preset", "jira", "--columns", "tenant_id=Org")
     assert doc["enqueued"] == 2 and doc["invalid"] == 1 and doc["invalid_lines"] == [4]
-    tickets = {t["ticket_id"]: t for t in _queued(r, namespace)}
+    tickets = {t["ticket_id"].removeprefix("jira-"): t for t in _queued(r, namespace)}
     assert tickets["SUP-1"]["tags"] == ["login", "2fa"] and tickets["SUP-1"]["priority"] == "urgent"
     assert tickets["SUP-1"]["tenant_id"] == "globex"
     assert tickets["SUP-1"]["created_at"] == "2026-11-25T10:05:00Z"
     assert tickets["SUP-2"]["created_at"] == "2026-11-20T07:00:00Z"
     assert tickets["SUP-2"]["priority"] == "low"
-    assert sorted(queued_event_ids(r, Keys(namespace))) == ["csv:SUP-1", "csv:SUP-2"]
+    assert sorted(queued_event_ids(r, Keys(namespace))) == ["csv:jira-SUP-1", "csv:jira-SUP-2"]
+    assert doc["invalid_reasons"][0].startswith("line 4: created_at: Input should be a valid")
 
 
 def test_every_preset_names_a_ticket_id_and_known_fields() -> None:
