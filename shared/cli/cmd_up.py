@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
         stack = Stack()
         stop = stop_event()
         try:
-            redis_url = stack.ensure_redis(settings.redis_url)
+            redis_url = _redis(stack, settings)
             namespace = f"{settings.namespace}-demo" if demo else settings.namespace
             env = stack.env
             env.update(
@@ -47,6 +47,7 @@ def register(app: typer.Typer) -> None:
             )
             if demo:
                 _clear_namespace(redis_url, namespace)
+            sim_url = None
             if not settings.llm_base_url:
                 sim_port = free_port()
                 stack.start_paceline(
@@ -58,13 +59,22 @@ def register(app: typer.Typer) -> None:
                     "1",
                     ready_url=f"http://127.0.0.1:{sim_port}/v1/models",
                 )
-                env["PACELINE_LLM_BASE_URL"] = f"http://127.0.0.1:{sim_port}/v1"
+                sim_url = f"http://127.0.0.1:{sim_port}"
+                env["PACELINE_LLM_BASE_URL"] = f"{sim_url}/v1"
                 env.setdefault("PACELINE_LLM_API_KEY", SIM_KEY)
             if demo:
                 _import_demo_help_centre(env)
+            made: dict[str, str] = {}
             secret = settings.webhook_secret("generic")
-            secret_text = secret.decode() if secret else secrets.token_hex(16)
+            secret_text = (
+                secret.decode()
+                if secret
+                else made.setdefault("PACELINE_WEBHOOK_SECRET_GENERIC", secrets.token_hex(16))
+            )
             env["PACELINE_WEBHOOK_SECRET_GENERIC"] = secret_text
+            ops = settings.ops_token.get_secret_value() if settings.ops_token else None
+            ops_token = ops or made.setdefault("PACELINE_OPS_TOKEN", secrets.token_hex(16))
+            env["PACELINE_OPS_TOKEN"] = ops_token
             web_port = free_port() if (demo or port == 0) else port
             stack.start_paceline(
                 "webhook",
@@ -87,11 +97,16 @@ def register(app: typer.Typer) -> None:
                     err=True,
                 )
             webhook_url = f"http://127.0.0.1:{web_port}"
-            typer.echo(
-                f"paceline: stack up (namespace {namespace}, webhooks {webhook_url}, "
-                f"logs {stack.logs_dir})",
-                err=True,
-            )
+            for line in start_lines(
+                namespace=namespace,
+                webhook_url=webhook_url,
+                sim_url=sim_url,
+                made=made,
+                ops_token=ops_token,
+                redis_url=redis_url if redis_url != settings.redis_url else None,
+                logs_dir=stack.logs_dir,
+            ):
+                typer.echo(line, err=True)
             if demo:
                 _run_demo(stack, webhook_url, secret_text, redis_url, namespace, timeout_s, as_json)
             else:
@@ -109,6 +124,64 @@ def _history_installed() -> bool:
     import importlib.util
 
     return all(importlib.util.find_spec(m) is not None for m in ("sqlalchemy", "alembic"))
+
+
+def _redis(stack: Stack, settings: Settings) -> str:
+    """The Redis the stack runs on. A PACELINE_REDIS_URL that is set must answer: every other
+    command reads it too, so a private server in its place would split the two. Unset, the
+    default answers or a private redis-server starts (and its URL is printed to export)."""
+    from shared.cli.stack import redis_answers
+
+    if "redis_url" in settings.model_fields_set:
+        if not redis_answers(settings.redis_url):
+            fail(
+                f"PACELINE_REDIS_URL={mask_url(settings.redis_url)} does not answer; start that "
+                "Redis, or unset PACELINE_REDIS_URL to let paceline up start a private one",
+                Exit.UNAVAILABLE,
+            )
+        return settings.redis_url
+    return stack.ensure_redis(settings.redis_url)
+
+
+def start_lines(
+    *,
+    namespace: str,
+    webhook_url: str,
+    sim_url: str | None,
+    made: dict[str, str],
+    ops_token: str,
+    redis_url: str | None,
+    logs_dir: str,
+) -> list[str]:
+    """What an operator needs to use the stack from another terminal, one item a line."""
+    lines = [f"paceline: stack up (namespace {namespace}, logs {logs_dir})"]
+    lines.append(f"  webhooks   {webhook_url}/webhooks/<source>   (try: paceline send --example)")
+    for name, value in made.items():
+        lines.append(f"  generated  export {name}={value}")
+    if redis_url is not None:
+        lines.append(
+            f"  redis      export PACELINE_REDIS_URL={redis_url}   (a private redis-server)"
+        )
+    if sim_url is not None:
+        lines.append(f"  simulator  {sim_url}/v1   faults: POST {sim_url}/_sim/faults")
+    ops = (
+        f"{webhook_url}/ops?token={ops_token}"
+        if "PACELINE_OPS_TOKEN" in made
+        else (f"{webhook_url}/ops (bearer PACELINE_OPS_TOKEN)")
+    )
+    lines.append(f"  ops        {ops}")
+    return lines
+
+
+def mask_url(url: str) -> str:
+    """A URL with any password replaced, for messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":****@")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _clear_namespace(redis_url: str, namespace: str) -> None:
