@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from shared.money import MICROS_PER_USD
+from shared.money import MICROS_PER_USD, fmt_usd
 
 # Decimal places of `$` amounts, by what they are.
 BUDGET_PLACES = 4  # caps, spend, estimates, pace: a day's books
@@ -55,14 +54,8 @@ def safe_text(value: object) -> str:
 
 
 def usd(micros: int | None, places: int = BUDGET_PLACES) -> str:
-    """`$1,234.5678`: micro-dollars at a fixed precision, from the integer (no float digits)."""
-    if micros is None:
-        return "—"
-    amount = (Decimal(int(micros)) / MICROS_PER_USD).quantize(
-        Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP
-    )
-    sign = "-" if amount < 0 else ""
-    return f"{sign}${abs(amount):,.{places}f}"
+    """`$1,234.5678`: micro-dollars at a fixed precision; "—" for no amount."""
+    return "—" if micros is None else fmt_usd(micros, places)
 
 
 def local_iso(at_ms: int | float | None) -> str:

@@ -6,6 +6,7 @@ JSON. An `Outcome` is the one visible state an accepted ticket ends in (invarian
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -39,12 +40,30 @@ class Priority(StrEnum):
     URGENT = "urgent"
 
 
+def printable_id(value: str) -> str:
+    """An id must be printable: a control character, a bidi override or another invisible
+    format character in an id would reach every terminal and log line that shows it."""
+    for ch in value:
+        if unicodedata.category(ch) in _UNPRINTABLE:
+            raise ValueError(f"must not contain control or format characters (U+{ord(ch):04X})")
+    return value
+
+
+# Control, format (bidi overrides, zero-width), surrogate, private use, line/paragraph breaks.
+_UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
+
+
 class Requester(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     id: str = Field(min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=320)
     name: str | None = Field(default=None, max_length=200)
+
+    @field_validator("id")
+    @classmethod
+    def _printable_id(cls, value: str) -> str:
+        return printable_id(value)
 
 
 class Ticket(BaseModel):
@@ -65,6 +84,11 @@ class Ticket(BaseModel):
     source: str = "generic"
     # Thin vendor payloads (an id and little else) are marked so the worker can enrich them.
     needs_enrichment: bool = False
+
+    @field_validator("event_id", "ticket_id", "tenant_id")
+    @classmethod
+    def _printable_ids(cls, value: str) -> str:
+        return printable_id(value)
 
     @field_validator("callback_url")
     @classmethod

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 MICROS_PER_USD = 1_000_000
 
@@ -17,5 +17,11 @@ def micros_to_usd(micros: int) -> float:
     return round(micros / MICROS_PER_USD, 6)
 
 
-def fmt_usd(micros: int) -> str:
-    return f"${micros / MICROS_PER_USD:,.4f}"
+def fmt_usd(micros: int, places: int = 4) -> str:
+    """`$1,234.5678`: micro-dollars at a fixed precision, rounded half up from the integer
+    (never a float's own digits). shared/display.py says which precision goes where."""
+    amount = (Decimal(int(micros)) / MICROS_PER_USD).quantize(
+        Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP
+    )
+    sign = "-" if amount < 0 else ""
+    return f"{sign}${abs(amount):,.{places}f}"

@@ -22,6 +22,7 @@ from shared.metrics import Metrics
 from shared.pricing import PriceTable
 from shared.redis_client import make_redis
 from shared.settings import Settings, price_table
+from shared.stores.budget_pause import BudgetPause
 from shared.stores.circuit import ProviderCircuit
 from shared.stores.dead_letters import DeadLetter, DeadLetterRegistry
 from shared.stores.outcomes import OutcomeStore
@@ -52,7 +53,8 @@ class WorkerContext:
     circuit: ProviderCircuit
     limits: ProviderLimits
     replies: ReplySender
-    # Admission's gates that are not money, read in the admit's round trip.
+    # Admission's gates that are not money (the budget kill switch, the provider circuit and
+    # rate limits), read in the admit's round trip.
     gates: tuple[Gate, ...]
     # Every tenant's help centre, as this process last loaded it (refreshed on import).
     knowledge: Searcher
@@ -100,7 +102,7 @@ class WorkerContext:
             circuit=circuit,
             limits=limits,
             replies=ReplySender(settings, client, keys, http, clock),
-            gates=(circuit, limits),
+            gates=(BudgetPause(client, keys, clock), circuit, limits),
             knowledge=knowledge,
         )
         if with_agent:

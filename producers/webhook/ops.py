@@ -37,14 +37,16 @@ from producers.webhook.ops_month import MonthView, month_page, month_start
 from shared.broker import queue_prefix
 from shared.budget_status import budget_status
 from shared.clock import Clock, budget_day
+from shared.display import local_iso, safe_text, usd
 from shared.keys import Keys
 from shared.models import Lane
-from shared.money import fmt_usd
 from shared.settings import Settings, price_table
 from shared.stores.dead_letters import DLQFilter
 from shared.stores.gauges import StateGauges
 
 COOKIE = "paceline_ops"
+REFRESH_S = 30
+REFRESH_MIN_S = 5
 # Reasons are summed over at most this many entries, so a huge DLQ cannot stall the page.
 DLQ_SCAN_MAX = 20_000
 _PAGE = Template((Path(__file__).parent / "ops_page.html").read_text(encoding="utf-8"))
@@ -130,7 +132,8 @@ def mount_ops(
             return resp
         if not auth.allowed(request):
             return _refused(auth)
-        html = await run_in_threadpool(_render, settings, gauges, auth, "")
+        refresh_s = _refresh_s(request.query_params.get("refresh"))
+        html = await run_in_threadpool(_render, settings, gauges, auth, "", refresh_s)
         return _page(html)
 
     month_view = MonthView(settings)
@@ -169,6 +172,18 @@ def mount_ops(
         return _page(html, status)
 
 
+def _refresh_s(raw: str | None) -> int:
+    """The page reloads itself every `REFRESH_S` (quietly: no script, a meta refresh);
+    `?refresh=0` turns it off, `?refresh=N` sets N seconds (at least `REFRESH_MIN_S`)."""
+    if raw is None:
+        return REFRESH_S
+    try:
+        value = int(raw)
+    except ValueError:
+        return REFRESH_S
+    return 0 if value <= 0 else max(value, REFRESH_MIN_S)
+
+
 def _page(html: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(
         html,
@@ -193,15 +208,15 @@ def _requeue(
     if plan.tickets == 0:
         return 200, _notice(f"Nothing to requeue for <b>{r}</b> ({plan.stale} stale).")
     priced = (
-        f"{plan.tickets} tickets for <b>{r}</b>: estimated {fmt_usd(plan.worst_micros)} worst "
-        f"case (likely {fmt_usd(plan.likely_micros)}); the redrive lane may spend "
-        f"{fmt_usd(room['available_micros'])} today"
+        f"{plan.tickets} tickets for <b>{r}</b>: estimated {usd(plan.worst_micros)} worst "
+        f"case (likely {usd(plan.likely_micros)}); the redrive lane may spend "
+        f"{usd(room['available_micros'])} today"
     )
     if plan.worst_micros > room["available_micros"]:
         return 409, _notice(
-            f"Requeue refused: {priced} (ceiling {fmt_usd(room['ceiling_micros'])} - spent "
-            f"{fmt_usd(room['spent_micros'])} - reserved {fmt_usd(room['reserved_micros'])} - "
-            f"live reserve {fmt_usd(room['live_reserve_micros'])}).",
+            f"Requeue refused: {priced} (ceiling {usd(room['ceiling_micros'])} - spent "
+            f"{usd(room['spent_micros'])} - reserved {usd(room['reserved_micros'])} - "
+            f"live reserve {usd(room['live_reserve_micros'])}).",
             refused=True,
         )
     if not confirm:
@@ -230,16 +245,19 @@ def _requeue_form(reason: str, auth: OpsAuth, label: str, *, confirm: bool, id_:
     )
 
 
-def _render(settings: Settings, gauges: StateGauges, auth: OpsAuth, notice: str) -> str:
+def _render(
+    settings: Settings, gauges: StateGauges, auth: OpsAuth, notice: str, refresh_s: int = 0
+) -> str:
     books = budget_status(gauges.ledger, settings, gauges.clock)
     snap = gauges.snapshot()
     series = gauges.spend.hourly()
     ceiling = snap["ceiling_micros"]
     tenant_rows = (
         "".join(
-            f"<tr data-tenant='{escape(t, quote=True)}'><td>{escape(t)}</td>"
-            f"<td class='n'>${v['spent_usd']:.6f}</td><td class='n'>${v['reserved_usd']:.6f}</td>"
-            f"<td class='n'>${v['cap_usd']:.2f}</td></tr>"
+            f"<tr data-tenant='{escape(t, quote=True)}'><td>{escape(safe_text(t))}</td>"
+            f"<td class='n'>{usd(v['spent_micros'])}</td>"
+            f"<td class='n'>{usd(v['reserved_micros'])}</td>"
+            f"<td class='n'>{usd(v['cap_micros'])}</td></tr>"
             for t, v in books["tenants"].items()
         )
         or "<tr><td colspan='4'>no spend today</td></tr>"
@@ -254,7 +272,7 @@ def _render(settings: Settings, gauges: StateGauges, auth: OpsAuth, notice: str)
     reasons = Counter(e.reason for e in islice(entries, DLQ_SCAN_MAX))
     dlq_rows = (
         "".join(
-            f"<tr data-reason='{escape(reason, quote=True)}'><td>{escape(reason)}</td>"
+            f"<tr data-reason='{escape(reason, quote=True)}'><td>{escape(safe_text(reason))}</td>"
             f"<td class='n'>{n}</td><td>"
             f"{_requeue_form(reason, auth, 'Requeue…', confirm=False, id_='requeue-' + str(i))}"
             "</td></tr>"
@@ -266,19 +284,26 @@ def _render(settings: Settings, gauges: StateGauges, auth: OpsAuth, notice: str)
     circuit_row = (
         f"<tr><td class='state-{c['state']}'>{c['state']}</td><td class='n'>{c['opens']}</td>"
         f"<td class='n'>{c['window_ok']}</td><td class='n'>{c['window_err']}</td>"
-        f"<td class='n'>{c['retry_at_ms'] or '—'}</td></tr>"
+        f"<td>{escape(local_iso(c['retry_at_ms']))}</td></tr>"
     )
     return _PAGE.substitute(
+        refresh=f'<meta http-equiv="refresh" content="{refresh_s}">' if refresh_s else "",
+        refresh_note=(
+            f"Refreshes every {refresh_s} s (<a href='/ops?refresh=0'>stop</a>)."
+            if refresh_s
+            else "Not refreshing (<a href='/ops'>refresh every 30 s</a>)."
+        ),
+        rendered_at=escape(local_iso(gauges.clock.now_s() * 1000)),
         day=escape(books["day"]),
         timezone=escape(books["timezone"]),
         pacing=escape(books["pacing"]),
         notice=notice,
         form_token=auth.form_token,
-        spent_usd=fmt_usd(series[-1][1]),
-        reserved_usd=fmt_usd(snap["reserved"].get("global", 0)),
-        ceiling_usd=fmt_usd(ceiling),
-        pace_line_usd=f"${books['pace_line_usd']:,.4f}",
-        pace_rate_usd=fmt_usd(snap["pace_micros_per_hour"]),
+        spent_usd=usd(series[-1][1]),
+        reserved_usd=usd(snap["reserved"].get("global", 0)),
+        ceiling_usd=usd(ceiling),
+        pace_line_usd=usd(books["pace_line_micros"]),
+        pace_rate_usd=usd(snap["pace_micros_per_hour"]),
         circuit_state=escape(c["state"]),
         chart=spend_chart(series, ceiling, gauges.spend.hour_now()),
         tenant_rows=tenant_rows,

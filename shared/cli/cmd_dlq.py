@@ -12,15 +12,13 @@ did not send goes back, and it says what it did.
 from __future__ import annotations
 
 import json
-import re
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from shared.cli.common import Exit, fail, print_json, settings_or_exit
+from shared.cli.common import Exit, fail, parse_time_ms, print_json, settings_or_exit
 from shared.cli.dlq_progress import requeue_bar, stop_on_signals
 from shared.cli.output import print_table, show
 from shared.display import local_iso, safe_text, usd
@@ -42,23 +40,6 @@ Until = Annotated[str | None, typer.Option("--until", help="ISO time, epoch ms, 
 Text = Annotated[
     str | None, typer.Option("--text", help="Substring of reason, error or ticket id.")
 ]
-_AGO = re.compile(r"^(\d+)([smhd])$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_time_ms(value: str | None, now_s: float, name: str) -> int | None:
-    if value is None:
-        return None
-    ago = _AGO.match(value.strip())
-    if ago:
-        return int((now_s - int(ago.group(1)) * _UNIT_S[ago.group(2)]) * 1000)
-    if value.isdigit():
-        return int(value)
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        fail(f"{name}: not a time: {value!r} (ISO-8601, epoch ms, or 2h/30m/7d)", Exit.USAGE)
-    return int(parsed.timestamp() * 1000)
 
 
 def _filter(

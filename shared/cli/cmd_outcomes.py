@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from shared.cli.common import Exit, fail, print_json, settings_or_exit
+from shared.cli.common import Exit, fail, parse_time_ms, print_json, settings_or_exit
+from shared.cli.output import print_table, show
+from shared.display import TICKET_PLACES, local_iso, usd
 from shared.keys import Keys
 from shared.models import OutcomeStatus
 from shared.redis_client import make_redis
 from shared.stores.outcomes import OutcomeStore
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
+# `show`'s rows in this order, the rest by name.
+SHOW_FIRST = ("ticket_id", "tenant_id", "status", "reason", "lane", "model", "reply")
 
 
 def _store() -> OutcomeStore:
@@ -26,8 +28,8 @@ def register(app: typer.Typer) -> None:
     outcomes = typer.Typer(help="What happened to each ticket.", no_args_is_help=True)
     app.add_typer(outcomes, name="outcomes")
 
-    @outcomes.command()
-    def show(ticket_id: str, as_json: JsonOpt = False) -> None:
+    @outcomes.command("show")
+    def show_(ticket_id: str, as_json: JsonOpt = False) -> None:
         """One ticket's outcome."""
         outcome = _store().get(ticket_id)
         if outcome is None:
@@ -36,37 +38,53 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(doc)
             return
-        table = Table(show_header=False)
-        for key in sorted(doc):
-            table.add_row(key, str(doc[key]))
-        Console().print(table)
+        show(doc, title=f"ticket {ticket_id}", first=SHOW_FIRST)
 
     @outcomes.command("list")
     def list_(
         status: Annotated[OutcomeStatus | None, typer.Option(help="Only this status.")] = None,
+        tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+        since: Annotated[
+            str | None, typer.Option(help="Updated at/after: ISO time, epoch ms, or 2h/30m/7d ago.")
+        ] = None,
+        oldest_first: Annotated[
+            bool, typer.Option("--oldest-first", help="Oldest update first.")
+        ] = False,
         limit: Annotated[int, typer.Option(min=1)] = 1000,
         as_json: JsonOpt = False,
     ) -> None:
-        """Tickets and their status, oldest update first."""
+        """Tickets and their status, newest update first."""
+        import time
+
+        since_ms = parse_time_ms(since, time.time(), "--since")
         rows = []
-        for outcome in _store().iter_outcomes(status):
+        found = _store().iter_outcomes(status, newest_first=not oldest_first, since_ms=since_ms)
+        for outcome in found:
+            if tenant is not None and outcome.tenant_id != tenant:
+                continue
             rows.append(outcome.public())
             if len(rows) >= limit:
                 break
         if as_json:
             print_json(rows)
             return
-        table = Table("ticket", "status", "reason", "model", "cost $", "latency ms")
-        for row in rows:
-            table.add_row(
-                row["ticket_id"],
-                row["status"],
-                str(row["reason"] or ""),
-                str(row["model"] or ""),
-                f"{row['cost_usd']:.6f}",
-                str(row["latency_ms"] or ""),
-            )
-        Console().print(table)
+        print_table(
+            ("updated", "ticket", "tenant", "status", "reason", "model", "cost", "latency ms"),
+            [
+                (
+                    local_iso(row["updated_at_ms"]),
+                    row["ticket_id"],
+                    row["tenant_id"],
+                    row["status"],
+                    row["reason"],
+                    row["model"],
+                    usd(row["cost_micros"], TICKET_PLACES),
+                    row["latency_ms"],
+                )
+                for row in rows
+            ],
+            right=("cost", "latency ms"),
+        )
 
     @outcomes.command()
     def summary(as_json: JsonOpt = False) -> None:
@@ -75,7 +93,4 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(counts)
             return
-        table = Table("status", "tickets")
-        for key, n in counts.items():
-            table.add_row(key, str(n))
-        Console().print(table)
+        print_table(("status", "tickets"), list(counts.items()), right=("tickets",))

@@ -9,6 +9,8 @@ wrong · 4 a service is unreachable (Redis, the broker, the webhook app) · 5 re
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from enum import IntEnum
 from typing import Any, NoReturn
 
@@ -45,3 +47,23 @@ def settings_or_exit(**overrides: Any) -> Settings:
 
 def print_json(doc: Any) -> None:
     output.print_json(doc)
+
+
+_AGO = re.compile(r"^(\d+)([smhd])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_time_ms(value: str | None, now_s: float, name: str) -> int | None:
+    """`--since`/`--until`: ISO-8601 (naive: local time), epoch ms, or `2h`/`30m`/`7d` ago."""
+    if value is None:
+        return None
+    ago = _AGO.match(value.strip())
+    if ago:
+        return int((now_s - int(ago.group(1)) * _UNIT_S[ago.group(2)]) * 1000)
+    if value.isdigit():
+        return int(value)
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        fail(f"{name}: not a time: {value!r} (ISO-8601, epoch ms, or 2h/30m/7d)", Exit.USAGE)
+    return int(parsed.timestamp() * 1000)

@@ -99,21 +99,37 @@ class OutcomeStore:
         counts["total"] = sum(counts[s.value] for s in OutcomeStatus)
         return counts
 
-    def iter_ids(self, batch: int = 500) -> Iterator[str]:
-        """Ticket ids, oldest update first, in batches (never the whole index at once)."""
+    def iter_ids(
+        self, batch: int = 500, *, newest_first: bool = False, since_ms: int | None = None
+    ) -> Iterator[str]:
+        """Ticket ids by update time (oldest first unless `newest_first`), only those updated
+        at or after `since_ms`, in batches (never the whole index at once)."""
+        low = "-inf" if since_ms is None else str(since_ms)
         start = 0
         while True:
-            ids = cast(
-                list[str], self._r.zrange(self._keys.outcomes_index, start, start + batch - 1)
-            )
+            if newest_first:
+                page = self._r.zrevrangebyscore(
+                    self._keys.outcomes_index, "+inf", low, start=start, num=batch
+                )
+            else:
+                page = self._r.zrangebyscore(
+                    self._keys.outcomes_index, low, "+inf", start=start, num=batch
+                )
+            ids = cast(list[str], page)
             if not ids:
                 return
             yield from ids
             start += batch
 
-    def iter_outcomes(self, status: OutcomeStatus | None = None) -> Iterator[Outcome]:
+    def iter_outcomes(
+        self,
+        status: OutcomeStatus | None = None,
+        *,
+        newest_first: bool = False,
+        since_ms: int | None = None,
+    ) -> Iterator[Outcome]:
         ids: list[str] = []
-        for ticket_id in self.iter_ids():
+        for ticket_id in self.iter_ids(newest_first=newest_first, since_ms=since_ms):
             ids.append(ticket_id)
             if len(ids) >= 200:
                 yield from self._load(ids, status)

@@ -1,7 +1,9 @@
-"""Admission gates that are not money (the provider circuit, the provider's rate limits).
+"""Admission gates that are not money (the budget kill switch, the provider circuit, the
+provider's rate limits).
 
-The gates are stores in shared/stores/ (`ProviderCircuit`, `ProviderLimits`): their state is
-written where it is learnt (the agent's calls and responses) and read here.
+The gates are stores in shared/stores/ (`BudgetPause`, `ProviderCircuit`, `ProviderLimits`):
+their state is written where it is learnt (an operator's command, the agent's calls and
+responses) and read here.
 
 A gate splits its check in two so admission can send its reads in the admit's own round trip:
 `queue_reads` puts them on a pipeline, `decide` reads the replies. `check_gate` runs one gate

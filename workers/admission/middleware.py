@@ -119,7 +119,7 @@ class AdmissionMiddleware(Middleware):
         if not asks:
             return out
 
-        # Gates that are not money (the provider circuit, the provider's rate limits) read
+        # Gates that are not money (the kill switch, the provider circuit, its rate limits) read
         # their state in the admit's round trip; a closed gate parks the ticket and gives
         # back what was just admitted (rare: only while the provider is out or throttling).
         gates = ctx.gates
