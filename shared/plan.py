@@ -48,7 +48,7 @@ class PlanInput:
     rpm: int | None = None
     threads: int = 8
     latency_ms: int = 5_000
-    steps: int = 1
+    steps: Decimal | int = 1  # model calls per ticket; a mean may be fractional
     hours_per_day: Decimal = Decimal(24)
 
 
@@ -79,9 +79,14 @@ class Plan:
     rpm_needed: Fraction
     concurrency_needed: Fraction
     constraints: list[Constraint]
-    first_to_break: str
+    first_to_break: str  # the tightest limit, broken or not (`breaks` says which)
     first_breaks_at_rph: int
     working: list[str] = field(default_factory=list)
+
+    @property
+    def breaks(self) -> bool:
+        """Whether any limit is already broken at the planned load."""
+        return any(c.broken for c in self.constraints)
 
     @property
     def tokens_per_day(self) -> int:
@@ -114,7 +119,8 @@ def compute(p: PlanInput, prices: PriceTable) -> Plan:
     calls_per_ticket = Fraction(p.steps) * (1 + Fraction(p.retry_rate))
     requests = math.ceil(rph * Fraction(p.hours_per_day) * calls_per_ticket)
     w.append(
-        f"requests/day = {_n(rph)} req/h x {p.hours_per_day} h x {p.steps} call(s)/ticket"
+        f"requests/day = {_n(rph)} req/h x {p.hours_per_day} h x {_n(Fraction(p.steps))}"
+        " call(s)/ticket"
         f" x (1 + {p.retry_rate} retries) = {requests:,}"
     )
     tokens_in = requests * p.tokens_in
@@ -168,8 +174,13 @@ def compute(p: PlanInput, prices: PriceTable) -> Plan:
     ]
     first = min(constraints, key=lambda c: c.breaks_at_rph)
     breaks_at = math.floor(first.breaks_at_rph * rph)
-    state = "already broken" if first.broken else f"breaks at {breaks_at:,} req/h"
-    w.append(f"first to break: {first.name} ({state})")
+    if first.broken:
+        w.append(f"first to break: {first.name} (already broken at {_n(rph)} req/h)")
+    else:
+        w.append(
+            f"nothing breaks at {_n(rph)} req/h; the tightest limit is {first.name}, "
+            f"reached at {breaks_at:,} req/h"
+        )
     return Plan(
         requests_per_day=requests,
         input_tokens_per_day=tokens_in,

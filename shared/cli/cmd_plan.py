@@ -9,10 +9,16 @@ from typing import Any
 import typer
 
 from shared.cli.common import Exit, fail, print_json, settings_or_exit
+from shared.display import PLAN_PLACES, usd
 from shared.errors import SettingsError
-from shared.money import micros_to_usd
+from shared.money import MICROS_PER_USD
 from shared.plan import Plan, PlanInput, compute
-from shared.settings import price_table
+from shared.settings import Settings, price_table
+
+# Model calls per ticket when no outcome says otherwise (the agent here takes about three).
+DEFAULT_STEPS = 3
+MAX_STEPS = 50
+OBSERVED_TICKETS = 1000  # the newest outcomes the mean is taken over
 
 
 def _decimal(name: str, raw: str, *, low: Decimal, high: Decimal | None = None) -> Decimal:
@@ -33,18 +39,21 @@ def _f(value: Fraction) -> float:
 def plan_document(plan: Plan, inputs: PlanInput) -> dict[str, Any]:
     return {
         "model": inputs.model,
-        "cost_per_day_usd": micros_to_usd(plan.cost_per_day_micros),
-        "cost_per_month_usd": micros_to_usd(plan.cost_per_month_micros),
         "cost_per_day_micros": plan.cost_per_day_micros,
+        "cost_per_month_micros": plan.cost_per_month_micros,
         "tokens_per_day": plan.tokens_per_day,
         "input_tokens_per_day": plan.input_tokens_per_day,
         "cached_tokens_per_day": plan.cached_tokens_per_day,
         "output_tokens_per_day": plan.output_tokens_per_day,
         "requests_per_day": plan.requests_per_day,
+        "steps_per_ticket": _f(Fraction(inputs.steps)),
+        "ceiling_micros": inputs.ceiling_micros,
         "tpm_needed": plan.tpm_needed,
         "rpm_needed": _f(plan.rpm_needed),
         "concurrency_needed": _f(plan.concurrency_needed),
-        "first_to_break": plan.first_to_break,
+        # Named only when a limit is broken at this load; the tightest one is always given.
+        "first_to_break": plan.first_to_break if plan.breaks else None,
+        "tightest_limit": plan.first_to_break,
         "first_breaks_at_rph": plan.first_breaks_at_rph,
         "constraints": [
             {
@@ -61,33 +70,73 @@ def plan_document(plan: Plan, inputs: PlanInput) -> dict[str, Any]:
     }
 
 
-def _render(doc: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _render(doc: dict[str, Any], notes: list[str]) -> None:
+    from shared.cli.output import console, table
 
-    console = Console()
-    table = Table(title=f"paceline plan: {doc['model']}")
-    table.add_column("what")
-    table.add_column("value", justify="right")
-    table.add_row("requests/day", f"{doc['requests_per_day']:,}")
-    table.add_row("tokens/day", f"{doc['tokens_per_day']:,}")
-    table.add_row("cost/day", f"${doc['cost_per_day_usd']:,.2f}")
-    table.add_row("cost/30 days", f"${doc['cost_per_month_usd']:,.2f}")
-    console.print(table)
-    limits = Table(title="constraints (first to break is marked)")
-    for col in ("constraint", "needed", "limit", "breaks at req/h", "state"):
-        limits.add_column(col)
+    out = console()
+    for note in notes:
+        out.print(note, style="dim")
+    out.print(
+        table(
+            ("what", "value"),
+            [
+                ("requests/day", f"{doc['requests_per_day']:,}"),
+                ("model calls/ticket", f"{doc['steps_per_ticket']:g}"),
+                ("tokens/day", f"{doc['tokens_per_day']:,}"),
+                ("cost/day", usd(doc["cost_per_day_micros"], PLAN_PLACES)),
+                ("cost/30 days", usd(doc["cost_per_month_micros"], PLAN_PLACES)),
+                ("daily ceiling", usd(doc["ceiling_micros"], PLAN_PLACES)),
+            ],
+            title=f"paceline plan: {doc['model']}",
+            right=("value",),
+        )
+    )
+    rows = []
     for c in doc["constraints"]:
-        mark = " <- first" if c["name"] == doc["first_to_break"] else ""
         needed, limit = c["needed"], c["limit"]
         if c["unit"] == "micros/day":
-            needed, limit = f"${needed / 1e6:,.2f}/day", f"${limit / 1e6:,.2f}/day"
+            needed = usd(int(needed), PLAN_PLACES) + "/day"
+            limit = usd(int(limit), PLAN_PLACES) + "/day"
+        mark = " <- first to break" if c["name"] == doc["first_to_break"] else ""
         state = "BROKEN" if c["broken"] else "ok"
-        limits.add_row(c["name"] + mark, str(needed), str(limit), f"{c['breaks_at_rph']:,}", state)
-    console.print(limits)
-    console.print("[bold]working[/bold]")
+        rows.append((c["name"] + mark, needed, limit, f"{c['breaks_at_rph']:,}", state))
+    out.print(table(("limit", "needed", "limit value", "reached at req/h", "state"), rows))
+    if doc["first_to_break"] is None:
+        out.print(
+            f"nothing breaks at this load; the tightest limit is {doc['tightest_limit']}, "
+            f"reached at {doc['first_breaks_at_rph']:,} req/h"
+        )
+    out.print("working")
     for line in doc["working"]:
-        console.print("  " + line, markup=False, highlight=False, soft_wrap=True)
+        out.print("  " + line)
+
+
+def _live(settings: Settings) -> tuple[int | None, Decimal | None, str | None]:
+    """(the live ceiling override, the observed mean of model calls per ticket, a problem):
+    what `budget set` and the outcomes say, when Redis answers."""
+    import redis
+
+    from shared.keys import Keys
+    from shared.redis_client import make_redis
+    from shared.stores.outcomes import OutcomeStore
+
+    client = make_redis(settings, max_connections=2)
+    try:
+        raw = client.hget(Keys(settings.namespace).caps, "global")
+        calls = []
+        for outcome in OutcomeStore(client, Keys(settings.namespace)).iter_outcomes(
+            newest_first=True
+        ):
+            if outcome.llm_calls > 0:
+                calls.append(outcome.llm_calls)
+            if len(calls) >= OBSERVED_TICKETS:
+                break
+    except redis.RedisError as exc:
+        return None, None, f"Redis unreachable ({type(exc).__name__})"
+    finally:
+        client.close()
+    mean = (Decimal(sum(calls)) / len(calls)).quantize(Decimal("0.01")) if calls else None
+    return (int(str(raw)) if raw else None), mean, None
 
 
 def register(app: typer.Typer) -> None:
@@ -102,27 +151,64 @@ def register(app: typer.Typer) -> None:
         batch: bool = typer.Option(False, "--batch", help="Price at the Batch API's half price."),
         tpm: int | None = typer.Option(None, "--tpm", min=1, help="Provider tokens/minute."),
         rpm: int | None = typer.Option(None, "--rpm", min=1, help="Provider requests/minute."),
-        threads: int = typer.Option(8, "--threads", min=1, help="Worker threads in total."),
-        latency_ms: int = typer.Option(5000, "--latency-ms", min=1, help="Seconds per call x1000."),
-        steps: int = typer.Option(1, "--steps", min=1, help="LLM calls per ticket."),
+        threads: int = typer.Option(
+            8, "--threads", min=1, max=100_000, help="Worker threads in total."
+        ),
+        latency_ms: int = typer.Option(
+            5000, "--latency-ms", min=1, max=600_000, help="Milliseconds per model call."
+        ),
+        steps: str | None = typer.Option(
+            None,
+            "--steps",
+            help="Model calls per ticket (default: the mean of recent outcomes, else 3).",
+        ),
         hours_per_day: str = typer.Option("24", "--hours-per-day", help="Hours of traffic a day."),
-        ceiling_usd: str | None = typer.Option(None, "--ceiling-usd", help="Default: settings."),
+        ceiling_usd: str | None = typer.Option(
+            None, "--ceiling-usd", help="Default: the live ceiling (budget set), else settings."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
         """What a load costs per day and month, and which limit breaks first."""
         settings = settings_or_exit()
-        ceiling = (
-            _decimal("ceiling-usd", ceiling_usd, low=Decimal("0.000001"))
-            if ceiling_usd is not None
-            else settings.daily_ceiling_usd
-        )
+        notes: list[str] = []
+        live_ceiling, observed, problem = (None, None, None)
+        if ceiling_usd is None or steps is None:
+            live_ceiling, observed, problem = _live(settings)
+            if problem:
+                notes.append(f"{problem}: using the settings' ceiling and {DEFAULT_STEPS} calls")
+        if ceiling_usd is not None:
+            ceiling_micros = int(
+                _decimal("ceiling-usd", ceiling_usd, low=Decimal("0.000001")) * MICROS_PER_USD
+            )
+        elif live_ceiling is not None:
+            ceiling_micros = live_ceiling
+            notes.append(
+                f"ceiling {usd(live_ceiling, PLAN_PLACES)}: the live override (budget set)"
+            )
+        else:
+            ceiling_micros = settings.ceiling_micros
+        if steps is not None:
+            per_ticket = _decimal("steps", steps, low=Decimal(1), high=Decimal(MAX_STEPS))
+        elif observed is not None:
+            per_ticket = max(observed, Decimal(1))
+            notes.append(f"{per_ticket} model calls per ticket: the mean of recent outcomes")
+        else:
+            per_ticket = Decimal(DEFAULT_STEPS)
+            if not problem:
+                notes.append(f"{DEFAULT_STEPS} model calls per ticket (no outcomes yet; --steps)")
+        if tokens_in > settings.context_window_tokens:
+            fail(
+                f"--tokens-in: {tokens_in:,} is more than the model's context window "
+                f"({settings.context_window_tokens:,}, PACELINE_CONTEXT_WINDOW_TOKENS)",
+                Exit.USAGE,
+            )
         inputs = PlanInput(
-            rph=_decimal("rph", rph, low=Decimal(0)),
+            rph=_decimal("rph", rph, low=Decimal("0.001"), high=Decimal(10**7)),
             tokens_in=tokens_in,
             tokens_out=tokens_out,
             model=model,
-            ceiling_micros=int(ceiling * 1_000_000),
-            retry_rate=_decimal("retry-rate", retry_rate, low=Decimal(0), high=Decimal(10)),
+            ceiling_micros=ceiling_micros,
+            retry_rate=_decimal("retry-rate", retry_rate, low=Decimal(0), high=Decimal(1)),
             cache_hit_rate=_decimal(
                 "cache-hit-rate", cache_hit_rate, low=Decimal(0), high=Decimal(1)
             ),
@@ -131,9 +217,9 @@ def register(app: typer.Typer) -> None:
             rpm=rpm,
             threads=threads,
             latency_ms=latency_ms,
-            steps=steps,
+            steps=per_ticket,
             hours_per_day=_decimal(
-                "hours-per-day", hours_per_day, low=Decimal(0), high=Decimal(24)
+                "hours-per-day", hours_per_day, low=Decimal("0.1"), high=Decimal(24)
             ),
         )
         try:
@@ -144,9 +230,9 @@ def register(app: typer.Typer) -> None:
             prices.price(model)  # dated snapshots resolve to their family; anything else raises
         except SettingsError:
             fail(f"unknown model {model!r} (known: {', '.join(prices.models())})", Exit.USAGE)
-        plan = compute(inputs, prices)
-        doc = plan_document(plan, inputs)
+        doc = plan_document(compute(inputs, prices), inputs)
+        doc["notes"] = notes
         if as_json:
             print_json(doc)
         else:
-            _render(doc)
+            _render(doc, notes)

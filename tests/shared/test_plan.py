@@ -12,7 +12,12 @@ from shared.cli import cmd_plan
 from shared.plan import PlanInput, compute
 from shared.pricing import PriceTable
 
-SEED = ["--rph", "200", "--tokens-in", "2000", "--tokens-out", "500", "--model", "gpt-4-turbo"]
+# The post's load: 200 model calls an hour (one per ticket), priced against a $50 ceiling
+# given here, so no live override or outcome of whoever runs the tests counts.
+SEED = [
+    "--rph", "200", "--tokens-in", "2000", "--tokens-out", "500", "--model", "gpt-4-turbo",
+    "--steps", "1", "--ceiling-usd", "50",
+]  # fmt: skip
 
 
 def _app() -> typer.Typer:
@@ -127,3 +132,74 @@ def test_bad_numbers_are_usage_errors() -> None:
     assert result.exit_code == 2 and "--cache-hit-rate" in result.stderr
     result = _run(*SEED[2:], "--rph", "lots")
     assert result.exit_code == 2 and "--rph" in result.stderr
+
+
+def _cli_json(namespace: str, *args: str) -> dict[str, Any]:
+    from tests.shared.cli.helpers import clean_env, paceline
+
+    done = paceline("plan", *args, "--json", env=clean_env(namespace))
+    assert done.returncode == 0, done.stderr
+    doc: dict[str, Any] = json.loads(done.stdout)
+    return doc
+
+
+def test_steps_default_to_the_observed_mean_else_three_and_the_live_ceiling_counts(
+    namespace: str, r: Any
+) -> None:
+    from shared.keys import Keys
+    from shared.models import Outcome, OutcomeStatus
+    from shared.stores.outcomes import OutcomeStore
+
+    load = ["--rph", "10", "--tokens-in", "1000", "--tokens-out", "100", "--model", "gpt-4o-mini"]
+    # Given no outcomes yet: 3 calls a ticket, and it says so
+    doc = _cli_json(namespace, *load)
+    assert doc["steps_per_ticket"] == 3 and doc["requests_per_day"] == 10 * 24 * 3
+    assert any("3 model calls per ticket" in n for n in doc["notes"])
+    # Given answered tickets that took 2, 3 and 4 calls, and a live ceiling of $7
+    store = OutcomeStore(r, Keys(namespace))
+    for i, calls in enumerate((2, 3, 4)):
+        store.force(
+            Outcome(ticket_id=f"T-{i}", status=OutcomeStatus.ANSWERED, llm_calls=calls,
+                    updated_at_ms=1_000 + i)
+        )  # fmt: skip
+    r.hset(Keys(namespace).caps, "global", 7_000_000)
+    # Then the plan uses their mean and the live ceiling, and says so
+    doc = _cli_json(namespace, *load)
+    assert doc["steps_per_ticket"] == 3.0 and doc["ceiling_micros"] == 7_000_000
+    assert any("mean of recent outcomes" in n for n in doc["notes"])
+    assert any("live override" in n for n in doc["notes"])
+    # And --steps still wins
+    assert _cli_json(namespace, *load, "--steps", "1.5")["requests_per_day"] == 360
+
+
+def test_first_to_break_is_named_only_when_something_breaks(namespace: str) -> None:
+    light = ["--rph", "1", "--tokens-in", "100", "--tokens-out", "10", "--model", "gpt-4o-mini",
+             "--steps", "1", "--ceiling-usd", "50"]  # fmt: skip
+    doc = _cli_json(namespace, *light)
+    assert doc["first_to_break"] is None and doc["tightest_limit"]
+    from tests.shared.cli.helpers import clean_env, paceline
+
+    text = paceline("plan", *light, env=clean_env(namespace)).stdout
+    assert "first to break" not in text and "nothing breaks at this load" in text
+    heavy = _cli_json(namespace, *SEED)
+    assert heavy["first_to_break"] == "daily_ceiling"
+
+
+def test_out_of_range_inputs_are_refused(namespace: str) -> None:
+    from tests.shared.cli.helpers import clean_env, paceline
+
+    for extra in (
+        ["--retry-rate", "10"],
+        ["--steps", "0"],
+        ["--hours-per-day", "25"],
+        ["--tokens-in", "10000000"],
+    ):
+        args = list(SEED)
+        if extra[0] in args:
+            i = args.index(extra[0])
+            args[i : i + 2] = extra
+        else:
+            args += extra
+        done = paceline("plan", *args, env=clean_env(namespace))
+        assert done.returncode == 2, (extra, done.stdout)
+        assert extra[0] in done.stderr and len(done.stderr.strip().splitlines()) == 1
