@@ -12,11 +12,11 @@ from typing import Annotated, Any
 
 import redis
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from shared.cli.common import Exit, fail, print_json, settings_or_exit
-from shared.money import micros_to_usd
+from shared.cli.output import console, table
+from shared.display import PLAN_PLACES, usd
+from shared.money import MICROS_PER_USD
 from shared.redis_client import make_redis
 
 CHART_WIDTH = 50
@@ -68,11 +68,11 @@ def register(app: typer.Typer) -> None:
             "mode": MODE,
             "with_replay": with_replay,
             "demand_x": demand_x,
-            "ceiling_usd": micros_to_usd(shown.ceiling_micros),
-            "burst_usd": micros_to_usd(shown.burst_micros),
-            "spent_usd": micros_to_usd(shown.spent_micros),
+            "ceiling_micros": shown.ceiling_micros,
+            "burst_micros": shown.burst_micros,
+            "spent_micros": shown.spent_micros,
             "spent_pct": round(100 * shown.spent_micros / shown.ceiling_micros, 2),
-            "max_ahead_of_pace_usd": micros_to_usd(shown.max_ahead_micros),
+            "max_ahead_of_pace_micros": shown.max_ahead_micros,
             "live_arrived": shown.live_arrived,
             "live_admitted": len(shown.live_waits_ms),
             "replay_admitted": shown.replay_admitted,
@@ -90,52 +90,56 @@ def register(app: typer.Typer) -> None:
         _print(doc)
 
 
+def headline(doc: dict[str, Any]) -> str:
+    """The run in one line, first: what was served, handed off, waited, and spent."""
+    p95 = doc["live_wait_p95_s"]
+    shown = p95["with_replay"] if doc["with_replay"] else p95["without_replay"]
+    return (
+        f"served {doc['live_admitted']:,} of {doc['live_arrived']:,} live tickets, "
+        f"handed off {doc.get('handed_off', 0):,}, p95 first response {shown:.0f} s, "
+        f"spent {usd(doc['spent_micros'], PLAN_PLACES)} of "
+        f"{usd(doc['ceiling_micros'], PLAN_PLACES)} ({doc['spent_pct']}%)"
+    )
+
+
 def _print(doc: dict[str, Any]) -> None:
-    console = Console()
-    table = Table(
-        title=f"simulated day, {doc['demand_x']}x demand "
+    out = console()
+    out.print(headline(doc))
+    title = (
+        f"simulated day, {doc['demand_x']}x demand "
         f"({'with' if doc['with_replay'] else 'without'} replay)"
     )
-    for col in (
-        "hour",
-        "spent $",
-        "total $",
-        "pace line $",
-        "admitted",
-        "deferred",
-        "degraded",
-        "replay",
-        "parked",
-    ):
-        table.add_column(col, justify="right")
-    for h in doc["hours"]:
-        table.add_row(
-            str(h["hour"]),
+    columns = ("hour", "spent $", "total $", "pace line $", "admitted", "deferred",
+               "degraded", "replay", "parked")  # fmt: skip
+    rows = [
+        (
+            h["hour"],
             f"{h['spent_usd']:.2f}",
             f"{h['cumulative_usd']:.2f}",
             f"{h['pace_line_usd']:.2f}",
-            str(h["admitted"]),
-            str(h["deferred"]),
-            str(h["degraded"]),
-            str(h["replay_admitted"]),
-            str(h["parked"]),
+            h["admitted"],
+            h["deferred"],
+            h["degraded"],
+            h["replay_admitted"],
+            h["parked"],
         )
-    console.print(table)
-    console.print(_chart(doc), markup=False, highlight=False)
+        for h in doc["hours"]
+    ]
+    out.print(table(columns, rows, title=title, right=columns))
+    out.print(_chart(doc))
     p95 = doc["live_wait_p95_s"]
-    console.print(
-        f"spent ${doc['spent_usd']:.2f} of ${doc['ceiling_usd']:.2f} ({doc['spent_pct']}%), "
-        f"at most ${doc['max_ahead_of_pace_usd']:.2f} ahead of the pace line "
-        f"(burst ${doc['burst_usd']:.2f}); live p95 wait {p95['without_replay']:.0f} s without "
-        f"replay, {p95['with_replay']:.0f} s with; alerts: {', '.join(doc['alerts']) or 'none'}",
-        markup=False,
+    out.print(
+        f"at most {usd(doc['max_ahead_of_pace_micros'], PLAN_PLACES)} ahead of the pace line "
+        f"(burst {usd(doc['burst_micros'], PLAN_PLACES)}); live p95 wait "
+        f"{p95['without_replay']:.0f} s without replay, {p95['with_replay']:.0f} s with; "
+        f"alerts: {', '.join(doc['alerts']) or 'none'}"
     )
-    console.print(f"[{doc['mode']}; {doc['elapsed_s']} s]", markup=False, highlight=False)
+    out.print(f"[{doc['mode']}; {doc['elapsed_s']} s]")
 
 
 def _chart(doc: dict[str, Any]) -> str:
     """Cumulative spend per hour as bars; '|' marks the pace line."""
-    ceiling = doc["ceiling_usd"] or 1.0
+    ceiling = doc["ceiling_micros"] / MICROS_PER_USD or 1.0
     lines = ["cumulative spend ('#') against the pace line ('|'):"]
     for h in doc["hours"]:
         bar = int(CHART_WIDTH * h["cumulative_usd"] / ceiling)

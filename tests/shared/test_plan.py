@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -203,3 +204,24 @@ def test_out_of_range_inputs_are_refused(namespace: str) -> None:
         done = paceline("plan", *args, env=clean_env(namespace))
         assert done.returncode == 2, (extra, done.stdout)
         assert extra[0] in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_simulate_prints_its_headline_first_and_whole_headers_through_a_pipe(
+    namespace: str,
+) -> None:
+    from tests.shared.cli.helpers import clean_env, paceline
+
+    args = ("simulate", "--hours", "2", "--step-s", "300")
+    done = paceline(*args, env=clean_env(namespace))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert re.match(
+        r"served [\d,]+ of [\d,]+ live tickets, handed off [\d,]+, p95 first response \d+ s, "
+        r"spent \$[\d,]+\.\d\d of \$50\.00",
+        lines[0],
+    ), lines[0]
+    header = next(ln for ln in lines if "hour" in ln)
+    for name in ("spent $", "total $", "pace line $", "admitted", "deferred", "parked"):
+        assert name in header, header
+    doc = json.loads(paceline(*args, "--json", env=clean_env(namespace)).stdout)
+    assert doc["spent_usd"] == doc["spent_micros"] / 1_000_000
