@@ -11,6 +11,7 @@ import typer
 from shared.cli.common import Exit, fail, settings_or_exit
 from shared.cli.signals import stop_event
 from shared.models import Lane
+from shared.settings import Settings
 
 
 def _child(threads: int, lanes: list[str] | None) -> None:
@@ -47,6 +48,7 @@ def register(app: typer.Typer) -> None:
             except ValueError:
                 fail(f"--queues: unknown lane in {queues}; use live, redrive, replay", Exit.USAGE)
         n_threads = threads or settings.worker_threads
+        _require_redis(settings)
         if processes == 1:
             _child(n_threads, lanes)
             return
@@ -63,3 +65,14 @@ def register(app: typer.Typer) -> None:
             child.join(timeout=30)
             if child.is_alive():
                 child.kill()
+
+
+def _require_redis(settings: Settings) -> None:
+    """A worker that starts without its Redis would only log connection errors: say so once
+    and stop (a supervisor restarts it). Later outages are ridden out, not fatal."""
+    from shared.cli.stack import redis_answers
+
+    if not redis_answers(settings.redis_url):
+        fail(
+            "Redis is unreachable at PACELINE_REDIS_URL; the worker did not start", Exit.UNAVAILABLE
+        )

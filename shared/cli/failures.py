@@ -13,6 +13,27 @@ from shared.display import safe_text
 from shared.errors import PacelineError, SettingsError
 
 
+def _click_exceptions() -> list[Any]:
+    """click's exception module, and typer's own copy of click where typer vendors one: a
+    usage error may come from either, depending on the typer release."""
+    import typer.exceptions
+
+    found: list[Any] = [click.exceptions, typer.exceptions]
+    try:
+        import typer._click.exceptions as vendored
+
+        found.append(vendored)
+    except ImportError:
+        pass
+    return found
+
+
+def click_errors(name: str) -> tuple[type[BaseException], ...]:
+    """Every class of that name in those modules (none is an empty tuple: catches nothing)."""
+    found = (getattr(module, name, None) for module in _click_exceptions())
+    return tuple({cls for cls in found if isinstance(cls, type)})
+
+
 def _one_line(text: Any) -> str:
     return " ".join(safe_text(text).split()) or "no detail"
 
@@ -42,7 +63,7 @@ def describe(exc: BaseException) -> tuple[str, Exit]:
     """The line and the exit code for an error no command handled itself."""
     import redis
 
-    if isinstance(exc, KeyboardInterrupt | click.Abort):
+    if isinstance(exc, (KeyboardInterrupt, *click_errors("Abort"))):
         return "interrupted", Exit.INTERRUPTED
     if isinstance(exc, SettingsError):
         return _one_line(exc), Exit.CONFIG
@@ -70,7 +91,8 @@ def describe(exc: BaseException) -> tuple[str, Exit]:
     )
 
 
-def usage_line(exc: click.UsageError) -> str:
+def usage_line(exc: Any) -> str:
     """A click usage error as one line naming the command and where its help is."""
-    path = exc.ctx.command_path if exc.ctx is not None else "paceline"
+    ctx = getattr(exc, "ctx", None)
+    path = ctx.command_path if ctx is not None else "paceline"
     return f"{path}: {_one_line(exc.format_message())} (see {path} --help)"

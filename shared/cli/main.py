@@ -12,7 +12,6 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
-import click
 import typer
 
 # Each module exposes `register(app)`. Imports are cheap: heavy work happens inside commands.
@@ -82,21 +81,21 @@ def build_app() -> typer.Typer:
 
 def run(argv: list[str] | None = None) -> int:
     """Run one command; returns its exit code (the table in shared/cli/common.py)."""
-    from shared.cli.failures import describe, usage_line
+    from shared.cli.failures import click_errors, describe, usage_line
 
     args = sys.argv[1:] if argv is None else argv
     command = typer.main.get_command(build_app())
     try:
         code = command.main(args=args, prog_name="paceline", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
-        typer.echo(exc.format_message())
+    except click_errors("NoArgsIsHelpError") as exc:
+        typer.echo(exc.format_message())  # type: ignore[attr-defined]
         return 2
-    except click.UsageError as exc:
+    except click_errors("UsageError") as exc:
         typer.echo(f"paceline: {usage_line(exc)}", err=True)
         return 2
-    except click.ClickException as exc:
-        typer.echo(f"paceline: {exc.format_message()}", err=True)
-        return exc.exit_code
+    except click_errors("ClickException") as exc:
+        typer.echo(f"paceline: {exc.format_message()}", err=True)  # type: ignore[attr-defined]
+        return int(exc.exit_code)  # type: ignore[attr-defined]
     except BrokenPipeError:
         return 0  # the reader (`| head`) has what it wanted
     except BaseException as exc:
