@@ -72,3 +72,28 @@ def test_every_command_is_in_the_readme() -> None:
     assert names, "no commands found"
     missing = sorted(n for n in names if not re.search(rf"\b{re.escape(n)}\b", readme))
     assert not missing, f"commands not in README.md: {missing}"
+
+
+# A setting's name as the code spells it: `PACELINE_` and the rest in capitals.
+_SETTING = re.compile(r"\bPACELINE_[A-Z][A-Z0-9_]*[A-Z0-9]\b")
+
+
+def test_every_setting_the_code_reads_is_in_the_readme_or_the_settings_page() -> None:
+    """Every field of `Settings`, and every `PACELINE_*` name the code spells out (in a message,
+    a child's environment, a hint), must be findable where an operator looks: the README or
+    docs/settings.md. A new setting left out of both fails here."""
+    documented = text_of(README, ROOT / "docs" / "settings.md")
+    names = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    for package in ("shared", "producers", "workers"):
+        for path in (ROOT / package).rglob("*.py"):
+            names |= set(_SETTING.findall(path.read_text(encoding="utf-8")))
+    secret = f"{ENV_PREFIX}WEBHOOK_SECRET_"
+    missing = sorted(
+        name
+        for name in names
+        if name not in documented
+        and not (name.startswith(secret) and f"{secret}<SOURCE>" in documented)
+    )
+    assert not missing, (
+        f"settings the code reads, missing from README.md and docs/settings.md: {missing}"
+    )

@@ -55,9 +55,9 @@ def _first_ctrl_c_stops(stop: threading.Event) -> Iterator[None]:
 
 
 def _print_summary(doc: dict[str, Any]) -> None:
-    from rich.console import Console
+    from shared.cli.output import console as make_console
 
-    console = Console(stderr=False, highlight=False, markup=False)
+    console = make_console()
     state = "interrupted (run again to resume)" if doc["interrupted"] else "done"
     if doc["dry_run"]:
         state = "dry run, nothing enqueued"
@@ -71,7 +71,8 @@ def _print_summary(doc: dict[str, Any]) -> None:
         if est and doc["dry_run"]
         else ("enqueued", doc["enqueued"])
     )
-    console.print(f"replay {doc['name']}: {state}; tenant {safe_text(doc.get('tenant'))}")
+    tenant = f"; tenant {safe_text(doc['tenant'])}" if doc.get("tenant") else ""
+    console.print(f"replay {doc['name']}: {state}{tenant}")
     console.print(
         f"  read {doc['read']:,} · {verb} {count:,}"
         f" · duplicates {doc['duplicates']:,} · skipped by filter {doc['skipped_by_filter']:,}"
@@ -157,6 +158,7 @@ def register(app: typer.Typer) -> None:
             tenant or settings.webhook_default_tenant,
         )  # fmt: skip
         doc = _run(run, dry_run, rate, restart, as_json, post_replies)
+        doc["tenant"] = tenant
         if fmt is None and kind == "jsonl" and doc["read"] and doc["invalid"] == doc["read"]:
             doc["hint"] = "no line was a JSON ticket: if this file is CSV, add --format csv"
         if as_json:
@@ -233,7 +235,7 @@ def _run(
             broker.close()
         client.close()
     doc = _document(summary, settings, estimate_document(estimator))
-    doc["tenant"] = run.tenant
+    doc["rows_without_tenant_get"] = run.tenant
     doc["post_replies"] = post_replies
     return doc
 
@@ -259,10 +261,11 @@ def _progress(file: Path, start: int, quiet: bool) -> Iterator[ProgressFn | None
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     total = file.stat().st_size
+    err = Console(stderr=True)
     with Progress(
         "[progress.description]{task.description}", BarColumn(),
         TextColumn("{task.fields[rows]:,} rows"), TimeRemainingColumn(),
-        transient=True, console=Console(stderr=True),
+        transient=True, console=err, disable=not err.is_terminal,
     ) as progress:  # fmt: skip
         task = progress.add_task("replay", total=total, completed=start, rows=0)
 

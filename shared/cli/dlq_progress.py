@@ -51,14 +51,16 @@ def requeue_bar(total: int, worst_micros: int, *, quiet: bool) -> Iterator[Step 
         TimeRemainingColumn,
     )
 
+    err = Console(stderr=True)
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[spent]}"),
         TimeRemainingColumn(),
-        console=Console(stderr=True),
+        console=err,
         transient=True,
+        disable=not err.is_terminal,  # a log or a pipe gets the summary line, not frames
     ) as bar:
         sent = [0]
         of = usd(worst_micros)
