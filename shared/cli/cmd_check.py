@@ -59,14 +59,13 @@ def register(app: typer.Typer) -> None:
 
 
 def _table(rows: list[Row], elapsed_ms: int) -> None:
-    from rich.console import Console
-    from rich.table import Table
+    from rich.text import Text
 
-    marks = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "fail": "[red]FAIL[/]"}
-    table = Table(title=f"paceline check ({elapsed_ms} ms)", title_justify="left")
-    table.add_column("check")
-    table.add_column("")
-    table.add_column("detail", overflow="fold")
-    for row in rows:
-        table.add_row(row.name, marks[row.status], row.detail)
-    Console().print(table)
+    from shared.cli.output import print_table
+
+    marks = {"ok": ("ok", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "red")}
+    print_table(
+        ("check", "", "detail"),
+        [(row.name, Text(*marks[row.status]), row.detail) for row in rows],
+        title=f"paceline check ({elapsed_ms} ms)",
+    )

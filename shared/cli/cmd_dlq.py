@@ -21,7 +21,7 @@ import typer
 from shared.cli.common import Exit, fail, parse_time_ms, print_json, settings_or_exit
 from shared.cli.dlq_progress import requeue_bar, stop_on_signals
 from shared.cli.output import print_table, show
-from shared.display import local_iso, safe_text, usd
+from shared.display import both_units, local_iso, safe_text, usd
 from shared.money import usd_to_micros
 
 if TYPE_CHECKING:
@@ -339,7 +339,8 @@ def register(app: typer.Typer) -> None:
         n = 0
         try:
             for entry in rd.select(ids or [], flt):
-                fh.write(json.dumps(entry.model_dump(mode="json"), sort_keys=True) + "\n")
+                doc = both_units(entry.model_dump(mode="json"))
+                fh.write(json.dumps(doc, sort_keys=True) + "\n")
                 n += 1
         finally:
             if out:

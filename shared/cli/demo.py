@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from shared.models import Outcome, OutcomeStatus
 from shared.stores.outcomes import OutcomeStore
@@ -109,7 +108,7 @@ def summarise(
         "prompt_tokens": sum(o.prompt_tokens for o in outcomes),
         "completion_tokens": sum(o.completion_tokens for o in outcomes),
         "llm_calls": sum(o.llm_calls for o in outcomes),
-        "cost_usd": round(sum(o.cost_micros for o in outcomes) / 1e6, 6),
+        "cost_micros": sum(o.cost_micros for o in outcomes),
         "latency_p50_ms": _pct(latencies, 50),
         "latency_p95_ms": _pct(latencies, 95),
         "answered_pct": round(100 * counts.get("answered", 0) / max(len(fed.accepted), 1), 1),
@@ -131,25 +130,25 @@ def _pct(sorted_values: list[int], pct: int) -> int | None:
 
 
 def print_summary(doc: dict[str, Any]) -> None:
-    table = Table(title="paceline demo", show_header=False)
-    for key in (
-        "accepted",
-        "duplicates_dropped",
-        "answered",
-        "escalated",
-        "parked",
-        "rejected",
-        "dead_lettered",
-        "pending",
-        "llm_calls",
-        "prompt_tokens",
-        "completion_tokens",
-        "cost_usd",
-        "latency_p50_ms",
-        "latency_p95_ms",
-        "answered_pct",
-        "labels_matched",
-        "elapsed_s",
-    ):
-        table.add_row(key, str(doc.get(key)))
-    Console().print(table)
+    from shared.cli.output import print_table
+    from shared.display import BUDGET_PLACES, usd
+
+    rows = [
+        (key, doc.get(key))
+        for key in (
+            "accepted", "duplicates_dropped", "answered", "escalated", "parked", "rejected",
+            "dead_lettered", "pending", "llm_calls", "prompt_tokens", "completion_tokens",
+        )
+    ]  # fmt: skip
+    rows.append(("cost", usd(doc.get("cost_micros"), BUDGET_PLACES)))
+    rows += [
+        (key, doc.get(key))
+        for key in (
+            "latency_p50_ms",
+            "latency_p95_ms",
+            "answered_pct",
+            "labels_matched",
+            "elapsed_s",
+        )
+    ]
+    print_table(("what", "value"), rows, title="paceline demo")
