@@ -91,7 +91,7 @@ def run(argv: list[str] | None = None) -> int:
         typer.echo(exc.format_message())  # type: ignore[attr-defined]
         return 2
     except click_errors("UsageError") as exc:
-        typer.echo(f"paceline: {usage_line(exc)}", err=True)
+        typer.echo(usage_line(exc), err=True)
         return 2
     except click_errors("ClickException") as exc:
         typer.echo(f"paceline: {exc.format_message()}", err=True)  # type: ignore[attr-defined]

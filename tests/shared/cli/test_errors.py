@@ -40,6 +40,7 @@ NEEDS_REDIS: list[tuple[str, ...]] = [
     ("simulate", "--hours", "1"),
     ("worker",),
     ("scheduler",),
+    ("archive",),
 ]
 
 
