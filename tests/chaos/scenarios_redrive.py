@@ -20,7 +20,9 @@ from tests.chaos.tally import Result, statuses, wait_final
 from tests.chaos.traffic import Sender, sample_tickets
 from tests.helpers import CallbackReceiver
 
-# Tickets requeued per second by the paced runs (each interrupted well before it ends).
+# Tickets requeued per second by the paced runs Ctrl-C interrupts. The SIGKILL runs go unpaced
+# and are killed as soon as they have sent something, so a kill often lands between taking an
+# entry and sending it (which strands it in flight for the next run to put back).
 PACE_PER_S = 6.0
 LEASE_WAIT_S = 6.0  # a killed run's lease lapses in 5 s; its stranded entries then come back
 
@@ -29,6 +31,14 @@ def _queued(stack: ChaosStack) -> Counter[str]:
     """Ticket id -> messages for it on the redrive lane (more than one is a double send)."""
     key = f"{stack.keys.dramatiq_queue(Lane.REDRIVE.queue_name)}.msgs"
     return Counter(json.loads(m)["args"][0]["ticket_id"] for m in stack.client.hvals(key))
+
+
+def _until_sent(stack: ChaosStack, count: int, timeout_s: float) -> None:
+    """Poll (tightly) until `count` messages are on the redrive lane."""
+    key = f"{stack.keys.dramatiq_queue(Lane.REDRIVE.queue_name)}.msgs"
+    deadline = time.monotonic() + timeout_s
+    while stack.client.hlen(key) < count and time.monotonic() < deadline:
+        time.sleep(0.001)
 
 
 def _requeue(stack: ChaosStack, *args: str) -> subprocess.Popen[str]:
@@ -45,7 +55,7 @@ def _requeue(stack: ChaosStack, *args: str) -> subprocess.Popen[str]:
 
 
 def redrive_interrupts(res: Result, redis_url: str, smoke: bool, deadline_s: float) -> None:
-    n, rounds = (24, 4) if smoke else (60, 8)
+    n, rounds = (24, 4) if smoke else (120, 10)
     rng = random.Random(27)
     stack = ChaosStack("redrive", redis_url, workers=1, threads=4)
     with CallbackReceiver() as cb:
@@ -67,12 +77,19 @@ def redrive_interrupts(res: Result, redis_url: str, smoke: bool, deadline_s: flo
             registry = DeadLetterRegistry(stack.client, stack.keys)
             dry = _requeue(stack, "--dry-run", "--json").communicate(timeout=60)[0]
             per_ticket = json.loads(dry)["estimated_usd"] / max(n, 1)
-            rate = f"{per_ticket * 3600 * PACE_PER_S:.6f}"
+            stranded = 0
             # When paced requeues are interrupted, alternately by Ctrl-C and by SIGKILL
             for i in range(rounds):
                 sig = signal.SIGINT if i % 2 == 0 else signal.SIGKILL
-                proc = _requeue(stack, "--usd-per-hour", rate)
-                time.sleep(rng.uniform(0.6, 1.6))
+                before = sum(_queued(stack).values())
+                if sig == signal.SIGINT:
+                    proc = _requeue(
+                        stack, "--usd-per-hour", f"{per_ticket * 3600 * PACE_PER_S:.6f}"
+                    )
+                    time.sleep(rng.uniform(0.6, 1.6))
+                else:
+                    proc = _requeue(stack)
+                    _until_sent(stack, before + rng.randint(1, 3), 20)
                 proc.send_signal(sig)
                 out, err = proc.communicate(timeout=30)
                 if sig == signal.SIGINT:
@@ -81,6 +98,7 @@ def redrive_interrupts(res: Result, redis_url: str, smoke: bool, deadline_s: flo
                         proc.returncode == 0 or "interrupted" in out, f"silent Ctrl-C: {out!r}"
                     )
                 else:
+                    stranded += stack.client.hlen(stack.keys.dlq_inflight)
                     time.sleep(LEASE_WAIT_S)
                 sent = _queued(stack)
                 res.expect(
@@ -92,6 +110,7 @@ def redrive_interrupts(res: Result, redis_url: str, smoke: bool, deadline_s: flo
                     f"round {i} ({signal.Signals(sig).name}): {sum(sent.values())} sent, "
                     f"{registry.size()} dead, {flying} in flight"
                 )
+            res.notes.append(f"{stranded} entries stranded in flight by the kills")
             # And a last run finishes the rest
             time.sleep(LEASE_WAIT_S)
             out, err = _requeue(stack, "--json").communicate(timeout=120)
