@@ -41,6 +41,8 @@ NEEDS_REDIS: list[tuple[str, ...]] = [
     ("worker",),
     ("scheduler",),
     ("archive",),
+    ("kb", "list", "--tenant", "acme"),
+    ("kb", "search", "refund", "--tenant", "acme"),
 ]
 
 
