@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dramatiq
 import redis
@@ -28,6 +29,7 @@ from shared.keys import TICKET_RETENTION_S, Keys
 from shared.messages import ticket_message
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.settings import Settings
+from shared.stores.demand import DEMAND_TTL_S, DemandStore
 from shared.stores.outcomes import OutcomeStore
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ def build_intake(
         clock=clock,
         dedupe_window_s=settings.dedupe_window_s,
         queue_prefix=queue_prefix(settings),
+        tz=settings.tz,
     )
 
 
@@ -79,6 +82,7 @@ class Intake:
         dedupe_window_s: int,
         queue_prefix: str | None = None,
         direct_redis: bool | None = None,
+        tz: ZoneInfo | None = None,
     ) -> None:
         self._broker = broker
         self._r = client
@@ -86,6 +90,8 @@ class Intake:
         self._clock = clock
         self._window_s = dedupe_window_s
         self._outcomes = OutcomeStore(client, keys)
+        # Live arrivals by hour of the budget day (PACELINE_TIMEZONE): the forecast's input.
+        self._demand = DemandStore(client, keys, tz or ZoneInfo("UTC"))
         self._queue_prefix = queue_prefix
         if direct_redis is None:
             direct_redis = shares_redis(broker, client)
@@ -107,7 +113,9 @@ class Intake:
         in the same script, a RabbitMQ publish waits for the broker's confirm."""
         dedupe_key = self._keys.dedupe(ticket.source, delivery_id or ticket.event_id)
         queue = f"{self._queue_prefix}.{lane.queue_name}" if self._queue_prefix else None
-        message = ticket_message(ticket, lane, queue_name=queue, **(options or {}))
+        message = ticket_message(
+            ticket, lane, queue_name=queue, at_ms=now_ms(self._clock), **(options or {})
+        )
         if self._direct:
             return self._submit_direct(ticket, lane, dedupe_key, message)
         # The claim starts short and is stretched to the full window only once the message is
@@ -141,7 +149,11 @@ class Intake:
             self._r.delete(dedupe_key)
             raise
         try:
-            self._r.set(dedupe_key, message.message_id, ex=self._window_s)
+            pipe = self._r.pipeline(transaction=False)
+            pipe.set(dedupe_key, message.message_id, ex=self._window_s)
+            if lane is Lane.LIVE:
+                self._demand.count_arrivals(self._clock.now_s(), pipe=pipe)
+            pipe.execute()
         except redis.RedisError:
             # The message is queued; a later duplicate is still caught by the outcome store.
             log.warning("dedupe claim not extended; it expires in %ss", CLAIM_TTL_S)
@@ -163,6 +175,7 @@ class Intake:
         queued = message.copy(options={"redis_message_id": redis_id})
         k = self._keys
         dq = k.dramatiq_queue(message.queue_name)
+        arrivals, hour = self._demand.arrival_field(at_ms / 1000)
         ok, job_id = self._intake(
             keys=[
                 dedupe_key,
@@ -171,6 +184,7 @@ class Intake:
                 k.outcomes_counts,
                 dq,
                 dq + ".msgs",
+                arrivals,
             ],
             args=[
                 message.message_id,
@@ -182,6 +196,8 @@ class Intake:
                 TICKET_RETENTION_S,
                 redis_id,
                 queued.encode(),
+                hour if lane is Lane.LIVE else "",
+                DEMAND_TTL_S,
             ],
         )
         if int(ok) == -1:

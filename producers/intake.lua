@@ -3,9 +3,10 @@
 -- No window exists in which a claim is taken but the message is not queued: a crash leaves
 -- either nothing (the vendor's retry is accepted) or all three.
 -- KEYS: 1 dedupe key, 2 ticket hash, 3 outcomes index, 4 outcome counts,
---       5 dramatiq queue list, 6 dramatiq queue messages hash
+--       5 dramatiq queue list, 6 dramatiq queue messages hash, 7 the day's live arrivals hash
 -- ARGV: 1 job id, 2 dedupe window s, 3 event id, 4 outcome doc, 5 now ms, 6 ticket id,
---       7 ticket ttl s, 8 redis message id, 9 encoded message
+--       7 ticket ttl s, 8 redis message id, 9 encoded message, 10 the arrival's hour field
+--       ("" for replay and redrive: only live demand is forecast), 11 arrivals ttl s
 -- Returns {1, job id} when queued, {0, first job id} for a duplicate delivery, {-1, claim}
 -- when the general path (RabbitMQ, or a process that died mid-way) holds an unconfirmed claim.
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[2])) == false then
@@ -26,4 +27,8 @@ end
 -- As dramatiq's dispatch.lua "enqueue".
 redis.call('HSET', KEYS[6], ARGV[8], ARGV[9])
 redis.call('RPUSH', KEYS[5], ARGV[8])
+if ARGV[10] ~= '' then
+  redis.call('HINCRBY', KEYS[7], ARGV[10], 1)
+  redis.call('EXPIRE', KEYS[7], tonumber(ARGV[11]))
+end
 return {1, ARGV[1]}

@@ -45,12 +45,20 @@ def queue_for(lane: Lane, namespace: str | None = None) -> str:
 
 
 def ticket_message(
-    ticket: Ticket, lane: Lane, *, queue_name: str | None = None, **options: Any
+    ticket: Ticket,
+    lane: Lane,
+    *,
+    queue_name: str | None = None,
+    at_ms: int | None = None,
+    **options: Any,
 ) -> dramatiq.Message[Any]:
-    return dramatiq.Message(
+    """The message for `ticket`; `at_ms` (the injected clock's now) stamps when it was
+    accepted, which the live lane's SLO counts from (dramatiq's default is the wall clock)."""
+    message: dramatiq.Message[Any] = dramatiq.Message(
         queue_name=queue_name or lane.queue_name,
         actor_name=actor_for(lane),
         args=(ticket.to_message(),),
         kwargs={"lane": lane.value},
         options=dict(options),
     )
+    return message if at_ms is None else message.copy(message_timestamp=at_ms)

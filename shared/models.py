@@ -140,6 +140,8 @@ class Outcome(BaseModel):
     status: OutcomeStatus
     reason: str | None = None
     reply: str | None = None
+    # Who a hand-off went to (workers/admission/handoff.py's `escalation_target`).
+    escalation_target: str | None = None
     model: str | None = None
     llm_calls: int = 0
     steps: int = 0

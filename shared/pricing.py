@@ -26,6 +26,10 @@ from shared.money import usd_to_micros
 
 TOKENS_PER_PRICE_UNIT = 1_000_000
 BATCH_DISCOUNT_PCT = 50
+# A typical ticket's usage (all its calls): what models are compared by before settled
+# calls say better (the ladder's order at start, the forecast's first guess).
+TYPICAL_PROMPT_TOKENS = 6_000
+TYPICAL_COMPLETION_TOKENS = 600
 
 
 @dataclass(frozen=True)
@@ -164,6 +168,11 @@ class PriceTable:
         fresh = usage.prompt_tokens - cached
         numerator = fresh * p.input + cached * p.cached_input + usage.completion_tokens * p.output
         return _ceil_div(numerator, TOKENS_PER_PRICE_UNIT)
+
+    def typical_ticket_micros(self, model: str) -> int:
+        """What a typical ticket costs on `model` (uncached): for comparing models."""
+        usage = Usage(TYPICAL_PROMPT_TOKENS, 0, TYPICAL_COMPLETION_TOKENS)
+        return self.cost_micros(model, usage)
 
     def worst_case_micros(self, model: str, prompt_tokens: int, max_completion_tokens: int) -> int:
         """An upper bound: every prompt token billed uncached, every output token produced."""

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # How far ahead of the even pace spend may run, as a share of the day's ceiling.
     pace_burst_pct: int = Field(default=5, ge=1, le=100)
     reservation_lease_s: int = Field(default=180, ge=5)
+    # The live lane's first-response SLO, and what happens to a live ticket the pace cannot
+    # serve within it (docs/slo.md): the cheapest ladder model, a hand-off, or waiting.
+    live_max_wait_s: int = Field(default=900, ge=1)
+    over_slo: Literal["cheapest", "handoff", "wait"] = "cheapest"
 
     # --- the agent ---------------------------------------------------------------------
     max_steps: int = Field(default=6, ge=1, le=50)
@@ -208,6 +212,17 @@ class Settings(BaseSettings):
             raise ValueError("PACELINE_AZURE_ENDPOINT: required when PACELINE_LLM_PROVIDER=azure")
         return self
 
+    @model_validator(mode="after")
+    def _slo_outlasts_the_agent(self) -> Settings:
+        # A ticket admitted at once may still take the agent's whole deadline to answer.
+        if self.live_max_wait_s <= self.ticket_deadline_s:
+            raise ValueError(
+                f"PACELINE_LIVE_MAX_WAIT_S: {self.live_max_wait_s} s is not longer than the "
+                f"agent's own deadline (PACELINE_TICKET_DEADLINE_S={self.ticket_deadline_s:g}): "
+                "no first response could be promised within it"
+            )
+        return self
+
     # --- derived values (never stored as floats) ---------------------------------------
     @property
     def tz(self) -> ZoneInfo:
@@ -313,8 +328,25 @@ def price_table(settings: Settings) -> PriceTable:
 
 def require_priced_models(settings: Settings) -> PriceTable:
     """Every model the configuration can use has a price, or SettingsError naming the setting
-    and the model: a process stops at start rather than dead-lettering every ticket later."""
+    and the model: a process stops at start rather than dead-lettering every ticket later.
+    The ladder must also step down: its cheapest model may not cost more than the default."""
     prices = price_table(settings)
     for setting_name, models in settings.configured_models.items():
         prices.require_priced(models, setting_name)
+    require_ladder_steps_down(settings, prices)
     return prices
+
+
+def require_ladder_steps_down(settings: Settings, prices: PriceTable) -> None:
+    """SettingsError when the ladder's cheapest model costs more per typical ticket than the
+    default: stepping down it would spend more, not less."""
+    ladder = [m for m in settings.ladder if m != settings.model]
+    if not ladder:
+        return
+    default = prices.typical_ticket_micros(settings.model)
+    cheapest = min(ladder, key=prices.typical_ticket_micros)
+    if prices.typical_ticket_micros(cheapest) > default:
+        raise SettingsError(
+            f"PACELINE_MODEL_LADDER: its cheapest model {cheapest!r} costs more per ticket "
+            f"than PACELINE_MODEL {settings.model!r}; list cheaper models after the default"
+        )

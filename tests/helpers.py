@@ -155,6 +155,7 @@ def worker_intake(worker: Any, dedupe_window_s: int = 600) -> Any:
         keys=ctx.keys,
         clock=ctx.clock,
         dedupe_window_s=dedupe_window_s,
+        tz=ctx.settings.tz,
     )
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import redis
+
 from shared.errors import AdmissionError, BudgetError, InvalidTicket, PermanentError, TransientError
 from shared.history.emit import thread_messages
 from shared.ledger import ReservationBudget
@@ -102,13 +104,40 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
     # unless it asked), 3. record, 4. close
     if may_post_reply(lane, message.options):
         ctx.replies.send(ticket, outcome)
-    ctx.outcomes.finalize(outcome, thread_messages(ticket, outcome))
+    recorded = ctx.outcomes.finalize(outcome, thread_messages(ticket, outcome))
     _close(ctx, opts, rid)
+    if recorded:
+        _record_demand(ctx, lane, outcome)
     log.info(
         "ticket %s",
         outcome.status.value,
         extra={"ticket_id": ticket.ticket_id, "tenant_id": ticket.tenant_id, "reservation_id": rid},
     )
+
+
+def _record_demand(ctx: WorkerContext, lane: Lane, outcome: Outcome) -> None:
+    """What the forecast learns from: the run's cost and usage by model, and a live ticket's
+    first response against the SLO. Best effort: the ticket is already answered."""
+    now_s = ctx.clock.now_s()
+    pipe = ctx.redis.pipeline(transaction=False)
+    if outcome.llm_calls and outcome.model:
+        ctx.demand.record_run(
+            pipe,
+            now_s,
+            outcome.model,
+            cost_micros=outcome.cost_micros,
+            prompt_tokens=outcome.prompt_tokens,
+            cached_tokens=outcome.cached_tokens,
+            completion_tokens=outcome.completion_tokens,
+        )
+    if lane is Lane.LIVE and outcome.latency_ms is not None:
+        ctx.demand.record_first_response(
+            pipe, now_s, outcome.latency_ms, ctx.settings.live_max_wait_s, handoff=False
+        )
+    try:
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("demand not recorded: %s", type(exc).__name__)
 
 
 def _base_outcome(ticket: Ticket, lane: Lane, message: Any, rid: str | None) -> Outcome:

@@ -25,12 +25,14 @@ from shared.settings import Settings, price_table
 from shared.stores.budget_pause import BudgetPause
 from shared.stores.circuit import ProviderCircuit
 from shared.stores.dead_letters import DeadLetter, DeadLetterRegistry
+from shared.stores.demand import DemandStore
 from shared.stores.outcomes import OutcomeStore
 from shared.stores.parking import ParkingLot
 from shared.stores.provider_limits import ProviderLimits
 from shared.telemetry import report_dead_letter
 from workers.admission.gates import Gate
 from workers.admission.releases import PendingReleases
+from workers.admission.slo import SloPolicy
 from workers.agent.llm import Completion, LLMClient
 from workers.agent.runner import Agent
 from workers.agent.tools import ToolBox
@@ -58,6 +60,9 @@ class WorkerContext:
     gates: tuple[Gate, ...]
     # Every tenant's help centre, as this process last loaded it (refreshed on import).
     knowledge: Searcher
+    # Live demand (the forecast's input) and the live lane's first-response SLO.
+    demand: DemandStore
+    slo: SloPolicy
     # One Sentry event per dead letter (a no-op while Sentry is off).
     report_dead_letter: Callable[[DeadLetter], object] = report_dead_letter
     agent: Agent | None = None
@@ -104,6 +109,8 @@ class WorkerContext:
             replies=ReplySender(settings, client, keys, http, clock),
             gates=(BudgetPause(client, keys, clock), circuit, limits),
             knowledge=knowledge,
+            demand=DemandStore(client, keys, settings.tz),
+            slo=SloPolicy.from_settings(settings),
         )
         if with_agent:
             ctx.agent = build_agent(

@@ -37,7 +37,9 @@ def register(app: typer.Typer) -> None:
             client.ping()
         except redis.ConnectionError:
             fail(f"Redis is not reachable at {settings.redis_url}", Exit.UNAVAILABLE)
-        sched = Scheduler(settings, clock=SystemClock(), client=client, lease_ms=lease_ms)
+        sched = Scheduler(
+            settings, clock=SystemClock(), client=client, lease_ms=lease_ms, tick_s=interval_s
+        )
         log.info("scheduler started", extra={"instance": sched.lease.instance_id})
         sched.run(stop, interval_s=interval_s)
         log.info("scheduler stopped", extra={"instance": sched.lease.instance_id})

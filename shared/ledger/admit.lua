@@ -13,9 +13,14 @@
 --       10 pacing ("even"|"off"), 11 burst micros, 12 tight pct, 13 held retry ms,
 --       14 reservation TTL s, 15 a count of reservations to close first, then their ids,
 --       then a count of tickets, then per ticket: ticket key, new reservation id, tenant
---       scope ("tenant:<id>"), user scope ("user:<tenant>:<id>"), lane, event id, the
---       index of its outcome hash in KEYS (0: none), a count of candidates, then per
+--       scope ("tenant:<id>"), user scope ("user:<tenant>:<id>"), lane ("live", "redrive",
+--       "replay", or "slo": a live ticket past its SLO asking for the cheapest model), event
+--       id, the index of its outcome hash in KEYS (0: none), a count of candidates, then per
 --       candidate: model, full micros, min micros
+-- The live plan (shared/stores/live_plan.py) is read from the pace hash with the bucket; while
+-- it is fresh, live tickets run on its rung only and take a whole envelope from the bucket or
+-- wait (a sliver at the bottom of the bucket is how a ticket runs dry mid-answer), replay and
+-- redrive leave its reserve, and an "slo" ticket may borrow its slack from the bucket.
 -- Returns {reservations that could not be closed, then per ticket
 --          {decision, reservation id, grant, model, reason, until_ms, reused}, or
 --          {'error', message} when that ticket's part failed (nothing of it was written)}
@@ -67,7 +72,7 @@ end
 -- values kept here and written at the end are exact; only closing a reservation (the reap
 -- before a refusal) writes the same hashes directly, and it runs after `flush` and is
 -- followed by `load`.
-local caps, books, by_ticket, pace = {}, {}, {}, nil
+local caps, books, by_ticket, pace, plan = {}, {}, {}, nil, nil
 local cap_num = {}  -- a scope's cap as a number, parsed once a batch
 local books_fresh = false
 local dirty_books, is_dirty, new_tickets, new_leases = {}, {}, {}, {}
@@ -110,10 +115,16 @@ local function load(from)
   books_fresh = not books['spent:global'] and not books['reserved:global']
   for f, v in pairs(books) do books[f] = (v or 0) + 0 end
   hmget_into(KEYS[4], tf, by_ticket)
+  local b = redis.call('HMGET', KEYS[2], 'tokens', 'frac', 'updated_ms', 'rate', 'rate_set_ms',
+    'plan_ms', 'live_rung', 'live_reserve', 'live_wait_ms', 'live_slack')
   if pacing then
-    local b = redis.call('HMGET', KEYS[2], 'tokens', 'frac', 'updated_ms', 'rate', 'rate_set_ms')
     pace = {tokens = (b[1] or burst) + 0, frac = (b[2] or 0) + 0, updated_ms = b[3],
       rate = (b[4] or -1) + 0, rate_set_ms = (b[5] or 0) + 0, rate_used = 0}
+  end
+  plan = nil
+  if b[6] and now - b[6] <= 120000 then
+    plan = {rung = (b[7] or 0) + 0, reserve = (b[8] or 0) + 0, wait = (b[9] or 0) + 0,
+      slack = (b[10] or 0) + 0}
   end
 end
 
@@ -187,7 +198,8 @@ end
 -- The decision for one ticket: every cap and the pace, from the values above.
 local function decide(a, n)
   local ticket, tscope, user_scope = ARGV[a], ARGV[a + 2], ARGV[a + 3]
-  local live = ARGV[a + 4] == 'live'
+  local slo = ARGV[a + 4] == 'slo'
+  local live = slo or ARGV[a + 4] == 'live'
   local paused = caps['paused:' .. tscope]
   if paused and paused + 0 > now then
     return {'defer', '', 0, '', 'tenant_paused', paused + 0, 0}
@@ -197,7 +209,11 @@ local function decide(a, n)
   local cap_u = cap_for(user_scope, 'user:*', ARGV[8])
   -- Replay and redrive never touch the share of the ceiling kept for live tickets.
   local lane_cap_g = cap_g
-  if not live then lane_cap_g = math.floor(cap_g * (100 - reserve_pct) / 100) end
+  if not live then
+    lane_cap_g = math.floor(cap_g * (100 - reserve_pct) / 100)
+    -- ... nor what the live plan says the rest of the day's live tickets need.
+    if plan and cap_g - plan.reserve < lane_cap_g then lane_cap_g = cap_g - plan.reserve end
+  end
 
   local kind_g = 'global'
   if not live then kind_g = 'live_reserve' end
@@ -240,18 +256,33 @@ local function decide(a, n)
     bucket_avail = tokens
     -- Live keeps a share of the burst too, so a replay cannot empty the bucket ahead of it.
     if not live then bucket_avail = tokens - math.floor(burst * reserve_pct / 100) end
+    -- A live ticket past its SLO may run the bucket into debt by the day's slack (bounded by
+    -- the burst); the refill pays it back, and the caps above still bound the day.
+    if slo and plan then bucket_avail = tokens + math.min(plan.slack, burst) end
   end
 
-  -- Degrade before refusing: when the bucket is low, start from the next cheaper model.
-  local first = 1
-  if pacing and n > 1 and tokens * 100 < burst * ARGV[12] then first = 2 end
-  for i = first, n do
+  -- Degrade before refusing: when the bucket is low, start from the next cheaper model. Under
+  -- a fresh plan the live lane runs on the planned rung only, with whole envelopes.
+  local first, last = 1, n
+  local whole = live and plan ~= nil
+  if whole and not slo then
+    first = plan.rung + 1
+    if first > n then first = n end
+    last = first
+  elseif pacing and n > 1 and tokens * 100 < burst * ARGV[12] then
+    first = 2
+  end
+  for i = first, last do
     local base = a + 8 + (i - 1) * 3
     local model, full, min = ARGV[base], ARGV[base + 1] + 0, ARGV[base + 2] + 0
     local grant = full
     if avail < grant then grant = avail end
-    if bucket_avail ~= nil and bucket_avail < grant then grant = bucket_avail end
-    if grant >= min then
+    local room = true
+    if bucket_avail ~= nil then
+      if whole and bucket_avail < math.min(full, burst) then room = false end
+      if bucket_avail < grant then grant = bucket_avail end
+    end
+    if room and grant >= min then
       local rid = ARGV[a + 1]
       local rkey = p .. 'res:' .. rid
       local grant_s = grant
@@ -283,7 +314,8 @@ local function decide(a, n)
   end
 
   -- Not admitted: say why, and until when waiting makes sense.
-  local last_min = ARGV[a + 8 + (n - 1) * 3 + 2] + 0
+  local lb = a + 8 + (last - 1) * 3
+  local last_min = ARGV[lb + 2] + 0
   if hard < last_min then
     return {'defer', '', 0, '', hard_kind .. '_daily_cap', day_end, 0}
   end
@@ -291,9 +323,13 @@ local function decide(a, n)
     -- Money is held by reservations in flight; most of it comes back at settle time.
     return {'defer', '', 0, '', avail_kind .. '_cap_held', now + ARGV[13], 0}
   end
-  local short = last_min - bucket_avail
+  local want = last_min
+  if whole then want = math.min(ARGV[lb + 1] + 0, burst) end
+  local short = want - bucket_avail
   local wait_ms = day_end - now
   if rate > 0 then wait_ms = math.ceil(short * 3600000 / rate) end
+  -- A live ticket joins the line behind those already waiting for the pace.
+  if whole and not slo and plan.wait > wait_ms then wait_ms = plan.wait end
   if now + wait_ms > day_end then wait_ms = day_end - now end
   return {'defer', '', 0, '', 'pace', now + wait_ms, 0}
 end

@@ -96,6 +96,14 @@ def split_books(raw: dict[str, str]) -> dict[str, dict[str, int]]:
     return out
 
 
+def _numeric(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
 def _raise(reply: Any) -> Any:
     if isinstance(reply, Exception):
         raise reply
@@ -389,8 +397,9 @@ class Ledger:
         return {k: int(v) for k, v in raw.items()}
 
     def pace_state(self) -> dict[str, int]:
+        """The bucket's numeric fields (the live plan's text fields are left out)."""
         raw = cast(dict[str, str], self._r.hgetall(self._keys.pace))
-        return {k: int(float(v)) for k, v in raw.items()}
+        return {k: int(float(v)) for k, v in raw.items() if _numeric(v)}
 
 
 @dataclass

@@ -10,6 +10,12 @@ a released ticket can be re-parked by a fast worker before the release has clean
 the cleanup must not delete the new parking. A ticket released twice is harmless: the
 actor does nothing for an event that already has a final outcome, and admission reuses an
 open reservation.
+
+The live line: live tickets waiting for the pace under the first-response SLO
+(workers/admission/slo.py) park with their acceptance time less `LINE_OFFSET_MS` as score.
+Below every real release time, they are always due and come out first, oldest first, as
+the bucket can pay; `line_length` counts them, and releasing what is due at
+`now - LINE_OFFSET_MS - d` releases exactly those accepted `d` or more ago.
 """
 
 from __future__ import annotations
@@ -36,6 +42,8 @@ INFLIGHT_TIMEOUT_MS = 60_000
 BULK_MAX = 1_000
 LANE_ORDER = (Lane.LIVE, Lane.REDRIVE, Lane.REPLAY)
 PACKAGE = "shared.stores"  # where the scripts live
+# Scores of the live line (about -1.8e13 today): exact in a double, far below any epoch ms.
+LINE_OFFSET_MS = 2 * 10**13
 
 
 def parkable(message: Any, **options: Any) -> dramatiq.Message[Any]:
@@ -92,6 +100,15 @@ class ParkingLot:
         pipe.execute()
         return member
 
+    def park_in_line(
+        self, message: dramatiq.Message[Any], accepted_ms: int, reason: str
+    ) -> str:
+        """Park a live ticket in the live line, in order of acceptance."""
+        return self.park(message, Lane.LIVE, accepted_ms - LINE_OFFSET_MS, reason)
+
+    def line_length(self) -> int:
+        return int(self._r.zcount(self._keys.parked, "-inf", "(0"))
+
     def size(self) -> int:
         return int(self._r.zcard(self._keys.parked)) + int(self._r.zcard(self._inflight))
 
@@ -111,8 +128,14 @@ class ParkingLot:
         reasons = cast(
             list[str | None], self._r.hmget(self._reasons, [m for m, _ in rows]) if rows else []
         )
+        # A ticket in the live line shows when it joined it (it is due already).
         return [
-            ParkedEntry(m, Lane(m.split("|", 1)[0]), int(score), reason or "")
+            ParkedEntry(
+                m,
+                Lane(m.split("|", 1)[0]),
+                int(score) + (LINE_OFFSET_MS if score < 0 else 0),
+                reason or "",
+            )
             for (m, score), reason in zip(rows, reasons, strict=True)
         ]
 

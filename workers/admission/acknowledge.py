@@ -1,8 +1,10 @@
-"""The polite word a customer gets when their (or their company's) daily budget is used up.
+"""The polite word a customer gets when a person, not the assistant, will answer.
 
 A ticket parked on `user_daily_cap` or `tenant_daily_cap` waits until local midnight; the
-customer should hear that a person has it, not silence. The text names no amounts and no
-internal reasons, and carries nothing from the ticket (no names, no email): it is safe to log.
+customer should hear that a person has it, not silence. A live ticket the pace cannot answer
+within the first-response SLO is handed to a person at once (`acknowledge_handoff`). The texts
+name no amounts and no internal reasons, and carry nothing from the ticket but its reference
+(no names, no email): they are safe to log.
 """
 
 from __future__ import annotations
@@ -26,6 +28,18 @@ _BODY = {
         "today, so a member of our team will pick up your request and reply to you personally."
     ),
 }
+
+
+HANDOFF_BODY = (
+    "Thank you for getting in touch. Our automated assistant cannot answer you as quickly as "
+    "we would like right now, so a member of our team will pick up your request and reply to "
+    "you personally."
+)
+
+
+def acknowledge_handoff(ticket: Ticket) -> str:
+    """The acknowledgement of a hand-off for the first-response SLO (a final outcome)."""
+    return f"{HANDOFF_BODY} Your reference is {ticket.ticket_id}."
 
 
 def acknowledge_cap(settings: Settings, clock: Clock, ticket: Ticket, reason: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from shared.ledger import Decision
+from shared.ledger import AdmissionRequest, Decision
 from shared.models import Lane, Ticket
 
 OPTION = "paceline"
@@ -34,6 +34,7 @@ class Prepared:
     # None with a ticket: too large for the request cap, or its admit failed (`problem`)
     decision: Decision | None = None
     closed: tuple[int, str] | None = None  # a gate said park: (until ms, reason)
+    request: AdmissionRequest | None = None  # what was asked (a live ticket may ask again)
 
 
 def leave_prepared(message: Any, prepared: Prepared) -> None:

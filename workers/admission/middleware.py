@@ -4,6 +4,8 @@ admit  -> the reservation rides in `message.options["paceline"]` and the actor r
           the actor did not close is closed after it (releases.py);
 defer  -> the message is parked in Redis until the ledger says (never a retry, never a dead
           letter), the outcome says `parked` with the reason, and the message is skipped (acked);
+          a live ticket the pace cannot serve within its first-response SLO waits in the live
+          line, gets the cheapest model, or is handed to a person instead (slo.py);
 reject -> the outcome is `rejected` with the reason and a polite acknowledgement, skipped.
 
 dramatiq swallows every exception from `before_process_message` except `SkipMessage` and
@@ -22,7 +24,7 @@ import dramatiq
 from dramatiq.middleware import Middleware, MiddlewareError, SkipMessage
 
 from shared.errors import AdmissionError
-from shared.ledger import AdmissionRequest, Candidate
+from shared.ledger import AdmissionRequest, Candidate, Decision
 from shared.messages import is_ticket_actor
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.stores.parking import parkable
@@ -35,6 +37,8 @@ from workers.admission.decision import (
     take_prepared,
 )
 from workers.admission.envelope import candidates_for, model_ladder
+from workers.admission.handoff import hand_off
+from workers.admission.slo import CHEAPEST_REASON, Step, cheapest_request
 from workers.message_shape import read_ticket_message
 from workers.worker_context import WorkerContext
 
@@ -102,20 +106,16 @@ class AdmissionMiddleware(Middleware):
             candidates = self._candidates(ctx.agent.prompt_bound(ticket))
             if candidates is None:
                 continue
-            asks.append(
-                (
-                    prep,
-                    AdmissionRequest(
-                        ticket_key=ticket.idempotency_key,
-                        tenant_id=ticket.tenant_id,
-                        requester_id=ticket.requester.id,
-                        lane=read.lane.value,
-                        candidates=candidates,
-                        ticket_id=ticket.ticket_id,
-                        event_id=ticket.event_id,
-                    ),
-                )
+            prep.request = AdmissionRequest(
+                ticket_key=ticket.idempotency_key,
+                tenant_id=ticket.tenant_id,
+                requester_id=ticket.requester.id,
+                lane=read.lane.value,
+                candidates=candidates,
+                ticket_id=ticket.ticket_id,
+                event_id=ticket.event_id,
             )
+            asks.append((prep, prep.request))
         if not asks:
             return out
 
@@ -173,15 +173,41 @@ class AdmissionMiddleware(Middleware):
             self._park(message, ticket, lane, until_ms, reason)
             raise SkipMessage("parked")
         if decision.kind == "admit":
-            message.options[OPTION] = {
-                "reservation_id": decision.reservation_id,
-                "grant_micros": decision.grant_micros,
-                "model": decision.model,
-                "admitted": decision.reason,
-            }
+            self._run(message, decision)
+            return
+        if lane is Lane.LIVE and self._over_slo(message, prep, decision.reason, decision.until_ms):
             return
         self._park(message, ticket, lane, decision.until_ms, decision.reason)
         raise SkipMessage("parked")
+
+    def _run(self, message: Any, decision: Decision, why: str | None = None) -> None:
+        message.options[OPTION] = {
+            "reservation_id": decision.reservation_id,
+            "grant_micros": decision.grant_micros,
+            "model": decision.model,
+            "admitted": why or decision.reason,
+        }
+
+    def _over_slo(self, message: Any, prep: Prepared, reason: str, until_ms: int) -> bool:
+        """A deferred live ticket under the first-response SLO. False: park it as the ledger
+        said; True: the cheapest model was admitted and the actor runs; otherwise the SLO's
+        step is carried out here (the line, a hand-off) and `SkipMessage` raised."""
+        ctx, ticket = self.ctx, prep.ticket
+        assert ticket is not None and prep.request is not None
+        accepted_ms = int(message.message_timestamp)
+        step, until_ms = ctx.slo.after_defer(reason, until_ms, accepted_ms, ctx.now_ms())
+        if step is Step.PARK:
+            return False
+        if step is Step.LINE:
+            self._park(message, ticket, prep.lane, until_ms, reason, in_line=True)
+            raise SkipMessage("parked")
+        if step is Step.CHEAPEST:
+            again = ctx.ledger.admit(cheapest_request(prep.request))
+            if ctx.slo.after_cheapest(again) is None:
+                self._run(message, again, CHEAPEST_REASON)
+                return True
+        hand_off(ctx, message, ticket, prep.lane)
+        raise SkipMessage("handed off")
 
     def abandon(self, messages: list[Any]) -> None:
         """Messages admitted on the consumer that will not run here (requeued at shutdown,
@@ -217,7 +243,16 @@ class AdmissionMiddleware(Middleware):
             opts[CLOSED] = True
             self.ctx.releases.add(str(rid))
 
-    def _park(self, message: Any, ticket: Ticket, lane: Lane, until_ms: int, reason: str) -> None:
+    def _park(
+        self,
+        message: Any,
+        ticket: Ticket,
+        lane: Lane,
+        until_ms: int,
+        reason: str,
+        *,
+        in_line: bool = False,
+    ) -> None:
         ctx = self.ctx
         # A requester or tenant out of budget hears from us (a person will reply), not silence;
         # the ticket still waits for the new budget day in case nobody picks it up first.
@@ -229,7 +264,10 @@ class AdmissionMiddleware(Middleware):
         # Park first, then say so: if the park fails the message is retried, not lost.
         retries = {k: v for k, v in message.options.items() if k == "retries"}
         clean = parkable(message, **retries)
-        ctx.parking.park(clean, lane, until_ms, reason)
+        if in_line:
+            ctx.parking.park_in_line(clean, int(message.message_timestamp), reason)
+        else:
+            ctx.parking.park(clean, lane, until_ms, reason)
         ctx.outcomes.update(
             Outcome.for_ticket(
                 ticket,

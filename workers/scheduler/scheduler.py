@@ -1,8 +1,11 @@
 """The scheduler: one leader at a time sets the pace, releases parked work and raises alerts.
 
 Each `tick()` (once a second in `paceline scheduler`; tests and `simulate` call it by hand on
-a ManualClock): hold the lease -> reap expired reservations -> set the even pace -> release
-due parked tickets, live first, no more than the bucket can pay for -> alerts. A standby's
+a ManualClock): hold the lease -> reap expired reservations -> forecast the rest of the day's
+live demand -> set the pace (shaped by the forecast) -> plan the live lane (its rung of the
+ladder, the reserve replay leaves it, the wait in its line) -> release due parked tickets,
+live first, no more than the bucket can pay for, and every live ticket at its SLO's decide-by
+whatever the bucket holds (admission then answers it or hands it off) -> alerts. A standby's
 tick only tries to take the lease, so running two schedulers is safe: only the leader
 releases, and the parking lot's release moves each member out atomically, so two ticks can
 never both release one ticket.
@@ -25,10 +28,15 @@ from shared.ledger import Ledger
 from shared.models import Lane
 from shared.settings import Settings, price_table
 from shared.stores.dead_letters import DeadLetterRegistry
-from shared.stores.parking import ParkingLot
+from shared.stores.demand import DemandStore
+from shared.stores.live_plan import LivePlan, read_plan, write_plan
+from shared.stores.parking import LINE_OFFSET_MS, ParkingLot
 from workers.admission.envelope import model_ladder
+from workers.admission.slo import SloPolicy
 from workers.scheduler.alerts import Alerts
+from workers.scheduler.forecast import Forecast, Forecaster
 from workers.scheduler.leader import DEFAULT_LEASE_MS, LeaderLease
+from workers.scheduler.live_plan import PlanInputs, plan_live
 from workers.scheduler.pace import Pacer, PaceState
 
 log = logging.getLogger("paceline.scheduler")
@@ -51,6 +59,7 @@ class TickReport:
     released: dict[str, int] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
     swept: int = 0
+    plan: LivePlan | None = None
 
 
 class Scheduler:
@@ -66,6 +75,7 @@ class Scheduler:
         typical_envelope_micros: int | None = None,
         max_release_per_tick: int = MAX_RELEASE_PER_TICK,
         alerts: Alerts | None = None,
+        tick_s: float = 1.0,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -78,6 +88,10 @@ class Scheduler:
         self.alerts = alerts or Alerts(client, self.keys, settings, clock)
         self.max_release = max_release_per_tick
         self.envelope_micros = typical_envelope_micros or _cheapest_envelope(settings)
+        self.ladder = model_ladder(settings)
+        self.demand = DemandStore(client, self.keys, settings.tz)
+        self.forecaster = Forecaster(self.demand, settings, clock, price_table(settings))
+        self.slo = SloPolicy.from_settings(settings, tick_s)
         self._enqueue = enqueue
         self._broker: dramatiq.Broker | None = None
         self.dead_letters = DeadLetterRegistry(client, self.keys, clock)
@@ -89,9 +103,11 @@ class Scheduler:
             return TickReport(leader=False)
         report = TickReport(leader=True, token=self.lease.token)
         report.reaped = self.ledger.reap()
-        pace = self.pacer.update()
+        forecast = self.forecaster.forecast(self.ladder)
+        pace = self.pacer.update(forecast)
         report.rate_micros_per_h = pace.rate_micros_per_h
         report.tokens_micros = pace.tokens_micros
+        report.plan = self.plan(forecast, pace)
         report.released = self.release(pace)
         report.alerts = [a.name for a in self.alerts.check(pace.ceiling_micros)]
         self._ticks += 1
@@ -101,19 +117,51 @@ class Scheduler:
             )
         return report
 
-    def release(self, pace: PaceState) -> dict[str, int]:
-        """Release due tickets, live first, as many as the bucket can pay for."""
+    def plan(self, forecast: Forecast, pace: PaceState) -> LivePlan:
+        """Decide the live lane's rung and reserve for the rest of the day; written where the
+        admission script reads the pace."""
         now_ms = int(self.clock.now_s() * 1000)
+        plan = plan_live(
+            forecast,
+            PlanInputs(
+                now_ms=now_ms,
+                day=self.ledger.day(),
+                day_end_ms=pace.day_end_ms,
+                ceiling_micros=pace.ceiling_micros,
+                committed_micros=pace.committed_micros,
+                rate_micros_per_h=pace.rate_micros_per_h,
+                line=self.lot.line_length(),
+                ladder=self.ladder,
+                previous=read_plan(self._r, self.keys),
+            ),
+        )
+        pipe = self._r.pipeline(transaction=False)
+        write_plan(pipe, self.keys, plan)
+        pipe.execute()
+        return plan
+
+    def release(self, pace: PaceState) -> dict[str, int]:
+        """Release due tickets, live first, as many as the bucket can pay for; under the SLO,
+        also every live ticket in line that reached its decide-by."""
+        now_ms = int(self.clock.now_s() * 1000)
+        released: dict[str, int] = {}
+        if self.slo.active:
+            # Line members are due at acceptance - LINE_OFFSET_MS: those accepted at least
+            # `decide_after_ms` ago are due at this earlier "now" (parking.py).
+            at_decide_by = now_ms - LINE_OFFSET_MS - self.slo.decide_after_ms
+            released = self._release_lanes(at_decide_by, self.max_release, (Lane.LIVE,))
         if self.settings.pacing != "even":
-            return self._release_lanes(now_ms, self.max_release, (Lane.LIVE, *NON_LIVE))
+            return _merge(
+                released,
+                self._release_lanes(now_ms, self.max_release, (Lane.LIVE, *NON_LIVE)),
+            )
         tokens = pace.tokens_micros
-        live_n = self._affordable(tokens)
-        released = self._release_lanes(now_ms, live_n, (Lane.LIVE,))
+        paid = self._release_lanes(now_ms, self._affordable(tokens), (Lane.LIVE,))
         # Replay and redrive only get what lies beyond the live lane's share of the burst.
-        left = tokens - released.get(Lane.LIVE.value, 0) * self.envelope_micros
+        left = tokens - paid.get(Lane.LIVE.value, 0) * self.envelope_micros
         left -= pace.burst_micros * self.settings.live_reserve_pct // 100
-        released.update(self._release_lanes(now_ms, self._affordable(left), NON_LIVE))
-        return released
+        paid.update(self._release_lanes(now_ms, self._affordable(left), NON_LIVE))
+        return _merge(released, paid)
 
     def _affordable(self, tokens_micros: int) -> int:
         if tokens_micros <= 0:
@@ -176,6 +224,10 @@ def _cheapest_envelope(settings: Settings) -> int:
     return min(
         prices.worst_case_micros(m, 0, settings.request_token_cap) for m in model_ladder(settings)
     )
+
+
+def _merge(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    return {lane: a.get(lane, 0) + b.get(lane, 0) for lane in a.keys() | b.keys()}
 
 
 def _same_redis(settings: Settings) -> bool:

@@ -64,6 +64,9 @@ def test_64_threads_600_tickets_spend_exactly_up_to_the_ceiling(
         user_daily_cap_usd="0.12",
         pacing="off",
         worker_threads=64,
+        # Tickets past the ceiling wait for tomorrow here; handing them off instead (the SLO's
+        # default) is tested in test_slo_handoff.py.
+        over_slo="wait",
     )
     rng = random.Random(3)
     tickets = [varied_ticket(n, rng) for n in range(600)]
