@@ -68,7 +68,12 @@ KEY_TABLE: tuple[KeySpec, ...] = (
     KeySpec("res:<reservation_id>", "hash", "lease + 1 day", "one reservation (see above)"),
     KeySpec("res:leases", "zset", "none", "reservation id by expiry ms"),
     KeySpec("res:by_ticket", "hash", "none (entries cleaned)", "ticket key -> reservation"),
-    KeySpec("pace", "hash", "none", "the admission bucket and the live plan (shared/stores/live_plan.py)"),
+    KeySpec(
+        "pace",
+        "hash",
+        "none",
+        "the admission bucket and the live plan (shared/stores/live_plan.py)",
+    ),
     KeySpec("parked", "zset", "none", "parked member by release ms"),
     KeySpec("parked:msg", "hash", "none", "parked member -> message"),
     KeySpec("parked:inflight", "zset", "none", "member being released, by take ms"),
@@ -102,7 +107,12 @@ KEY_TABLE: tuple[KeySpec, ...] = (
     KeySpec("kb:<tenant>:index:<version>", "string", "see above", "an index image (SQLite)"),
     KeySpec("kb:<tenant>:lock", "string", "import lease (renewed)", "one import at a time"),
     KeySpec("demand:arrivals:<day>", "hash", "8 days", "hour -> live tickets accepted"),
-    KeySpec("demand:tickets:<day>", "hash", "8 days", "<n|micros|prompt|cached|completion>:<model> -> agent runs"),
+    KeySpec(
+        "demand:tickets:<day>",
+        "hash",
+        "8 days",
+        "<n|micros|prompt|cached|completion>:<model> -> agent runs",
+    ),
     KeySpec("demand:slo:<day>", "hash", "8 days", "live first responses within/past the SLO"),
     # dramatiq's Redis broker (its dispatch.lua lists them), under `<ns>:dq`.
     KeySpec("dq:<queue>", "list", "none", "queued message ids"),

@@ -14,13 +14,15 @@
 --       14 reservation TTL s, 15 a count of reservations to close first, then their ids,
 --       then a count of tickets, then per ticket: ticket key, new reservation id, tenant
 --       scope ("tenant:<id>"), user scope ("user:<tenant>:<id>"), lane ("live", "redrive",
---       "replay", or "slo": a live ticket past its SLO asking for the cheapest model), event
---       id, the index of its outcome hash in KEYS (0: none), a count of candidates, then per
---       candidate: model, full micros, min micros
--- The live plan (shared/stores/live_plan.py) is read from the pace hash with the bucket; while
--- it is fresh, live tickets run on its rung only and take a whole envelope from the bucket or
--- wait (a sliver at the bottom of the bucket is how a ticket runs dry mid-answer), replay and
--- redrive leave its reserve, and an "slo" ticket may borrow its slack from the bucket.
+--       "replay"; or, for live tickets, "line": one released from the live line, "slo" and
+--       "slo_line": a new one or one from the line past its SLO, asking for the cheapest
+--       model), event id, the index of its outcome hash in KEYS (0: none), a count of
+--       candidates, then per candidate: model, full micros, min micros
+-- A live ticket takes a whole envelope (or the whole burst) from the bucket, or waits. The
+-- live plan (shared/stores/live_plan.py) is read from the pace hash with the bucket; while it
+-- is fresh, live tickets run on its rung only, a new live ticket joins the back of the line
+-- while there is one (what the bucket holds is the line's), and replay and redrive leave its
+-- reserve.
 -- Returns {reservations that could not be closed, then per ticket
 --          {decision, reservation id, grant, model, reason, until_ms, reused}, or
 --          {'error', message} when that ticket's part failed (nothing of it was written)}
@@ -116,7 +118,7 @@ local function load(from)
   for f, v in pairs(books) do books[f] = (v or 0) + 0 end
   hmget_into(KEYS[4], tf, by_ticket)
   local b = redis.call('HMGET', KEYS[2], 'tokens', 'frac', 'updated_ms', 'rate', 'rate_set_ms',
-    'plan_ms', 'live_rung', 'live_reserve', 'live_wait_ms', 'live_slack')
+    'plan_ms', 'live_rung', 'live_reserve', 'live_wait_ms', 'line')
   if pacing then
     pace = {tokens = (b[1] or burst) + 0, frac = (b[2] or 0) + 0, updated_ms = b[3],
       rate = (b[4] or -1) + 0, rate_set_ms = (b[5] or 0) + 0, rate_used = 0}
@@ -124,7 +126,7 @@ local function load(from)
   plan = nil
   if b[6] and now - b[6] <= 120000 then
     plan = {rung = (b[7] or 0) + 0, reserve = (b[8] or 0) + 0, wait = (b[9] or 0) + 0,
-      slack = (b[10] or 0) + 0}
+      line = (b[10] or 0) + 0}
   end
 end
 
@@ -198,8 +200,10 @@ end
 -- The decision for one ticket: every cap and the pace, from the values above.
 local function decide(a, n)
   local ticket, tscope, user_scope = ARGV[a], ARGV[a + 2], ARGV[a + 3]
-  local slo = ARGV[a + 4] == 'slo'
-  local live = slo or ARGV[a + 4] == 'live'
+  local lane = ARGV[a + 4]
+  local slo = lane == 'slo' or lane == 'slo_line'
+  local new = lane == 'live' or lane == 'slo'
+  local live = slo or new or lane == 'line'
   local paused = caps['paused:' .. tscope]
   if paused and paused + 0 > now then
     return {'defer', '', 0, '', 'tenant_paused', paused + 0, 0}
@@ -256,16 +260,21 @@ local function decide(a, n)
     bucket_avail = tokens
     -- Live keeps a share of the burst too, so a replay cannot empty the bucket ahead of it.
     if not live then bucket_avail = tokens - math.floor(burst * reserve_pct / 100) end
-    -- A live ticket past its SLO may run the bucket into debt by the day's slack (bounded by
-    -- the burst); the refill pays it back, and the caps above still bound the day.
-    if slo and plan then bucket_avail = tokens + math.min(plan.slack, burst) end
   end
 
-  -- Degrade before refusing: when the bucket is low, start from the next cheaper model. Under
-  -- a fresh plan the live lane runs on the planned rung only, with whole envelopes.
+  -- A live ticket takes a whole envelope from the bucket or waits: a sliver at the bottom of
+  -- the bucket is how a ticket runs dry mid-answer. Degrade before refusing: when the bucket
+  -- is low, start from the next cheaper model; under a fresh plan the live lane runs on the
+  -- planned rung only.
   local first, last = 1, n
-  local whole = live and plan ~= nil
-  if whole and not slo then
+  local whole = live
+  -- First come, first served: while tickets wait in the line, a new one waits behind them.
+  if plan and new and plan.line > 0 then
+    local wait_ms = plan.wait
+    if now + wait_ms > day_end then wait_ms = day_end - now end
+    return {'defer', '', 0, '', 'pace', now + wait_ms, 0}
+  end
+  if plan and live and not slo then
     first = plan.rung + 1
     if first > n then first = n end
     last = first
@@ -328,8 +337,8 @@ local function decide(a, n)
   local short = want - bucket_avail
   local wait_ms = day_end - now
   if rate > 0 then wait_ms = math.ceil(short * 3600000 / rate) end
-  -- A live ticket joins the line behind those already waiting for the pace.
-  if whole and not slo and plan.wait > wait_ms then wait_ms = plan.wait end
+  -- A new live ticket joins the line behind those already waiting for the pace.
+  if plan and lane == 'live' and plan.wait > wait_ms then wait_ms = plan.wait end
   if now + wait_ms > day_end then wait_ms = day_end - now end
   return {'defer', '', 0, '', 'pace', now + wait_ms, 0}
 end

@@ -74,12 +74,14 @@ class DemandStore:
         prompt_tokens: int,
         cached_tokens: int,
         completion_tokens: int,
+        tickets: int = 1,
     ) -> None:
-        """Queue one ticket's settled run on `pipe` (the caller sends it with its own writes)."""
+        """Queue a ticket's settled run on `pipe` (the caller sends it with its own writes);
+        `tickets` counts several at once, with their totals."""
         key = self._keys.demand_tickets(budget_day(now_s, self._tz))
         for name, value in zip(
             USAGE_FIELDS,
-            (1, cost_micros, prompt_tokens, cached_tokens, completion_tokens),
+            (tickets, cost_micros, prompt_tokens, cached_tokens, completion_tokens),
             strict=True,
         ):
             if value:
@@ -114,9 +116,7 @@ class DemandStore:
         pipe = self._r.pipeline(transaction=False)
         for day in days:
             pipe.hgetall(self._keys.demand_tickets(day))
-        return {
-            day: _totals(raw) for day, raw in zip(days, pipe.execute(), strict=True) if raw
-        }
+        return {day: _totals(raw) for day, raw in zip(days, pipe.execute(), strict=True) if raw}
 
     def first_responses(self, day: str) -> dict[str, int]:
         raw = cast(dict[str, str], self._r.hgetall(self._keys.demand_slo(day)))

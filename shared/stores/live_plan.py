@@ -10,11 +10,10 @@ Fields (all integers but the model, the basis and the day):
 `plan_ms` when written · `plan_day` the budget day it is for · `live_rung` the ladder index the
 live lane runs on (0: the default model) · `live_model` its model · `live_reserve` micros that
 replay and redrive must leave for the rest of the day's live tickets · `live_wait_ms` how long
-a live ticket joining the line now is expected to wait · `live_slack` micros a live ticket
-past its SLO may borrow from the pace for the cheapest model · `forecast_tickets` live tickets
+a live ticket joining the line now is expected to wait · `forecast_tickets` live tickets
 forecast for the rest of the day · `forecast_basis` `history` or `none` · `cost_micros` a
 ticket's expected cost on the rung · `projected_micros` the day's projected spend on the rung ·
-`line` live tickets waiting in line.
+`line` live tickets waiting in line (while there are some, a new live ticket joins them).
 """
 
 from __future__ import annotations
@@ -38,7 +37,6 @@ class LivePlan:
     live_model: str
     live_reserve: int
     live_wait_ms: int
-    live_slack: int
     forecast_tickets: int
     forecast_basis: str
     cost_micros: int

@@ -100,9 +100,7 @@ class ParkingLot:
         pipe.execute()
         return member
 
-    def park_in_line(
-        self, message: dramatiq.Message[Any], accepted_ms: int, reason: str
-    ) -> str:
+    def park_in_line(self, message: dramatiq.Message[Any], accepted_ms: int, reason: str) -> str:
         """Park a live ticket in the live line, in order of acceptance."""
         return self.park(message, Lane.LIVE, accepted_ms - LINE_OFFSET_MS, reason)
 

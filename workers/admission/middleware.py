@@ -38,7 +38,7 @@ from workers.admission.decision import (
 )
 from workers.admission.envelope import candidates_for, model_ladder
 from workers.admission.handoff import hand_off
-from workers.admission.slo import CHEAPEST_REASON, Step, cheapest_request
+from workers.admission.slo import CHEAPEST_REASON, LINE_OPTION, Step, lane_sent
 from workers.message_shape import read_ticket_message
 from workers.worker_context import WorkerContext
 
@@ -110,7 +110,7 @@ class AdmissionMiddleware(Middleware):
                 ticket_key=ticket.idempotency_key,
                 tenant_id=ticket.tenant_id,
                 requester_id=ticket.requester.id,
-                lane=read.lane.value,
+                lane=lane_sent(read.lane.value, bool(message.options.get(LINE_OPTION))),
                 candidates=candidates,
                 ticket_id=ticket.ticket_id,
                 event_id=ticket.event_id,
@@ -175,7 +175,7 @@ class AdmissionMiddleware(Middleware):
         if decision.kind == "admit":
             self._run(message, decision)
             return
-        if lane is Lane.LIVE and self._over_slo(message, prep, decision.reason, decision.until_ms):
+        if lane is Lane.LIVE and self._over_slo(message, prep, decision.reason):
             return
         self._park(message, ticket, lane, decision.until_ms, decision.reason)
         raise SkipMessage("parked")
@@ -188,24 +188,23 @@ class AdmissionMiddleware(Middleware):
             "admitted": why or decision.reason,
         }
 
-    def _over_slo(self, message: Any, prep: Prepared, reason: str, until_ms: int) -> bool:
+    def _over_slo(self, message: Any, prep: Prepared, reason: str) -> bool:
         """A deferred live ticket under the first-response SLO. False: park it as the ledger
         said; True: the cheapest model was admitted and the actor runs; otherwise the SLO's
         step is carried out here (the line, a hand-off) and `SkipMessage` raised."""
-        ctx, ticket = self.ctx, prep.ticket
-        assert ticket is not None and prep.request is not None
+        ctx, ticket, decision = self.ctx, prep.ticket, prep.decision
+        assert ticket is not None and prep.request is not None and decision is not None
         accepted_ms = int(message.message_timestamp)
-        step, until_ms = ctx.slo.after_defer(reason, until_ms, accepted_ms, ctx.now_ms())
-        if step is Step.PARK:
+        res = ctx.slo.resolve(ctx.ledger, prep.request, decision, accepted_ms, ctx.now_ms())
+        if res.step is Step.PARK:
             return False
-        if step is Step.LINE:
-            self._park(message, ticket, prep.lane, until_ms, reason, in_line=True)
+        if res.step is Step.RUN:
+            assert res.decision is not None
+            self._run(message, res.decision, CHEAPEST_REASON)
+            return True
+        if res.step is Step.LINE:
+            self._park(message, ticket, prep.lane, res.until_ms, reason, in_line=True)
             raise SkipMessage("parked")
-        if step is Step.CHEAPEST:
-            again = ctx.ledger.admit(cheapest_request(prep.request))
-            if ctx.slo.after_cheapest(again) is None:
-                self._run(message, again, CHEAPEST_REASON)
-                return True
         hand_off(ctx, message, ticket, prep.lane)
         raise SkipMessage("handed off")
 
@@ -263,11 +262,11 @@ class AdmissionMiddleware(Middleware):
         )
         # Park first, then say so: if the park fails the message is retried, not lost.
         retries = {k: v for k, v in message.options.items() if k == "retries"}
-        clean = parkable(message, **retries)
         if in_line:
+            clean = parkable(message, **retries, **{LINE_OPTION: True})
             ctx.parking.park_in_line(clean, int(message.message_timestamp), reason)
         else:
-            ctx.parking.park(clean, lane, until_ms, reason)
+            ctx.parking.park(parkable(message, **retries), lane, until_ms, reason)
         ctx.outcomes.update(
             Outcome.for_ticket(
                 ticket,

@@ -13,14 +13,16 @@ When admission defers a live ticket for money (the pace, the ceiling, money held
 - while it can still be answered by its decide-by (the pace's estimate, which counts the line
   ahead of it), it waits in the live line (`LINE`) or, for money held in flight, briefly
   (`PARK`);
-- otherwise `cheapest` asks once more for the ladder's cheapest model, allowed to borrow the
-  day's slack from the pace (`cheapest_request`), and hands off if even that does not fit;
-  `handoff` hands off at once.
+- otherwise `cheapest` asks once more, for the ladder's cheapest model (`cheapest_request`:
+  what the bucket holds while others wait in the line is theirs, so a new ticket gets it
+  only when there is no line), and hands off if even that does not fit; `handoff` hands off
+  at once.
 Tickets deferred for a requester's or tenant's cap already get their acknowledgement and wait
 for the new day; a paused tenant or a closed provider gate is the operator's or provider's
 state, not the pace: all of those park as before (docs/slo.md).
 
-Pure decisions: admission (middleware.py) and `paceline simulate` carry them out.
+`after_defer` is a pure decision; `resolve` adds the cheapest model's second admission.
+Admission (middleware.py) and `paceline simulate` both call `resolve` and carry out its step.
 """
 
 from __future__ import annotations
@@ -28,11 +30,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from shared.ledger import AdmissionRequest, Decision
+from shared.ledger import AdmissionRequest, Decision, Ledger
 from shared.settings import Settings
 
-# What admission sends for a live ticket past its SLO asking for the cheapest model.
+# The lanes admission sends for a live ticket released from the live line (a new one joins
+# the back of the line while there is one), and for one past its SLO asking for the cheapest
+# model, new or from the line.
+LINE_LANE = "line"
 SLO_LANE = "slo"
+SLO_LINE_LANE = "slo_line"
+# Set on a message parked in the live line (the parking lot keeps it on release).
+LINE_OPTION = "in_line"
 HANDOFF_REASON = "slo_handoff"
 CHEAPEST_REASON = "slo_cheapest"
 # Deferrals for money the pace or the ceiling governs; `_cap_held` ones clear in a second.
@@ -46,6 +54,14 @@ class Step(StrEnum):
     LINE = "line"  # wait in the live line for the pace, in arrival order
     CHEAPEST = "cheapest"  # ask for the cheapest model once more (`cheapest_request`)
     HANDOFF = "handoff"  # a final escalation to a person, with the acknowledgement
+    RUN = "run"  # the cheapest model was admitted: the agent answers
+
+
+@dataclass(frozen=True)
+class Resolution:
+    step: Step
+    until_ms: int = 0  # PARK: until when
+    decision: Decision | None = None  # RUN: the cheapest model's admission
 
 
 @dataclass(frozen=True)
@@ -88,12 +104,31 @@ class SloPolicy:
             return (Step.LINE if reason == _PACE else Step.PARK), until_ms
         return (Step.CHEAPEST if self.over_slo == "cheapest" else Step.HANDOFF), now_ms
 
-    @staticmethod
-    def after_cheapest(decision: Decision) -> Step | None:
-        """None: the cheapest model was admitted and the ticket runs; else hand it off."""
-        return None if decision.kind == "admit" else Step.HANDOFF
+    def resolve(
+        self,
+        ledger: Ledger,
+        req: AdmissionRequest,
+        decision: Decision,
+        accepted_ms: int,
+        now_ms: int,
+    ) -> Resolution:
+        """What becomes of a deferred live ticket, asking the ledger for the cheapest model
+        when the policy says so (RUN when it was admitted, HANDOFF when not)."""
+        step, until_ms = self.after_defer(decision.reason, decision.until_ms, accepted_ms, now_ms)
+        if step is not Step.CHEAPEST:
+            return Resolution(step, until_ms)
+        again = ledger.admit(cheapest_request(req))
+        if again.kind == "admit":
+            return Resolution(Step.RUN, decision=again)
+        return Resolution(Step.HANDOFF)
+
+
+def lane_sent(lane: str, from_line: bool) -> str:
+    """The lane admission asks the ledger for: a live ticket from the line says so."""
+    return LINE_LANE if from_line and lane == "live" else lane
 
 
 def cheapest_request(req: AdmissionRequest) -> AdmissionRequest:
     """The same ticket asking for the ladder's cheapest model only, as a ticket past its SLO."""
-    return req._replace(lane=SLO_LANE, candidates=(req.candidates[-1],))
+    lane = SLO_LINE_LANE if req.lane == LINE_LANE else SLO_LANE
+    return req._replace(lane=lane, candidates=(req.candidates[-1],))

@@ -3,8 +3,10 @@
 Arrivals: an EWMA by hour of the day over the recent days (`DemandStore`, up to
 `HISTORY_DAYS`), scaled by how today compares so far (today's arrivals against the profile
 up to now, shrunk towards 1 while there are few, so one early burst does not swing the day).
-With no past day recorded there is no forecast (`basis="none"`): the scheduler then plans
-nothing and admission behaves as it does without one (docs/slo.md).
+With no past day recorded (the first day) the forecast is today's own rate so far, carried
+flat over the rest of the day (`basis="today"`), once `FIRST_DAY_MIN_H` of it has passed;
+before that there is none (`basis="none"`): the scheduler plans nothing and admission behaves
+as it does without a plan (docs/slo.md).
 
 Cost per ticket by model: settled tickets of the same days, each day weighted by
 `COST_DECAY ** age`. A model with too few tickets (one the live lane has not stepped down to
@@ -31,11 +33,12 @@ MIN_COST_TICKETS = 20
 SHRINK_SHARE = 0.05
 MIN_SHRINK = 10.0
 RATIO_BOUNDS = (0.2, 10.0)
+FIRST_DAY_MIN_H = 1.0
 
 
 @dataclass(frozen=True)
 class Forecast:
-    basis: str  # "history" or "none"
+    basis: str  # "history", "today" (a first day) or "none"
     days: int  # past days the profile was learnt from
     rest_tickets: float  # live tickets from now to the end of the day
     tickets_per_h_now: float  # the expected arrival rate this hour
@@ -44,7 +47,7 @@ class Forecast:
 
     @property
     def known(self) -> bool:
-        return self.basis == "history"
+        return self.basis != "none"
 
 
 class Forecaster:
@@ -65,10 +68,15 @@ class Forecaster:
         tickets = self._demand.tickets_by_day([today, *past])
         costs = model_costs(tickets, [today, *past], models, self._prices)
         history = [arrivals[d] for d in reversed(past) if d in arrivals]
+        start_s, end_s = day_bounds_s(now_s, tz)
         if not history:
-            return Forecast("none", 0, 0.0, 0.0, 1.0, costs)
+            elapsed_h = (now_s - start_s) / 3600
+            seen_today = sum(arrivals.get(today, {}).values())
+            if elapsed_h < FIRST_DAY_MIN_H or not seen_today:
+                return Forecast("none", 0, 0.0, 0.0, 1.0, costs)
+            rate = seen_today / elapsed_h
+            return Forecast("today", 0, rate * (end_s - now_s) / 3600, rate, 1.0, costs)
         profile = ewma_profile(history)
-        start_s, _ = day_bounds_s(now_s, tz)
         hour = min(hour_of_day(now_s, tz), HOURS - 1)
         into = min(max((now_s - start_s) / 3600 - hour, 0.0), 1.0)
         seen = arrivals.get(today, {})
@@ -87,7 +95,9 @@ def ewma_profile(days: list[dict[int, int]]) -> list[float]:
               for day in days]  # fmt: skip
     profile = [float(v) for v in folded[0]]
     for day in folded[1:]:
-        profile = [ARRIVAL_ALPHA * v + (1 - ARRIVAL_ALPHA) * p for v, p in zip(day, profile)]
+        profile = [
+            ARRIVAL_ALPHA * v + (1 - ARRIVAL_ALPHA) * p for v, p in zip(day, profile, strict=True)
+        ]
     return profile
 
 

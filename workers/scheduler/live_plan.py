@@ -6,8 +6,8 @@ the projection on its rung passes what is left, and back up only when the rung a
 `STEP_UP_HEADROOM` to spare (hysteresis: a day near the line does not flap between models).
 A new budget day starts again from the default model. From the same figures: the reserve
 replay and redrive must leave (`LIVE_RESERVE_MARGIN` over the projection, never below
-`PACELINE_LIVE_RESERVE_PCT`, which admission applies), the slack a ticket past its SLO may
-borrow (what is left beyond the projection), and how long a ticket joining the line waits.
+`PACELINE_LIVE_RESERVE_PCT`, which admission applies) and how long a ticket joining the line
+waits.
 The result is the `LivePlan` (shared/stores/live_plan.py) admission reads.
 """
 
@@ -67,7 +67,6 @@ def plan_live(forecast: Forecast, x: PlanInputs) -> LivePlan:
         live_model=x.ladder[rung],
         live_reserve=min(round(need[rung] * (1 + LIVE_RESERVE_MARGIN)), x.ceiling_micros),
         live_wait_ms=max(wait_ms, 0),
-        live_slack=max(remaining - need[rung], 0),
         forecast_tickets=round(forecast.rest_tickets),
         forecast_basis=forecast.basis,
         cost_micros=cost,

@@ -93,6 +93,7 @@ class Scheduler:
         self.forecaster = Forecaster(self.demand, settings, clock, price_table(settings))
         self.slo = SloPolicy.from_settings(settings, tick_s)
         self._enqueue = enqueue
+        self._forecast: Forecast | None = None
         self._broker: dramatiq.Broker | None = None
         self.dead_letters = DeadLetterRegistry(client, self.keys, clock)
         self._ticks = 0
@@ -103,7 +104,7 @@ class Scheduler:
             return TickReport(leader=False)
         report = TickReport(leader=True, token=self.lease.token)
         report.reaped = self.ledger.reap()
-        forecast = self.forecaster.forecast(self.ladder)
+        forecast = self._forecast = self.forecaster.forecast(self.ladder)
         pace = self.pacer.update(forecast)
         report.rate_micros_per_h = pace.rate_micros_per_h
         report.tokens_micros = pace.tokens_micros
@@ -116,6 +117,11 @@ class Scheduler:
                 int(self.clock.now_s() * 1000), self.settings.dlq_retention_days
             )
         return report
+
+    def release_again(self) -> dict[str, int]:
+        """Another release within the tick, with the bucket as it is now (a caller that ran
+        what the tick released at once: `simulate`, whose ticks are a minute apart)."""
+        return self.release(self.pacer.update(self._forecast))
 
     def plan(self, forecast: Forecast, pace: PaceState) -> LivePlan:
         """Decide the live lane's rung and reserve for the rest of the day; written where the
