@@ -40,6 +40,7 @@ from shared.pricing import PriceTable
 from shared.settings import Settings
 from shared.stores.dead_letters import BATCH, DeadLetter, DeadLetterRegistry, DLQFilter
 from shared.stores.dlq_inflight import TAKEN, InFlight, InFlightDeadLetters, RunLease
+from shared.stores.live_plan import read_plan
 from shared.stores.outcomes import OutcomeStore
 
 # Called after each entry with what became of it and the worst case it added (micros).
@@ -72,11 +73,15 @@ class RequeueResult:
 
 def redrive_headroom(ledger: Ledger, settings: Settings) -> dict[str, int]:
     """What the redrive lane may still spend today, as admission computes it: the ceiling
-    minus spent minus reserved minus the share kept for live tickets."""
+    minus spent minus reserved minus what is kept for live tickets (the share of
+    `PACELINE_LIVE_RESERVE_PCT`, or the live plan's forecast reserve when that is larger)."""
     ceiling = ledger.caps().get("global", settings.ceiling_micros)
     spent = ledger.spent("global")
     reserved = ledger.reserved("global")
     live_reserve = ceiling * settings.live_reserve_pct // 100
+    plan = read_plan(ledger._r, ledger._keys)
+    if plan is not None and plan.fresh(ledger.now_ms()):
+        live_reserve = max(live_reserve, plan.live_reserve)
     available = max(ceiling - live_reserve - spent - reserved, 0)
     return {
         "ceiling_micros": ceiling,

@@ -12,6 +12,8 @@ from shared.clock import Clock, day_bounds_s
 from shared.ledger import Ledger
 from shared.settings import Settings
 from shared.stores.budget_pause import BudgetPause
+from shared.stores.demand import DemandStore, compliance
+from shared.stores.live_plan import read_plan
 
 PAUSED_PREFIX = "paused:"  # a spend-velocity pause: `paused:tenant:<id>` = until ms
 
@@ -60,6 +62,7 @@ def budget_status(ledger: Ledger, settings: Settings, clock: Clock) -> dict[str,
             if not scope.startswith(PAUSED_PREFIX)
         },
         "paused": paused_scopes(ledger, clock, caps),
+        **live_lane(ledger, settings, clock, ceiling),
     }
 
 
@@ -76,6 +79,42 @@ def paused_scopes(ledger: Ledger, clock: Clock, caps: dict[str, int]) -> dict[st
         if field.startswith(PAUSED_PREFIX) and until_ms > now_ms and scope not in out:
             out[scope] = {"by": "spend velocity", "until_ms": until_ms}
     return out
+
+
+def live_lane(ledger: Ledger, settings: Settings, clock: Clock, ceiling: int) -> dict[str, Any]:
+    """The scheduler's plan for the live lane (its rung, the forecast, the projected end of
+    day, the reserve replay leaves it) and today's first responses against the SLO."""
+    now_ms = int(clock.now_s() * 1000)
+    plan = read_plan(ledger._r, ledger._keys)
+    counts = DemandStore(ledger._r, ledger._keys, settings.tz).first_responses(ledger.day())
+    fixed_reserve = ceiling * settings.live_reserve_pct // 100
+    fresh = plan is not None and plan.fresh(now_ms)
+    doc: dict[str, Any] = {
+        "live_model": settings.model,
+        "live_rung": 0,
+        "plan_fresh": fresh,
+        "forecast": {"basis": "none"},
+        "projected_end_of_day_micros": None,
+        "live_reserve_micros": fixed_reserve,
+        "slo": {
+            "max_wait_s": settings.live_max_wait_s,
+            "over_slo": settings.over_slo,
+            **compliance(counts),
+        },
+    }
+    if plan is None or plan.plan_day != ledger.day():
+        return doc
+    doc["forecast"] = {
+        "basis": plan.forecast_basis,
+        "live_tickets_rest_of_day": plan.forecast_tickets,
+        "cost_per_ticket_micros": plan.cost_micros,
+    }
+    if fresh:
+        doc["live_model"], doc["live_rung"] = plan.live_model, plan.live_rung
+        doc["projected_end_of_day_micros"] = plan.projected_micros
+        doc["live_reserve_micros"] = max(fixed_reserve, plan.live_reserve)
+        doc["line"] = {"tickets": plan.line, "expected_wait_s": plan.live_wait_ms // 1000}
+    return doc
 
 
 def set_cap(

@@ -113,6 +113,29 @@ class Metrics:
         self.history_archived = Counter(
             "paceline_history_archived", "History entries archived", ["result"], registry=r
         )
+        # The live lane's plan and its first-response SLO (docs/slo.md).
+        self.live_rung = Gauge(
+            "paceline_live_rung", "Live lane's rung of the ladder (0: default model)", registry=r
+        )
+        self.forecast_tickets = Gauge(
+            "paceline_forecast_live_tickets", "Live tickets forecast for the rest of the day",
+            registry=r,
+        )  # fmt: skip
+        self.projected_spend = Gauge(
+            "paceline_projected_spend_micros", "Day's spend projected on the live rung (µ$)",
+            registry=r,
+        )  # fmt: skip
+        self.live_reserve = Gauge(
+            "paceline_live_reserve_micros", "Left for live tickets by replay and redrive (µ$)",
+            registry=r,
+        )  # fmt: skip
+        self.live_line = Gauge(
+            "paceline_live_line", "Live tickets waiting in line for the pace", registry=r
+        )
+        self.first_responses = Gauge(
+            "paceline_slo_first_responses", "Live first responses today, by SLO result",
+            ["result", "kind"], registry=r,
+        )  # fmt: skip
 
     # --- the ledger (the scheduler calls this on each tick) ---------------------------
     def collect_ledger_gauges(
@@ -129,6 +152,25 @@ class Metrics:
             self.reserved.labels(label_value(scope)).set(micros)
         self.ceiling.set(ceiling_micros)
         self.pace.set(pace_micros_per_hour)
+
+    def set_live_plan(
+        self,
+        *,
+        rung: int,
+        forecast_tickets: int,
+        projected_micros: int,
+        reserve_micros: int,
+        line: int,
+        first_responses: Mapping[str, int],
+    ) -> None:
+        self.live_rung.set(rung)
+        self.forecast_tickets.set(forecast_tickets)
+        self.projected_spend.set(projected_micros)
+        self.live_reserve.set(reserve_micros)
+        self.live_line.set(line)
+        for field, count in first_responses.items():
+            kind, _, result = field.rpartition("_")
+            self.first_responses.labels(result, kind or "answer").set(count)
 
     # --- admission and parking ---------------------------------------------------------
     def admission(self, *, decision: str, reason: str, lane: str) -> None:

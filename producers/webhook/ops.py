@@ -34,6 +34,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from producers.redrive import Redrive, redrive_headroom
 from producers.webhook.ops_chart import spend_chart
 from producers.webhook.ops_month import MonthView, month_page, month_start
+from producers.webhook.ops_live import live_cards
 from shared.broker import queue_prefix
 from shared.budget_status import budget_status
 from shared.clock import Clock, budget_day
@@ -294,6 +295,7 @@ def _render(
             else "Not refreshing (<a href='/ops'>refresh every 30 s</a>)."
         ),
         rendered_at=escape(local_iso(gauges.clock.now_s() * 1000)),
+        **live_cards(books),
         day=escape(books["day"]),
         timezone=escape(books["timezone"]),
         pacing=escape(books["pacing"]),

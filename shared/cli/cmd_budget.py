@@ -59,7 +59,8 @@ def register(app: typer.Typer) -> None:
 
     @budget.command()
     def status(as_json: JsonOpt = False) -> None:
-        """Today's ceiling, spend, reservations and pace; caps, overrides and paused scopes."""
+        """Today's ceiling, spend, reservations and pace; caps, overrides and paused scopes;
+        the live lane's model, forecast, projected end-of-day spend and first responses."""
         from shared.budget_status import budget_status
         from shared.clock import SystemClock
 
@@ -244,3 +245,21 @@ def _print_status(doc: dict[str, Any]) -> None:
         for scope, p in doc["paused"].items()
     ]
     out.print(table(("scope", "by", "reason", "since / until"), paused, title="paused"))
+    out.print(_live_table(doc))
+
+
+def _live_table(doc: dict[str, Any]) -> Any:
+    """The live lane as the scheduler planned it, and its first responses against the SLO."""
+    forecast, slo = doc["forecast"], doc["slo"]
+    tickets = forecast.get("live_tickets_rest_of_day")
+    rows = [
+        ("model (rung)", f"{doc['live_model']} ({doc['live_rung']})"),
+        ("forecast", "none yet" if tickets is None else
+         f"{tickets:,} live tickets for the rest of the day ({forecast['basis']})"),
+        ("projected end of day", usd(doc["projected_end_of_day_micros"])),
+        ("kept from replay and redrive", usd(doc["live_reserve_micros"])),
+        ("first responses within the SLO",
+         f"{slo['within_slo']:,} of {slo['first_responses']:,} within {slo['max_wait_s']} s"),
+        ("handed off", f"{slo['handoffs']:,} (over the SLO: {slo['over_slo']})"),
+    ]  # fmt: skip
+    return table(("", "live lane"), rows, title="live lane")

@@ -23,6 +23,8 @@ from shared.models import Lane
 from shared.settings import Settings
 from shared.stores.circuit import ProviderCircuit
 from shared.stores.dead_letters import DeadLetterRegistry
+from shared.stores.demand import DemandStore
+from shared.stores.live_plan import read_plan
 from shared.stores.parking import ParkingLot
 from shared.stores.spend import SpendSeries
 
@@ -48,6 +50,7 @@ class StateGauges:
         self.dead_letters = DeadLetterRegistry(client, self._keys)
         self.circuit = ProviderCircuit(client, self._keys, settings, self._clock)
         self.spend = SpendSeries(client, settings, self._clock)
+        self.demand = DemandStore(client, self._keys, settings.tz)
         self._amqp = is_rabbitmq(settings)
         self._prefix = queue_prefix(settings)
 
@@ -105,6 +108,22 @@ class StateGauges:
             "dlq_size": self.dead_letters.size(),
             "circuit": self.circuit.snapshot(),
             "queues": self.queues(),
+            "live": self.live(ceiling),
+        }
+
+    def live(self, ceiling_micros: int) -> dict[str, Any]:
+        """The live plan while it is fresh (else the default model and the fixed reserve),
+        and today's first responses against the SLO."""
+        plan = read_plan(self._r, self._keys)
+        fresh = plan is not None and plan.fresh(int(self._clock.now_s() * 1000))
+        reserve = ceiling_micros * self._settings.live_reserve_pct // 100
+        return {
+            "rung": plan.live_rung if plan and fresh else 0,
+            "forecast_tickets": plan.forecast_tickets if plan and fresh else 0,
+            "projected_micros": plan.projected_micros if plan and fresh else 0,
+            "reserve_micros": max(reserve, plan.live_reserve if plan and fresh else 0),
+            "line": self.parking.line_length(),
+            "first_responses": self.demand.first_responses(self.ledger.day()),
         }
 
     def apply(self, metrics: Metrics) -> dict[str, Any]:
@@ -117,6 +136,7 @@ class StateGauges:
         )
         for lane, count in snap["parked"].items():
             metrics.set_parked(lane, count)
+        metrics.set_live_plan(**snap["live"])
         metrics.set_dlq_size(snap["dlq_size"])
         metrics.set_circuit(snap["circuit"]["state"])
         for queue, q in snap["queues"].items():
