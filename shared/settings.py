@@ -328,25 +328,34 @@ def price_table(settings: Settings) -> PriceTable:
 
 def require_priced_models(settings: Settings) -> PriceTable:
     """Every model the configuration can use has a price, or SettingsError naming the setting
-    and the model: a process stops at start rather than dead-lettering every ticket later.
-    The ladder must also step down: its cheapest model may not cost more than the default."""
+    and the model: a process stops at start rather than dead-lettering every ticket later."""
     prices = price_table(settings)
     for setting_name, models in settings.configured_models.items():
         prices.require_priced(models, setting_name)
-    require_ladder_steps_down(settings, prices)
     return prices
 
 
-def require_ladder_steps_down(settings: Settings, prices: PriceTable) -> None:
-    """SettingsError when the ladder's cheapest model costs more per typical ticket than the
-    default: stepping down it would spend more, not less."""
-    ladder = [m for m in settings.ladder if m != settings.model]
-    if not ladder:
-        return
+def stepping_ladder(settings: Settings, prices: PriceTable) -> list[str]:
+    """The default model, then the ladder's models that cost no more per typical ticket, in
+    their configured order: a dearer one is never stepped down to (`ladder_warnings`)."""
     default = prices.typical_ticket_micros(settings.model)
-    cheapest = min(ladder, key=prices.typical_ticket_micros)
-    if prices.typical_ticket_micros(cheapest) > default:
-        raise SettingsError(
-            f"PACELINE_MODEL_LADDER: its cheapest model {cheapest!r} costs more per ticket "
-            f"than PACELINE_MODEL {settings.model!r}; list cheaper models after the default"
-        )
+    ladder = [settings.model]
+    for model in settings.ladder:
+        if model not in ladder and prices.typical_ticket_micros(model) <= default:
+            ladder.append(model)
+    return ladder
+
+
+def ladder_warnings(settings: Settings, prices: PriceTable) -> list[str]:
+    """One line per ladder model that costs more than the default (said once at start)."""
+    kept = stepping_ladder(settings, prices)
+    dearer = [m for m in settings.ladder if m not in kept]
+    if not dearer:
+        return []
+    left = (
+        "the live lane stays on the default" if len(kept) == 1 else f"stepping down to {kept[1:]}"
+    )
+    return [
+        f"{ENV_PREFIX}MODEL_LADDER: {dearer} cost more per ticket than {ENV_PREFIX}MODEL "
+        f"{settings.model!r} and are never stepped down to; {left}"
+    ]

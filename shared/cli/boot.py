@@ -10,7 +10,7 @@ import logging
 
 from shared.cli.common import settings_or_exit
 from shared.logs import configure_logging
-from shared.settings import Settings
+from shared.settings import Settings, ladder_warnings, price_table
 from shared.telemetry import init_sentry
 
 
@@ -18,7 +18,7 @@ def boot(component: str) -> Settings:
     settings = settings_or_exit()
     # JSON lines, redacted (emails, ticket text, secrets, dramatiq message reprs).
     configure_logging(settings, component)
-    for line in settings.cap_warnings():
+    for line in settings.cap_warnings() + ladder_warnings(settings, price_table(settings)):
         logging.getLogger("paceline.settings").warning(line)
     init_sentry(settings, component=component)
     if component == "scheduler":

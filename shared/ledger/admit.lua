@@ -22,7 +22,7 @@
 -- live plan (shared/stores/live_plan.py) is read from the pace hash with the bucket; while it
 -- is fresh, live tickets run on its rung only, a new live ticket joins the back of the line
 -- while there is one (what the bucket holds is the line's), and replay and redrive leave its
--- reserve.
+-- reserve of the ceiling and its floor of the bucket.
 -- Returns {reservations that could not be closed, then per ticket
 --          {decision, reservation id, grant, model, reason, until_ms, reused}, or
 --          {'error', message} when that ticket's part failed (nothing of it was written)}
@@ -36,6 +36,8 @@ local reserve_pct = ARGV[9] + 0
 local pacing = ARGV[10] == 'even'
 local burst = ARGV[11] + 0
 local bkey = k_books(p, day)
+-- How soon replay and redrive look again when the live plan's reserve holds them back.
+local RESERVE_RETRY_MS = 600000
 
 -- Reservations the worker's earlier tickets left open are closed before anything else, so
 -- what they give back is there for this batch's decisions (and a release costs less inside
@@ -118,7 +120,7 @@ local function load(from)
   for f, v in pairs(books) do books[f] = (v or 0) + 0 end
   hmget_into(KEYS[4], tf, by_ticket)
   local b = redis.call('HMGET', KEYS[2], 'tokens', 'frac', 'updated_ms', 'rate', 'rate_set_ms',
-    'plan_ms', 'live_rung', 'live_reserve', 'live_wait_ms', 'line')
+    'plan_ms', 'live_rung', 'live_reserve', 'live_wait_ms', 'line', 'live_floor')
   if pacing then
     pace = {tokens = (b[1] or burst) + 0, frac = (b[2] or 0) + 0, updated_ms = b[3],
       rate = (b[4] or -1) + 0, rate_set_ms = (b[5] or 0) + 0, rate_used = 0}
@@ -126,7 +128,7 @@ local function load(from)
   plan = nil
   if b[6] and now - b[6] <= 120000 then
     plan = {rung = (b[7] or 0) + 0, reserve = (b[8] or 0) + 0, wait = (b[9] or 0) + 0,
-      line = (b[10] or 0) + 0}
+      line = (b[10] or 0) + 0, floor = (b[11] or 0) + 0}
   end
 end
 
@@ -258,8 +260,13 @@ local function decide(a, n)
   local bucket_avail = nil
   if pacing then
     bucket_avail = tokens
-    -- Live keeps a share of the burst too, so a replay cannot empty the bucket ahead of it.
-    if not live then bucket_avail = tokens - math.floor(burst * reserve_pct / 100) end
+    -- Live keeps a share of the burst too, so a replay cannot empty the bucket ahead of it:
+    -- the plan's floor (what live tickets need until the SLO's decide-by) when it is larger.
+    if not live then
+      local keep = math.floor(burst * reserve_pct / 100)
+      if plan and plan.floor > keep then keep = plan.floor end
+      bucket_avail = tokens - keep
+    end
   end
 
   -- A live ticket takes a whole envelope from the bucket or waits: a sliver at the bottom of
@@ -326,7 +333,12 @@ local function decide(a, n)
   local lb = a + 8 + (last - 1) * 3
   local last_min = ARGV[lb + 2] + 0
   if hard < last_min then
-    return {'defer', '', 0, '', hard_kind .. '_daily_cap', day_end, 0}
+    local until_ms = day_end
+    -- The plan's live reserve shrinks as the day's live demand is met: look again later.
+    if hard_kind == 'live_reserve' and plan and now + RESERVE_RETRY_MS < day_end then
+      until_ms = now + RESERVE_RETRY_MS
+    end
+    return {'defer', '', 0, '', hard_kind .. '_daily_cap', until_ms, 0}
   end
   if avail < last_min then
     -- Money is held by reservations in flight; most of it comes back at settle time.

@@ -8,8 +8,10 @@ does without a forecast (the fixed live reserve, the tight-bucket ladder step).
 
 Fields (all integers but the model, the basis and the day):
 `plan_ms` when written · `plan_day` the budget day it is for · `live_rung` the ladder index the
-live lane runs on (0: the default model) · `live_model` its model · `live_reserve` micros that
-replay and redrive must leave for the rest of the day's live tickets · `live_wait_ms` how long
+live lane runs on (0: the default model) · `live_model` its model · `reserve_rung` the best rung it ran on today, which the reserve is
+counted on · `live_reserve` micros that
+replay and redrive must leave for the rest of the day's live tickets · `live_floor` micros of
+the pace bucket they must leave for the live tickets of the next few minutes · `live_wait_ms` how long
 a live ticket joining the line now is expected to wait · `forecast_tickets` live tickets
 forecast for the rest of the day · `forecast_basis` `history` or `none` · `cost_micros` a
 ticket's expected cost on the rung · `projected_micros` the day's projected spend on the rung ·
@@ -35,7 +37,9 @@ class LivePlan:
     plan_day: str
     live_rung: int
     live_model: str
+    reserve_rung: int
     live_reserve: int
+    live_floor: int
     live_wait_ms: int
     forecast_tickets: int
     forecast_basis: str

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from shared.ledger import Candidate
 from shared.pricing import PriceTable
-from shared.settings import Settings
+from shared.settings import Settings, price_table, stepping_ladder
 
 # The shortest answer worth paying for; the agent shrinks max_tokens down to this.
 MIN_ANSWER_TOKENS = 128
@@ -30,10 +30,7 @@ def candidates_for(
     return out
 
 
-def model_ladder(settings: Settings) -> list[str]:
-    """The default model first, then the configured cheaper ones (no repeats)."""
-    ladder = [settings.model]
-    for m in settings.ladder:
-        if m not in ladder:
-            ladder.append(m)
-    return ladder
+def model_ladder(settings: Settings, prices: PriceTable | None = None) -> list[str]:
+    """The default model first, then the configured cheaper ones (no repeats; a model dearer
+    than the default is left out, as the warning at start says)."""
+    return stepping_ladder(settings, prices or price_table(settings))

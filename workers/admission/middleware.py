@@ -53,7 +53,7 @@ REJECT_ACK = (
 class AdmissionMiddleware(Middleware):
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
-        self._ladder = model_ladder(ctx.settings)  # settings do not change in a process
+        self._ladder = model_ladder(ctx.settings, ctx.prices)  # fixed for the process
         # Envelopes depend only on the prompt's bound (settings and prices are fixed here).
         self._candidates = functools.lru_cache(maxsize=4096)(self._candidates_for)
 

@@ -5,9 +5,12 @@ on each rung of the ladder, against what is left of the ceiling. The live lane s
 the projection on its rung passes what is left, and back up only when the rung above fits with
 `STEP_UP_HEADROOM` to spare (hysteresis: a day near the line does not flap between models).
 A new budget day starts again from the default model. From the same figures: the reserve
-replay and redrive must leave (`LIVE_RESERVE_MARGIN` over the projection, never below
-`PACELINE_LIVE_RESERVE_PCT`, which admission applies) and how long a ticket joining the line
-waits.
+replay and redrive must leave (`LIVE_RESERVE_MARGIN` over the projection on the best rung the
+live lane has run on today, so that replay's spending can never be what steps it down, and
+never counting on fewer tickets than the past days' profile; never below
+`PACELINE_LIVE_RESERVE_PCT`, which admission applies), the floor of the pace bucket they must
+leave (what the live tickets forecast until a new ticket's decide-by will draw, at most the
+burst) and how long a ticket joining the line waits.
 The result is the `LivePlan` (shared/stores/live_plan.py) admission reads.
 """
 
@@ -19,7 +22,9 @@ from shared.stores.live_plan import LivePlan
 from workers.scheduler.forecast import Forecast
 
 STEP_UP_HEADROOM = 0.10
-LIVE_RESERVE_MARGIN = 0.10
+LIVE_RESERVE_MARGIN = 0.25
+# The bucket floor covers this many times the live demand forecast until a decide-by (bursts).
+LIVE_FLOOR_X = 2
 HOUR_MS = 3_600_000
 
 
@@ -32,6 +37,8 @@ class PlanInputs:
     committed_micros: int  # spent + reserved today
     rate_micros_per_h: int
     line: int  # live tickets waiting in line
+    burst_micros: int
+    decide_after_ms: int  # how long the SLO gives a live ticket before it must be decided
     ladder: list[str]
     previous: LivePlan | None
 
@@ -53,8 +60,9 @@ def plan_live(forecast: Forecast, x: PlanInputs) -> LivePlan:
     remaining = max(x.ceiling_micros - x.committed_micros, 0)
     costs = [forecast.cost_micros.get(m, 0) for m in x.ladder]
     need = [round(forecast.rest_tickets * c) for c in costs]
-    previous = x.previous.live_rung if x.previous and x.previous.plan_day == x.day else 0
-    rung = choose_rung(need, remaining, previous) if forecast.known else 0
+    today = x.previous if x.previous and x.previous.plan_day == x.day else None
+    rung = choose_rung(need, remaining, today.live_rung if today else 0) if forecast.known else 0
+    best = min(rung, today.reserve_rung) if today and today.plan_ms else rung
     cost = costs[rung]
     wait_ms = x.day_end_ms - x.now_ms
     if x.rate_micros_per_h > 0:
@@ -65,7 +73,16 @@ def plan_live(forecast: Forecast, x: PlanInputs) -> LivePlan:
         plan_day=x.day,
         live_rung=rung,
         live_model=x.ladder[rung],
-        live_reserve=min(round(need[rung] * (1 + LIVE_RESERVE_MARGIN)), x.ceiling_micros),
+        reserve_rung=best,
+        live_reserve=min(
+            round(forecast.rest_tickets * max(1.0, 1 / forecast.ratio) * costs[best]
+                  * (1 + LIVE_RESERVE_MARGIN)),
+            x.ceiling_micros,
+        ),  # fmt: skip
+        live_floor=min(
+            round(LIVE_FLOOR_X * forecast.tickets_per_h_now * x.decide_after_ms / HOUR_MS * cost),
+            x.burst_micros,
+        ),
         live_wait_ms=max(wait_ms, 0),
         forecast_tickets=round(forecast.rest_tickets),
         forecast_basis=forecast.basis,

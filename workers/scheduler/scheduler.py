@@ -88,12 +88,14 @@ class Scheduler:
         self.alerts = alerts or Alerts(client, self.keys, settings, clock)
         self.max_release = max_release_per_tick
         self.envelope_micros = typical_envelope_micros or _cheapest_envelope(settings)
-        self.ladder = model_ladder(settings)
+        prices = price_table(settings)
+        self.ladder = model_ladder(settings, prices)
         self.demand = DemandStore(client, self.keys, settings.tz)
-        self.forecaster = Forecaster(self.demand, settings, clock, price_table(settings))
+        self.forecaster = Forecaster(self.demand, settings, clock, prices)
         self.slo = SloPolicy.from_settings(settings, tick_s)
         self._enqueue = enqueue
         self._forecast: Forecast | None = None
+        self._plan: LivePlan | None = None
         self._broker: dramatiq.Broker | None = None
         self.dead_letters = DeadLetterRegistry(client, self.keys, clock)
         self._ticks = 0
@@ -108,7 +110,7 @@ class Scheduler:
         pace = self.pacer.update(forecast)
         report.rate_micros_per_h = pace.rate_micros_per_h
         report.tokens_micros = pace.tokens_micros
-        report.plan = self.plan(forecast, pace)
+        report.plan = self._plan = self.plan(forecast, pace)
         report.released = self.release(pace)
         report.alerts = [a.name for a in self.alerts.check(pace.ceiling_micros)]
         self._ticks += 1
@@ -137,6 +139,8 @@ class Scheduler:
                 committed_micros=pace.committed_micros,
                 rate_micros_per_h=pace.rate_micros_per_h,
                 line=self.lot.line_length(),
+                burst_micros=pace.burst_micros,
+                decide_after_ms=self.slo.decide_after_ms,
                 ladder=self.ladder,
                 previous=read_plan(self._r, self.keys),
             ),
@@ -165,7 +169,10 @@ class Scheduler:
         paid = self._release_lanes(now_ms, self._affordable(tokens), (Lane.LIVE,))
         # Replay and redrive only get what lies beyond the live lane's share of the burst.
         left = tokens - paid.get(Lane.LIVE.value, 0) * self.envelope_micros
-        left -= pace.burst_micros * self.settings.live_reserve_pct // 100
+        keep = pace.burst_micros * self.settings.live_reserve_pct // 100
+        if self._plan is not None and self._plan.plan_ms:
+            keep = max(keep, self._plan.live_floor)
+        left -= keep
         paid.update(self._release_lanes(now_ms, self._affordable(left), NON_LIVE))
         return _merge(released, paid)
 
@@ -228,7 +235,8 @@ class Scheduler:
 def _cheapest_envelope(settings: Settings) -> int:
     prices = price_table(settings)
     return min(
-        prices.worst_case_micros(m, 0, settings.request_token_cap) for m in model_ladder(settings)
+        prices.worst_case_micros(m, 0, settings.request_token_cap)
+        for m in model_ladder(settings, prices)
     )
 
 
