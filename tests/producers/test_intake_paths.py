@@ -3,6 +3,7 @@ uses) keep the same promises: one job per delivery, pending recorded, message on
 
 from __future__ import annotations
 
+import dramatiq
 import pytest
 import redis
 
@@ -12,6 +13,7 @@ from shared.clock import ManualClock
 from shared.errors import DeliveryInFlight
 from shared.keys import Keys
 from shared.models import Lane, OutcomeStatus, Ticket
+from shared.stores.demand import DemandStore
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import make_settings
 from tests.helpers import generic_ticket
@@ -70,4 +72,31 @@ def test_an_unconfirmed_claim_is_never_answered_duplicate(
     r.delete(keys.dedupe("generic", "evt-8"))
     assert intake.submit(ticket).duplicate is False
     assert r.llen(f"{keys.dramatiq_namespace}:{Lane.LIVE.queue_name}") == 1
+    broker.close()
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_live_arrivals_are_counted_by_hour_once_per_delivery(
+    namespace: str, r: redis.Redis, direct: bool
+) -> None:
+    # Given the budget day in Paris, at 10:30 local time
+    settings = make_settings(namespace, timezone="Europe/Paris")
+    broker = build_broker(settings)
+    keys = Keys(namespace)
+    clock = ManualClock(1_764_000_000.0)  # 2025-11-24 16:00 UTC is 17:00 in Paris
+    intake = Intake(broker=broker, client=r, keys=keys, clock=clock, dedupe_window_s=60,
+                    direct_redis=direct, tz=settings.tz)  # fmt: skip
+    # When two live tickets arrive (one of them delivered twice) and one replay ticket
+    for n in (1, 2, 2):
+        intake.submit(Ticket.model_validate(generic_ticket(n)), Lane.LIVE)
+    intake.submit(Ticket.model_validate(generic_ticket(3)), Lane.REPLAY)
+    # Then the forecast's input counts the two live tickets, in the local hour they came in
+    demand = DemandStore(r, keys, settings.tz)
+    assert demand.arrivals("2025-11-24") == {17: 2}
+    assert 0 < r.ttl(keys.demand_arrivals("2025-11-24")) <= 8 * 24 * 3600
+    # And the message carries when it was accepted, on the injected clock (the SLO counts
+    # from it)
+    queue = f"{keys.dramatiq_namespace}:{Lane.LIVE.queue_name}"
+    (raw,) = r.hvals(queue + ".msgs")[:1]
+    assert dramatiq.Message.decode(raw.encode()).message_timestamp == 1_764_000_000_000
     broker.close()

@@ -30,6 +30,14 @@ def test_defaults_follow_the_contract() -> None:
         ({"PACELINE_BROKER_URL": "kafka://x"}, "PACELINE_BROKER_URL"),
         ({"PACELINE_NAMESPACE": "has space"}, "PACELINE_NAMESPACE"),
         ({"PACELINE_DAILY_CIELING_USD": "5"}, "did you mean PACELINE_DAILY_CEILING_USD"),
+        ({"PACELINE_OVER_SLO": "shrug"}, "PACELINE_OVER_SLO"),
+        ({"PACELINE_LIVE_MAX_WAIT_S": "0"}, "PACELINE_LIVE_MAX_WAIT_S"),
+        # An SLO no longer than the agent's own deadline could promise nothing
+        ({"PACELINE_LIVE_MAX_WAIT_S": "60"}, "PACELINE_LIVE_MAX_WAIT_S: 60 s is not longer"),
+        (
+            {"PACELINE_LIVE_MAX_WAIT_S": "300", "PACELINE_TICKET_DEADLINE_S": "400"},
+            "agent's own deadline (PACELINE_TICKET_DEADLINE_S=400)",
+        ),
     ],
 )
 def test_a_wrong_setting_is_one_line_naming_it(env: dict[str, str], needle: str) -> None:
@@ -121,3 +129,21 @@ def test_a_cap_above_its_parent_is_one_warning_line_at_start() -> None:
     lines = [line for line in proc.stderr.splitlines() if "is above" in line]
     assert len(lines) == 1
     assert "PACELINE_USER_DAILY_CAP_USD" in lines[0] and "PACELINE_TENANT_DAILY_CAP_USD" in lines[0]
+
+
+def test_a_ladder_model_dearer_than_the_default_is_never_stepped_down_to() -> None:
+    from shared.settings import ladder_warnings, price_table, stepping_ladder
+
+    # Given the shipped ladder: it steps down
+    s = load_settings({})
+    assert stepping_ladder(s, price_table(s)) == ["gpt-4o-mini", "gpt-4.1-nano"]
+    assert ladder_warnings(s, price_table(s)) == []
+    # Given a ladder whose only fallback costs more than the default
+    s = load_settings({"PACELINE_MODEL_LADDER": "gpt-4o-mini,gpt-4o"})
+    # Then the live lane stays on the default, and the start says so in one line
+    assert stepping_ladder(s, price_table(s)) == ["gpt-4o-mini"]
+    (line,) = ladder_warnings(s, price_table(s))
+    assert "PACELINE_MODEL_LADDER: ['gpt-4o'] cost more" in line and "stays on the default" in line
+    # And a dearer model in the middle is skipped, the cheaper ones kept
+    s = load_settings({"PACELINE_MODEL_LADDER": "gpt-4o,gpt-4.1-nano"})
+    assert stepping_ladder(s, price_table(s)) == ["gpt-4o-mini", "gpt-4.1-nano"]

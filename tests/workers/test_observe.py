@@ -135,6 +135,9 @@ def test_webhook_metrics_expose_state_from_redis(namespace: str, r: redis.Redis)
     assert got[("paceline_parked", (("lane", "live"),))] == 1
     assert got[("paceline_dlq_size", ())] == 1
     assert got[("paceline_circuit_state", ())] == 0
+    # And the live lane's plan: no scheduler yet, so the default model and the fixed reserve
+    assert got[("paceline_live_rung", ())] == 0
+    assert got[("paceline_live_reserve_micros", ())] == 15_000_000
     ok = (("source", "generic"), ("status", "202"))
     assert got[("paceline_webhook_requests_total", ok)] == 2
     assert got[("paceline_webhook_requests_total", (("source", "unknown"), ("status", "404")))] == 1

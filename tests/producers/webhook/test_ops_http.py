@@ -114,3 +114,30 @@ def test_dry_run_first_then_requeue(namespace: str, r: redis.Redis) -> None:
         assert done.status_code == 200 and "id='requeued-count'>2<" in done.text
     assert r.llen(f"{keys.dramatiq_namespace}:{Lane.REDRIVE.queue_name}") == 2
     assert [e.reason for e in DeadLetterRegistry(r, keys).iter_entries()] == ["http_500"]
+
+
+def test_the_page_shows_the_live_lane_plan_and_slo(namespace: str, r: redis.Redis) -> None:
+    import time
+
+    from shared.clock import budget_day
+    from shared.stores.live_plan import LivePlan, write_plan
+
+    settings = make_settings(namespace, ops_token=TOKEN)
+    keys = Keys(namespace)
+    day = budget_day(time.time(), settings.tz)
+    # Given a scheduler's plan (the cheaper model, a forecast) and today's first responses
+    pipe = r.pipeline()
+    write_plan(pipe, keys, LivePlan(
+        plan_ms=int(time.time() * 1000), plan_day=day, live_rung=1, live_model="gpt-4.1-nano",
+        reserve_rung=1, live_reserve=30_000_000, live_floor=0, live_wait_ms=0,
+        forecast_tickets=4_321, forecast_basis="history", cost_micros=700,
+        projected_micros=49_500_000, line=0,
+    ))  # fmt: skip
+    pipe.hset(keys.demand_slo(day), mapping={"within": 3, "handoff_within": 1})
+    pipe.execute()
+    with WebhookServer(settings) as app:
+        html = httpx.get(f"{app.url}/ops", headers=BEARER).text
+    # Then the operator sees the rung, the forecast, the projection and the SLO compliance
+    for needle in ("gpt-4.1-nano (1)", "4,321 tickets (history)", "$49.50", "$30.00",
+                   "100.0% of 4", "first response within 900 s"):  # fmt: skip
+        assert needle in html, needle

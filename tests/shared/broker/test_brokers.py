@@ -14,11 +14,12 @@ import redis
 
 from producers.enqueue import Intake
 from shared.broker import build_broker, queue_prefix
-from shared.clock import SystemClock
+from shared.clock import SystemClock, budget_day
 from shared.keys import Keys
 from shared.messages import queue_for, ticket_message
 from shared.models import Lane, OutcomeStatus, Ticket
 from shared.settings import Settings
+from shared.stores.demand import DemandStore
 from shared.stores.outcomes import OutcomeStore
 from shared.stores.parking import ParkingLot
 from tests.conftest import REDIS_URL, SimulatorProcess, delete_namespace
@@ -98,6 +99,9 @@ def test_lanes_are_separate_queues(env: tuple[Settings, dramatiq.Broker, redis.R
     # Then each waits on its own lane's queue
     assert _waiting(settings, broker, client, Lane.LIVE) == 1
     assert _waiting(settings, broker, client, Lane.REPLAY) == 1
+    # And only the live one counts as live demand (the forecast's input), on either broker
+    demand = DemandStore(client, Keys(settings.namespace), settings.tz)
+    assert sum(demand.arrivals(budget_day(time.time(), settings.tz)).values()) == 1
     # When a worker serves only the live lane
     with RunningWorker(settings, threads=1, lanes=[Lane.LIVE]):
         assert wait_for(lambda: _status(client, settings, "T-live") is OutcomeStatus.ANSWERED)

@@ -31,6 +31,12 @@ EXPECTED = {
     "paceline_ticket_latency_seconds_bucket": ["lane", "le", "status"],
     "paceline_tickets_total": ["lane", "status"],
     "paceline_webhook_requests_total": ["source", "status"],
+    "paceline_live_rung": [],
+    "paceline_forecast_live_tickets": [],
+    "paceline_projected_spend_micros": [],
+    "paceline_live_reserve_micros": [],
+    "paceline_live_line": [],
+    "paceline_slo_first_responses": ["kind", "result"],
 }
 
 
@@ -53,6 +59,10 @@ def exercised() -> Metrics:
                cached_tokens=100)  # fmt: skip
     m.ticket_finished(lane="live", status="answered", latency_s=4.2)
     m.webhook_request(source="generic", status=202)
+    m.set_live_plan(rung=1, forecast_tickets=900, projected_micros=49_000_000,
+                    reserve_micros=20_000_000, line=4,
+                    first_responses={"within": 7, "past": 0, "handoff_within": 2,
+                                     "handoff_past": 0})  # fmt: skip
     return m
 
 
@@ -76,6 +86,8 @@ def test_every_metric_is_exposed_with_its_labels() -> None:
     assert found["paceline_circuit_state"][0][1] == 1
     tokens = {s[0]["kind"]: s[1] for s in found["paceline_llm_tokens_total"]}
     assert tokens == {"input": 800, "cached_input": 100, "output": 120}
+    slo = {(s[0]["kind"], s[0]["result"]): s[1] for s in found["paceline_slo_first_responses"]}
+    assert slo[("answer", "within")] == 7 and slo[("handoff", "within")] == 2
 
 
 def _render(m: Metrics) -> tuple[str, str]:

@@ -91,9 +91,7 @@ def test_cost_per_ticket_comes_from_settled_runs_by_model(namespace: str, r: red
     demand.record_run(pipe, clock.now_s(), MODELS[0], cost_micros=50_000, tickets=50,
                       prompt_tokens=250_000, cached_tokens=0, completion_tokens=25_000)  # fmt: skip
     pipe.execute()
-    costs = model_costs(
-        demand.tickets_by_day(["2025-11-24"]), ["2025-11-24"], MODELS, prices
-    )
+    costs = model_costs(demand.tickets_by_day(["2025-11-24"]), ["2025-11-24"], MODELS, prices)
     # Then the default costs what it cost, and the unused model its price ratio on that mix
     assert costs[MODELS[0]] == 1_000
     mini = 5_000 * 150_000 + 500 * 600_000  # per ticket, µ$ per 1M tokens
