@@ -7,15 +7,16 @@ than `FRESH_MS` is ignored by admission (the scheduler stopped): admission then 
 does without a forecast (the fixed live reserve, the tight-bucket ladder step).
 
 Fields (all integers but the model, the basis and the day):
-`plan_ms` when written · `plan_day` the budget day it is for · `live_rung` the ladder index the
-live lane runs on (0: the default model) · `live_model` its model · `reserve_rung` the best rung it ran on today, which the reserve is
-counted on · `live_reserve` micros that
-replay and redrive must leave for the rest of the day's live tickets · `live_floor` micros of
-the pace bucket they must leave for the live tickets of the next few minutes · `live_wait_ms` how long
+`plan_ms` when written · `plan_day` the budget day it is for · `live_rung` the ladder index
+the live lane runs on (0: the default model) · `live_model` its model · `reserve_rung` the
+best rung it ran on today, which the reserve is counted on · `live_reserve` micros replay and
+redrive must leave for the rest of the day's live tickets · `live_floor` micros of the pace
+bucket they must leave for the live tickets of the next few minutes · `live_wait_ms` how long
 a live ticket joining the line now is expected to wait · `forecast_tickets` live tickets
-forecast for the rest of the day · `forecast_basis` `history` or `none` · `cost_micros` a
-ticket's expected cost on the rung · `projected_micros` the day's projected spend on the rung ·
-`line` live tickets waiting in line (while there are some, a new live ticket joins them).
+forecast for the rest of the day · `forecast_basis` `history`, `today` or `none` ·
+`cost_micros` a ticket's expected cost on the rung · `projected_micros` the day's projected
+spend on the rung · `line` live tickets waiting in line (while there are some, a new live
+ticket joins them).
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ ORDER = [
     "webhook",
     "replay",
     "scheduler",
+    "slo",
     "dlq",
     "history",
     "observability",

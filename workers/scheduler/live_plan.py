@@ -64,6 +64,9 @@ def plan_live(forecast: Forecast, x: PlanInputs) -> LivePlan:
     rung = choose_rung(need, remaining, today.live_rung if today else 0) if forecast.known else 0
     best = min(rung, today.reserve_rung) if today and today.plan_ms else rung
     cost = costs[rung]
+    # Never fewer tickets than the profile says, and a margin for the forecast's error.
+    reserve_tickets = forecast.rest_tickets * max(1.0, 1 / forecast.ratio)
+    reserve_tickets *= 1 + LIVE_RESERVE_MARGIN
     wait_ms = x.day_end_ms - x.now_ms
     if x.rate_micros_per_h > 0:
         wait_ms = min(wait_ms, x.line * cost * HOUR_MS // x.rate_micros_per_h)
@@ -74,11 +77,7 @@ def plan_live(forecast: Forecast, x: PlanInputs) -> LivePlan:
         live_rung=rung,
         live_model=x.ladder[rung],
         reserve_rung=best,
-        live_reserve=min(
-            round(forecast.rest_tickets * max(1.0, 1 / forecast.ratio) * costs[best]
-                  * (1 + LIVE_RESERVE_MARGIN)),
-            x.ceiling_micros,
-        ),  # fmt: skip
+        live_reserve=min(round(reserve_tickets * costs[best]), x.ceiling_micros),
         live_floor=min(
             round(LIVE_FLOOR_X * forecast.tickets_per_h_now * x.decide_after_ms / HOUR_MS * cost),
             x.burst_micros,
