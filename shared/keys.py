@@ -297,6 +297,7 @@ class Keys:
 
     def kb_lock(self, tenant: str) -> str:
         return self._k("kb", tenant, "lock")
+
     def demand_arrivals(self, day: str) -> str:
         return self._k("demand", "arrivals", day)
 

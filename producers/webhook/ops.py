@@ -33,8 +33,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from producers.redrive import Redrive, redrive_headroom
 from producers.webhook.ops_chart import spend_chart
-from producers.webhook.ops_month import MonthView, month_page, month_start
 from producers.webhook.ops_live import live_cards
+from producers.webhook.ops_month import MonthView, month_page, month_start
 from shared.broker import queue_prefix
 from shared.budget_status import budget_status
 from shared.clock import Clock, budget_day

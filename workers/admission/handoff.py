@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from shared.history.emit import thread_messages
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.settings import Settings
 from workers.admission.acknowledge import acknowledge_handoff
@@ -46,7 +47,7 @@ def hand_off(ctx: WorkerContext, message: Any, ticket: Ticket, lane: Lane) -> No
     )
     # As the actor does: the reply first (its failure is kept on the reason), then the record.
     ctx.replies.send(ticket, outcome)
-    if ctx.outcomes.finalize(outcome):
+    if ctx.outcomes.finalize(outcome, thread_messages(ticket, outcome)):
         pipe = ctx.redis.pipeline(transaction=False)
         ctx.demand.record_first_response(
             pipe, now_ms / 1000, waited_ms, ctx.settings.live_max_wait_s, handoff=True
