@@ -27,10 +27,18 @@ from shared.models import Lane, Outcome, OutcomeStatus
 from shared.settings import Settings
 from shared.stores.outcomes import OutcomeStore
 from shared.stores.spend import SpendSeries
+from workers.admission.slo import HANDOFF_REASON
 
 log = logging.getLogger("paceline.observe")
 
 SPEND_SAMPLE_EVERY_S = 1.0
+# What admission decided for a message it skipped, by the outcome it wrote for it (a live
+# ticket handed to a person for the first-response SLO is escalated by admission).
+_SKIPPED = {
+    OutcomeStatus.PARKED: "defer",
+    OutcomeStatus.REJECTED: "reject",
+    OutcomeStatus.ESCALATED: "handoff",
+}
 
 
 class ObserveMiddleware(Middleware):
@@ -88,12 +96,16 @@ class ObserveMiddleware(Middleware):
     def _skipped(self, message: Any) -> None:
         lane = safe_label(message.kwargs.get("lane", Lane.LIVE.value))
         outcome = self._own_outcome(message)
-        if outcome is None or outcome.status not in (OutcomeStatus.PARKED, OutcomeStatus.REJECTED):
+        decision = _SKIPPED.get(outcome.status) if outcome is not None else None
+        # (an escalation is admission's only when it is the SLO's hand-off; any other was the
+        # agent's, and this message a duplicate delivery of its ticket)
+        if decision == "handoff" and outcome is not None and outcome.reason != HANDOFF_REASON:
+            decision = None
+        if outcome is None or decision is None:
             self.metrics.admission(decision="skip", reason="duplicate", lane=lane)
             return
-        decision = "defer" if outcome.status is OutcomeStatus.PARKED else "reject"
         self.metrics.admission(decision=decision, reason=safe_label(outcome.reason), lane=lane)
-        if outcome.status is OutcomeStatus.REJECTED:
+        if outcome.status.is_final:
             self._finished(outcome, lane)
 
     def _own_outcome(self, message: Any) -> Outcome | None:

@@ -22,7 +22,7 @@ from tests.helpers import CallbackReceiver, generic_ticket, wait_for, worker_int
 from tests.workers.scheduler.helpers import DAY_S
 from workers.admission.middleware import AdmissionMiddleware
 from workers.admission.slo import SloPolicy, Step, cheapest_request
-from workers.runtime import RunningWorker
+from workers.runtime import RunningWorker, worker_metrics
 from workers.worker_context import WorkerContext
 
 POLICY = SloPolicy(slo_ms=900_000, agent_ms=60_000, tick_ms=1_000, over_slo="cheapest")
@@ -193,3 +193,11 @@ def test_past_the_ceiling_a_worker_hands_off_and_calls_back(
         assert body["status"] == "escalated" and body["reason"] == "slo_handoff"
         assert body["reply"] == outcome.reply and body["escalation_target"] == "vendor_default"
         assert ctx.ledger.spent("global") == 0 and ctx.parking.size() == 0
+        # And the worker's metrics count it as admission's hand-off, a final escalation
+        reg = worker_metrics(ctx).registry
+        handoff = {"decision": "handoff", "reason": "slo_handoff", "lane": "live"}
+        assert wait_for(
+            lambda: reg.get_sample_value("paceline_admission_decisions_total", handoff) == 1
+        )
+        done = {"status": "escalated", "lane": "live"}
+        assert reg.get_sample_value("paceline_tickets_total", done) == 1
