@@ -4,22 +4,20 @@ the optional `plot` extra)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
-
 from shared.cli.common import Exit, fail
+from shared.cli.output import console, table
+from shared.display import PLAN_PLACES, usd
+from shared.money import MICROS_PER_USD
 
 CHART_WIDTH = 50
-# Wide enough for the hourly table when the output is piped (rich would assume 80 columns).
-PIPE_WIDTH = 160
 PLOT_EXTRA = "pip install 'paceline[plot]'"
 
 
 def headline(s: dict[str, Any]) -> str:
+    """A run in one line: answered by model, handed off, past the SLO, first response, spend."""
     by_model = ", ".join(f"{m} {pct}%" for m, pct in s["answered_by_model_pct"].items())
     fr, ho = s["first_response_s"], s["handed_off"]
     return (
@@ -27,74 +25,55 @@ def headline(s: dict[str, Any]) -> str:
         f"answered by the agent {s['answered']:,} ({s['answered_pct']}%: {by_model}); "
         f"handed off {ho['within_slo'] + ho['past_slo']:,} ({s['handed_off_pct']}%); "
         f"past the {s['slo_s']} s SLO {s['past_slo']:,}; first response p50 {fr['p50']:.0f} s, "
-        f"p95 {fr['p95']:.0f} s, p99 {fr['p99']:.0f} s; spent ${s['spent_usd']:.2f} of "
-        f"${s['ceiling_usd']:.2f} ({s['spent_pct']}%)"
+        f"p95 {fr['p95']:.0f} s, p99 {fr['p99']:.0f} s; spent "
+        f"{usd(s['spent_micros'], PLAN_PLACES)} of {usd(s['ceiling_micros'], PLAN_PLACES)} "
+        f"({s['spent_pct']}%)"
     )
 
 
 def print_report(doc: dict[str, Any]) -> None:
-    console = Console(width=None if sys.stdout.isatty() else PIPE_WIDTH)
-    console.print(headline(doc), markup=False, highlight=False)
+    out = console()
+    out.print(headline(doc))
     if "without_replay" in doc:
-        console.print(
-            "without the replay batch: " + headline(doc["without_replay"]),
-            markup=False,
-            highlight=False,
-        )
+        out.print("without the replay batch: " + headline(doc["without_replay"]))
     if "compare" in doc:
-        console.print(_compare(doc["compare"]))
-    hours = Table(title=f"the day by hour ({doc['policy']}, {doc['demand_x']}x)")
+        out.print(_compare(doc["compare"]))
     cols = ("hour", "arrived", "answered", "degraded", "handed off", "past SLO", "p95 s",
             "line", "model", "spent $", "total $", "pace line $")  # fmt: skip
-    for col in cols:
-        hours.add_column(col, justify="right")
-    for h in doc["hours"]:
-        hours.add_row(
-            *(str(h[k]) for k in ("hour", "arrived", "answered", "degraded", "handed_off")),
-            str(h["past_slo"]),
-            f"{h['p95_first_response_s']:.0f}",
-            str(h["line"]),
-            h["rung"],
-            f"{h['spent_usd']:.2f}",
-            f"{h['cumulative_usd']:.2f}",
-            f"{h['pace_line_usd']:.2f}",
-        )
-    console.print(hours)
-    console.print(_chart(doc), markup=False, highlight=False)
+    rows = [
+        (h["hour"], h["arrived"], h["answered"], h["degraded"], h["handed_off"], h["past_slo"],
+         f"{h['p95_first_response_s']:.0f}", h["line"], h["rung"], f"{h['spent_usd']:.2f}",
+         f"{h['cumulative_usd']:.2f}", f"{h['pace_line_usd']:.2f}")
+        for h in doc["hours"]
+    ]  # fmt: skip
+    title = f"the day by hour ({doc['policy']}, {doc['demand_x']}x)"
+    out.print(table(cols, rows, title=title, right=[c for c in cols if c != "model"]))
+    out.print(_chart(doc))
     alerts = ", ".join(doc["alerts"]) or "none"
-    console.print(
+    out.print(
         f"[{doc['mode']}; usage: {doc['usage']}; forecast: {doc['forecast']}; alerts: "
-        f"{alerts}; {doc['elapsed_s']} s]",
-        markup=False,
-        highlight=False,
+        f"{alerts}; {doc['elapsed_s']} s]"
     )
 
 
-def _compare(runs: list[dict[str, Any]]) -> Table:
-    table = Table(title="the same day under each over-SLO policy")
+def _compare(runs: list[dict[str, Any]]) -> Any:
     models = list(runs[0]["answered_by_model_pct"])
-    for col in ("policy", "answered %", *(f"{m} %" for m in models), "handed off %",
-                "past SLO", "p50 s", "p95 s", "p99 s", "spent %"):  # fmt: skip
-        table.add_column(col, justify="right")
-    for s in runs:
-        fr = s["first_response_s"]
-        table.add_row(
-            s["policy"],
-            str(s["answered_pct"]),
-            *(str(s["answered_by_model_pct"][m]) for m in models),
-            str(s["handed_off_pct"]),
-            str(s["past_slo"]),
-            f"{fr['p50']:.0f}",
-            f"{fr['p95']:.0f}",
-            f"{fr['p99']:.0f}",
-            str(s["spent_pct"]),
-        )
-    return table
+    cols = ("policy", "answered %", *(f"{m} %" for m in models), "handed off %", "past SLO",
+            "p50 s", "p95 s", "p99 s", "spent %")  # fmt: skip
+    rows = [
+        (s["policy"], s["answered_pct"], *(s["answered_by_model_pct"][m] for m in models),
+         s["handed_off_pct"], s["past_slo"], f"{s['first_response_s']['p50']:.0f}",
+         f"{s['first_response_s']['p95']:.0f}", f"{s['first_response_s']['p99']:.0f}",
+         s["spent_pct"])
+        for s in runs
+    ]  # fmt: skip
+    title = "the same day under each over-SLO policy"
+    return table(cols, rows, title=title, right=cols[1:])
 
 
 def _chart(doc: dict[str, Any]) -> str:
     """Cumulative spend per hour as bars; '|' marks the even pace line."""
-    ceiling = doc["ceiling_usd"] or 1.0
+    ceiling = doc["ceiling_micros"] / MICROS_PER_USD or 1.0
     lines = ["cumulative spend ('#') against the even pace line ('|'):"]
     for h in doc["hours"]:
         bar = int(CHART_WIDTH * h["cumulative_usd"] / ceiling)

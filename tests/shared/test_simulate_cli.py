@@ -53,7 +53,8 @@ def test_compare_runs_every_policy_on_the_same_day(namespace: str, r: redis.Redi
         assert run["live_arrived"] == doc["live_arrived"] > 0
         assert set(run["answered_by_model"]) == {"gpt-4o-mini", "gpt-4.1-nano"}
         assert set(run["first_response_s"]) == {"p50", "p95", "p99"}
-        assert run["spent_usd"] <= run["ceiling_usd"]
+        assert run["spent_micros"] <= run["ceiling_micros"]
+        assert run["spent_usd"] == run["spent_micros"] / 1_000_000  # both units
     assert runs["cheapest"]["past_slo"] == runs["handoff"]["past_slo"] == 0
     assert len(doc["hours"]) == 6
     # And the simulation left nothing behind in Redis
@@ -95,7 +96,8 @@ def test_budget_status_shows_the_live_plan_and_the_slo(namespace: str, r: redis.
     # Before any scheduler planned: the default model, no forecast, the fixed reserve
     doc = _json(_cli(namespace, "budget", "status", "--json"))
     assert doc["live_model"] == "gpt-4o-mini" and doc["forecast"] == {"basis": "none"}
-    assert doc["live_reserve_usd"] == 15.0 and doc["projected_end_of_day_usd"] is None
+    assert doc["live_reserve_micros"] == 15_000_000 and doc["live_reserve_usd"] == 15.0
+    assert doc["projected_end_of_day_micros"] is None
     assert doc["slo"]["max_wait_s"] == 900 and doc["slo"]["within_slo_pct"] is None
     # Given a scheduler's fresh plan that stepped the live lane down
     settings = load_settings({"PACELINE_NAMESPACE": namespace})
@@ -115,8 +117,8 @@ def test_budget_status_shows_the_live_plan_and_the_slo(namespace: str, r: redis.
     doc = _json(_cli(namespace, "budget", "status", "--json"))
     assert (doc["live_model"], doc["live_rung"]) == ("gpt-4.1-nano", 1)
     assert doc["forecast"]["live_tickets_rest_of_day"] == 1_234
-    assert doc["projected_end_of_day_usd"] == 49.0 and doc["live_reserve_usd"] == 30.0
+    assert doc["projected_end_of_day_usd"] == 49.0 and doc["live_reserve_micros"] == 30_000_000
     assert doc["line"] == {"tickets": 3, "expected_wait_s": 120}
     assert doc["slo"]["within_slo_pct"] == 100.0 and doc["slo"]["handoffs"] == 1
     text = _cli(namespace, "budget", "status")
-    assert text.returncode == 0 and "gpt-4.1-nano" in text.stdout and "1234" in text.stdout
+    assert text.returncode == 0 and "gpt-4.1-nano" in text.stdout and "1,234" in text.stdout

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from shared.money import micros_to_usd
-
 
 @dataclass
 class HourRow:
@@ -69,7 +67,8 @@ class SimResult:
         return ordered[min(len(ordered) - 1, int(pct / 100 * len(ordered)))] / 1000
 
     def summary(self) -> dict[str, Any]:
-        """The day in figures: what `paceline simulate --json` prints per policy."""
+        """The day in figures: what `paceline simulate --json` prints per policy (amounts in
+        micro-dollars; the JSON adds their `_usd` twins)."""
         return {
             "policy": self.policy,
             "demand_x": self.demand_x,
@@ -93,12 +92,12 @@ class SimResult:
                 "p99": self.first_response_s(99),
             },
             "slo_s": self.slo_s,
-            "ceiling_usd": micros_to_usd(self.ceiling_micros),
-            "spent_usd": micros_to_usd(self.spent_micros),
+            "ceiling_micros": self.ceiling_micros,
+            "spent_micros": self.spent_micros,
             "spent_pct": round(100 * self.spent_micros / self.ceiling_micros, 2),
-            "max_committed_usd": micros_to_usd(self.max_committed_micros),
-            "max_ahead_of_pace_usd": micros_to_usd(self.max_ahead_micros),
-            "burst_usd": micros_to_usd(self.burst_micros),
+            "max_committed_micros": self.max_committed_micros,
+            "max_ahead_of_pace_micros": self.max_ahead_micros,
+            "burst_micros": self.burst_micros,
             "replay_admitted": self.replay_admitted,
             "alerts": self.alerts,
         }
