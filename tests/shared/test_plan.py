@@ -216,12 +216,13 @@ def test_simulate_prints_its_headline_first_and_whole_headers_through_a_pipe(
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert re.match(
-        r"served [\d,]+ of [\d,]+ live tickets, handed off [\d,]+, p95 first response \d+ s, "
-        r"spent \$[\d,]+\.\d\d of \$50\.00",
+        r"cheapest at 3\.0x demand: [\d,]+ live tickets; answered by the agent [\d,]+ \(.*\); "
+        r"handed off [\d,]+ \(.*\); past the 900 s SLO [\d,]+; first response p50 \d+ s, "
+        r"p95 \d+ s, p99 \d+ s; spent \$[\d,]+\.\d\d of \$50\.00",
         lines[0],
     ), lines[0]
-    header = next(ln for ln in lines if "hour" in ln)
-    for name in ("spent $", "total $", "pace line $", "admitted", "deferred", "parked"):
+    header = next(ln for ln in lines if "hour" in ln and "arrived" in ln)
+    for name in ("spent $", "total $", "pace line $", "answered", "handed off", "past SLO"):
         assert name in header, header
     doc = json.loads(paceline(*args, "--json", env=clean_env(namespace)).stdout)
     assert doc["spent_usd"] == doc["spent_micros"] / 1_000_000
