@@ -25,7 +25,7 @@ import redis
 from shared.broker import queue_prefix
 from shared.clock import Clock, now_ms
 from shared.errors import DeliveryInFlight
-from shared.keys import TICKET_RETENTION_S, Keys
+from shared.keys import TICKET_RETENTION_S, Keys, delivery_key
 from shared.messages import ticket_message
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.settings import Settings
@@ -108,10 +108,11 @@ class Intake:
         delivery_id: str | None = None,
         options: dict[str, Any] | None = None,
     ) -> Submitted:
-        """Enqueue `ticket` once per delivery id (default: its source and event id). The job
-        id is returned only once the message is on the queue: the Redis fast path writes it
-        in the same script, a RabbitMQ publish waits for the broker's confirm."""
-        dedupe_key = self._keys.dedupe(ticket.source, delivery_id or ticket.event_id)
+        """Enqueue `ticket` once per delivery id (default: its event id) of its tenant and
+        source. The job id is returned only once the message is on the queue: the Redis fast
+        path writes it in the same script, a RabbitMQ publish waits for the broker's confirm."""
+        delivered = delivery_key(ticket.tenant_id, ticket.source, delivery_id or ticket.event_id)
+        dedupe_key = self._keys.dedupe(delivered)
         queue = f"{self._queue_prefix}.{lane.queue_name}" if self._queue_prefix else None
         message = ticket_message(
             ticket, lane, queue_name=queue, at_ms=now_ms(self._clock), **(options or {})
@@ -179,7 +180,7 @@ class Intake:
         ok, job_id = self._intake(
             keys=[
                 dedupe_key,
-                k.ticket(ticket.ticket_id),
+                k.ticket(ticket.key),
                 k.outcomes_index,
                 k.outcomes_counts,
                 dq,
@@ -192,7 +193,7 @@ class Intake:
                 ticket.event_id,
                 outcome.model_dump_json(),
                 at_ms,
-                ticket.ticket_id,
+                ticket.key,
                 TICKET_RETENTION_S,
                 redis_id,
                 queued.encode(),

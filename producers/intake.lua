@@ -4,7 +4,7 @@
 -- either nothing (the vendor's retry is accepted) or all three.
 -- KEYS: 1 dedupe key, 2 ticket hash, 3 outcomes index, 4 outcome counts,
 --       5 dramatiq queue list, 6 dramatiq queue messages hash, 7 the day's live arrivals hash
--- ARGV: 1 job id, 2 dedupe window s, 3 event id, 4 outcome doc, 5 now ms, 6 ticket id,
+-- ARGV: 1 job id, 2 dedupe window s, 3 event id, 4 outcome doc, 5 now ms, 6 ticket key,
 --       7 ticket ttl s, 8 redis message id, 9 encoded message, 10 the arrival's hour field
 --       ("" for replay and redrive: only live demand is forecast), 11 arrivals ttl s
 -- Returns {1, job id} when queued, {0, first job id} for a duplicate delivery, {-1, claim}

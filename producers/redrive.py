@@ -150,7 +150,7 @@ class Redrive:
                     tickets.append(None)
             pipe = self._r.pipeline(transaction=False)
             for entry in chunk:
-                pipe.hmget(self._keys.ticket(entry.ticket_id), ["status", "event_id"])
+                pipe.hmget(self._keys.ticket(entry.outcome_key), ["status", "event_id"])
             states = pipe.execute()
             for entry, ticket, (status, event) in zip(chunk, tickets, states, strict=True):
                 dead = status is None or (
@@ -199,7 +199,7 @@ class Redrive:
                 except ValidationError:
                     kind = _count_failed(result, "invalid_ticket")
                 else:
-                    outcome = self.outcomes.get(ticket.ticket_id)
+                    outcome = self.outcomes.get(ticket.key)
                     if outcome is not None and outcome.event_id != ticket.event_id:
                         kind = "stale"  # a newer event of this ticket owns its outcome
                     elif outcome is not None and outcome.status is not OutcomeStatus.DEAD_LETTERED:
@@ -303,13 +303,10 @@ class Redrive:
 
 
 def _pending(ticket: Ticket, entry: DeadLetter, job_id: str, at_ms: int) -> Outcome:
-    return Outcome(
-        ticket_id=ticket.ticket_id,
-        event_id=ticket.event_id,
-        tenant_id=ticket.tenant_id,
-        requester_id=ticket.requester.id,
-        lane=Lane.REDRIVE,
-        status=OutcomeStatus.PENDING,
+    return Outcome.for_ticket(
+        ticket,
+        Lane.REDRIVE,
+        OutcomeStatus.PENDING,
         reason=f"requeued:{entry.reason}",
         job_id=job_id,
         enqueued_at_ms=at_ms,

@@ -86,6 +86,13 @@ class ProviderRejected(PermanentError):
     reason = "provider_rejected"
 
 
+class OutboundRefused(PermanentError):
+    """Raised when a request would go to an address paceline does not send to (loopback,
+    private, link-local, ...) or to a URL it cannot use; see shared/outbound.py."""
+
+    reason = "outbound_refused"
+
+
 class BudgetError(PacelineError):
     """Raised when the money to continue is not there now."""
 

@@ -18,6 +18,11 @@ settles) and `s:<call>` (what it cost; `x:<micros>` when the lease ran out first
 Knowledge spend (provider embeddings) is booked under the scope `kb:<tenant>` in the books.
 An index image has a TTL while it is written (an import that dies leaves nothing behind),
 none while it is `current`, and a short grace once replaced (a worker loading it finishes).
+
+Per-ticket keys carry the tenant and the source: two tenants (or a Zendesk ticket and a generic
+one) may use the same ticket or event id. `scoped` builds every such part (`<ticket_key>`,
+`<event_key>`, `<delivery_key>`) with each piece length-prefixed, so no choice of ids makes two
+different tickets share a key.
 """
 
 from __future__ import annotations
@@ -34,6 +39,48 @@ SETTLED_CALL = "s:"
 # The history stream's consumer group (every archiver process joins it).
 HISTORY_GROUP = "archivers"
 HISTORY_REJECTS_KEEP = 100_000
+
+
+def scoped(*parts: str) -> str:
+    """`parts` joined so that no two different tuples give the same text: each is prefixed by
+    its length (`4:acme:7:generic:4:T-17`), so a colon inside an id cannot move a boundary."""
+    return ":".join(f"{len(p)}:{p}" for p in parts)
+
+
+def unscoped(key: str) -> list[str] | None:
+    """The parts of a `scoped` text, or None when `key` is not one (an older, bare id)."""
+    parts: list[str] = []
+    i = 0
+    while True:
+        colon = key.find(":", i)
+        digits = key[i:colon] if colon >= 0 else ""
+        if not (digits.isascii() and digits.isdigit()) or len(digits) > 6:
+            return None
+        end = colon + 1 + int(digits)
+        if end > len(key):
+            return None
+        parts.append(key[colon + 1 : end])
+        if end == len(key):
+            return parts
+        if key[end] != ":":
+            return None
+        i = end + 1
+
+
+def ticket_key(tenant_id: str, source: str, ticket_id: str) -> str:
+    """One ticket of one tenant from one source: its outcome, its index entry."""
+    return scoped(tenant_id, source, ticket_id)
+
+
+def event_key(tenant_id: str, source: str, ticket_id: str, event_id: str) -> str:
+    """One event of one ticket: the reply marker, the reservation index, the requeue marker,
+    the callback's `Idempotency-Key`."""
+    return scoped(tenant_id, source, ticket_id, event_id)
+
+
+def delivery_key(tenant_id: str, source: str, delivery_id: str) -> str:
+    """One delivery of one source for one tenant: the webhook's dedupe claim."""
+    return scoped(tenant_id, source, delivery_id)
 
 
 @dataclass(frozen=True)
@@ -55,7 +102,8 @@ class KeySpec:
 _ANY_SEGMENT = r"[^:]+"
 _PLACEHOLDER = {
     "<ticket_key>": r".+",
-    "<delivery_id>": r".+",
+    "<event_key>": r".+",
+    "<delivery_key>": r".+",
     "<queue>": r"(?!__)[A-Za-z0-9_\-]+(?:\.DQ)?",
 } | {name: _ANY_SEGMENT for name in ("<day>", "<reservation_id>", "<source>", "<bucket>",
                                      "<name>", "<ms>", "<worker>",
@@ -67,7 +115,7 @@ KEY_TABLE: tuple[KeySpec, ...] = (
     KeySpec("ledger:<day>", "hash", "8 days", "the day's books (see above)"),
     KeySpec("res:<reservation_id>", "hash", "lease + 1 day", "one reservation (see above)"),
     KeySpec("res:leases", "zset", "none", "reservation id by expiry ms"),
-    KeySpec("res:by_ticket", "hash", "none (entries cleaned)", "ticket key -> reservation"),
+    KeySpec("res:by_ticket", "hash", "none (entries cleaned)", "event key -> reservation"),
     KeySpec(
         "pace",
         "hash",
@@ -78,13 +126,13 @@ KEY_TABLE: tuple[KeySpec, ...] = (
     KeySpec("parked:msg", "hash", "none", "parked member -> message"),
     KeySpec("parked:inflight", "zset", "none", "member being released, by take ms"),
     KeySpec("parked:reason", "hash", "none", "parked member -> reason"),
-    KeySpec("dedupe:<source>:<delivery_id>", "string", "dedupe window", "first job id"),
+    KeySpec("dedupe:<delivery_key>", "string", "dedupe window", "first job id"),
     KeySpec("ticket:<ticket_key>", "hash", "retention", "the ticket's outcome"),
     KeySpec("outcomes:index", "zset", "none", "ticket key by update ms"),
     KeySpec("outcomes:index:counts", "hash", "none", "status -> tickets in it"),
     KeySpec("dlq:entries", "hash", "retention (by sweep)", "entry id -> JSON entry"),
     KeySpec("dlq:index", "zset", "retention (by sweep)", "entry id by failure ms"),
-    KeySpec("dlq:requeued:<ticket_key>:<ms>", "string", "1 day", "one requeue per dead letter"),
+    KeySpec("dlq:requeued:<event_key>:<ms>", "string", "1 day", "one requeue per dead letter"),
     KeySpec("dlq:reasons", "set", "none", "every reason code ever dead-lettered"),
     KeySpec("dlq:inflight", "hash", "none (entries cleaned)", "entry id -> requeue in progress"),
     KeySpec("dlq:run:<run_id>", "string", "5 s (renewed)", "a live requeue run's lease"),
@@ -97,7 +145,7 @@ KEY_TABLE: tuple[KeySpec, ...] = (
     KeySpec("scheduler:spend_samples", "zset", "none (trimmed 2 h)", "tenant spend snapshots"),
     KeySpec("provider:limits", "hash", "none", "provider rate-limit headers"),
     KeySpec("alerts:<day>", "hash", "8 days", "alert -> fired at"),
-    KeySpec("callback:<ticket_key>", "string", "retention", "reply delivered (or claimed)"),
+    KeySpec("callback:<event_key>", "string", "retention", "reply delivered (or claimed)"),
     KeySpec("replay:checkpoint:<name>", "hash", "30 days", "replay resume position"),
     KeySpec("ops:spend_hourly:<day>", "hash", "8 days", "hour -> cumulative spent"),
     KeySpec("history:events", "stream", "none (archived: XDEL)", "facts for the history DB"),
@@ -198,8 +246,8 @@ class Keys:
     def parked_reasons(self) -> str:
         return self._k("parked", "reason")
 
-    def dedupe(self, source: str, delivery_id: str) -> str:
-        return self._k("dedupe", source, delivery_id)
+    def dedupe(self, delivery_key: str) -> str:
+        return self._k("dedupe", delivery_key)
 
     def ticket(self, ticket_key: str) -> str:
         return self._k("ticket", ticket_key)
@@ -220,8 +268,8 @@ class Keys:
     def dlq_index(self) -> str:
         return self._k("dlq", "index")
 
-    def dlq_requeued(self, ticket_key: str, dead_at_ms: int) -> str:
-        return self._k("dlq", "requeued", ticket_key, str(dead_at_ms))
+    def dlq_requeued(self, event_key: str, dead_at_ms: int) -> str:
+        return self._k("dlq", "requeued", event_key, str(dead_at_ms))
 
     @property
     def dlq_reasons(self) -> str:
@@ -268,8 +316,8 @@ class Keys:
     def alerts(self, day: str) -> str:
         return self._k("alerts", day)
 
-    def callback(self, ticket_key: str) -> str:
-        return self._k("callback", ticket_key)
+    def callback(self, event_key: str) -> str:
+        return self._k("callback", event_key)
 
     def replay_checkpoint(self, name: str) -> str:
         return self._k("replay", "checkpoint", name)

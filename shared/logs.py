@@ -20,7 +20,9 @@ from typing import Any, TextIO
 from shared.redact import TextRedactor, current_ticket_texts, secret_values
 from shared.settings import Settings
 
-DROPPED_FIELDS = frozenset({"body", "subject", "text", "messages"})
+# Fields that carry ticket text, and uvicorn's `color_message` (its message again, with
+# terminal escape codes that have no place in a JSON line).
+DROPPED_FIELDS = frozenset({"body", "subject", "text", "messages", "color_message"})
 CONTEXT_FIELDS = ("ticket_id", "tenant_id", "reservation_id", "job_id")
 # Attributes every LogRecord has; anything else on a record came in through `extra=`.
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -138,16 +140,21 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(
-    settings: Settings, component: str, *, stream: TextIO | None = None
+    settings: Settings,
+    component: str,
+    *,
+    stream: TextIO | None = None,
+    secrets: list[str] | None = None,
 ) -> logging.Handler:
-    """Install the JSON handler on the root logger (replacing one installed before)."""
+    """Install the JSON handler on the root logger (replacing one installed before); every
+    secret setting, and `secrets` (the tenants' webhook secrets), is masked."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, _HANDLER_MARK, False):
             root.removeHandler(handler)
     handler = logging.StreamHandler(stream or sys.stderr)
     setattr(handler, _HANDLER_MARK, True)
-    handler.addFilter(RedactingFilter(secret_values(settings)))
+    handler.addFilter(RedactingFilter([*secret_values(settings), *(secrets or [])]))
     handler.setFormatter(JsonFormatter(component))
     root.addHandler(handler)
     root.setLevel(settings.log_level)

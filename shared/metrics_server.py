@@ -85,12 +85,12 @@ def start_process_metrics(settings: Settings, metrics: Metrics) -> MetricsServer
         return None
     for port in range(settings.metrics_port, settings.metrics_port + PORT_TRIES):
         try:
-            server = start_metrics_server(metrics.registry, port)
+            server = start_metrics_server(metrics.registry, port, addr=settings.metrics_host)
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
             continue
-        log.info("metrics on port %d", server.port)
+        log.info("metrics on %s port %d", settings.metrics_host, server.port)
         return server
     log.warning("no free metrics port from %d", settings.metrics_port)
     return None

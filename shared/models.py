@@ -9,12 +9,18 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.keys import event_key, ticket_key
+
 MAX_SUBJECT_CHARS = 1_000
 MAX_BODY_CHARS = 200_000
+MAX_TAG_CHARS = 200
+# A constrained string is checked to be valid Unicode (a lone surrogate is refused); a bare
+# `str` is not, and such a value would later fail to serialise (a dead letter, an outcome).
+Tag = Annotated[str, Field(max_length=MAX_TAG_CHARS)]
 
 
 class Lane(StrEnum):
@@ -78,10 +84,10 @@ class Ticket(BaseModel):
     subject: str = Field(default="", max_length=MAX_SUBJECT_CHARS)
     body: str = Field(default="", max_length=MAX_BODY_CHARS)
     priority: Priority = Priority.NORMAL
-    tags: list[str] = Field(default_factory=list, max_length=100)
+    tags: list[Tag] = Field(default_factory=list, max_length=100)
     created_at: datetime | None = None
     callback_url: str | None = Field(default=None, max_length=2_000)
-    source: str = "generic"
+    source: str = Field(default="generic", pattern=r"^[a-z][a-z0-9_]{0,31}$")
     # Thin vendor payloads (an id and little else) are marked so the worker can enrich them.
     needs_enrichment: bool = False
 
@@ -98,9 +104,15 @@ class Ticket(BaseModel):
         return value
 
     @property
+    def key(self) -> str:
+        """This ticket among every tenant's and source's: its outcome's key."""
+        return ticket_key(self.tenant_id, self.source, self.ticket_id)
+
+    @property
     def idempotency_key(self) -> str:
-        """Same on every attempt for one ticket event: the callback's `Idempotency-Key`."""
-        return f"{self.source}:{self.ticket_id}:{self.event_id}"
+        """Same on every attempt for one ticket event: the callback's `Idempotency-Key`, the
+        reply marker, the reservation index and the requeue marker."""
+        return event_key(self.tenant_id, self.source, self.ticket_id, self.event_id)
 
     def to_message(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -135,6 +147,8 @@ class Outcome(BaseModel):
     ticket_id: str
     event_id: str = ""
     tenant_id: str = ""
+    # Outcomes written before the source was recorded read as the generic source's.
+    source: str = "generic"
     requester_id: str = ""
     lane: Lane = Lane.LIVE
     status: OutcomeStatus
@@ -168,11 +182,16 @@ class Outcome(BaseModel):
             ticket_id=ticket.ticket_id,
             event_id=ticket.event_id,
             tenant_id=ticket.tenant_id,
+            source=ticket.source,
             requester_id=ticket.requester.id,
             lane=lane,
             status=status,
             **fields,
         )
+
+    @property
+    def key(self) -> str:
+        return ticket_key(self.tenant_id, self.source, self.ticket_id)
 
     @property
     def cost_usd(self) -> float:

@@ -18,8 +18,9 @@ from typing import Any
 
 from pydantic import SecretStr
 
-# The top-level domain must be letters, so a release like "paceline@0.1.0" is not an email.
-EMAIL_RE = re.compile(r"[A-Za-z0-9._%+\-]+@(?:[A-Za-z0-9\-]+\.)+[A-Za-z]{2,}")
+# Any script (an address may be internationalised) and the fullwidth and small `@` forms; the
+# top-level domain must be letters, so a release like "paceline@0.1.0" is not an email.
+EMAIL_RE = re.compile(r"[\w.%+\-]+[@\uff20\ufe6b](?:[\w\-]+\.)+[^\W\d_]{2,}")
 EMAIL_MASK = "[email]"
 # A phone number: "+" and 7-15 digits with any separators, or 2-4 groups of digits split by
 # spaces, dots or dashes (7-15 digits in all). A bare run of digits (an order number) and an
@@ -90,11 +91,21 @@ _ticket_texts: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
 @contextlib.contextmanager
 def ticket_text(*texts: str) -> Iterator[None]:
     """Within this block, any log line or error event quoting one of `texts` has it masked."""
-    token = _ticket_texts.set(_ticket_texts.get() + tuple(t for t in texts if t))
+    token = hold_ticket_text(*texts)
     try:
         yield
     finally:
-        _ticket_texts.reset(token)
+        release_ticket_text(token)
+
+
+def hold_ticket_text(*texts: str) -> contextvars.Token[tuple[str, ...]]:
+    """`ticket_text` for a span that opens and closes in two hooks (a worker middleware's
+    before and after): mask `texts` until `release_ticket_text(token)`."""
+    return _ticket_texts.set(_ticket_texts.get() + tuple(t for t in texts if t))
+
+
+def release_ticket_text(token: contextvars.Token[tuple[str, ...]]) -> None:
+    _ticket_texts.reset(token)
 
 
 def current_ticket_texts() -> tuple[str, ...]:

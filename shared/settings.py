@@ -7,6 +7,7 @@ A wrong or missing setting stops the process with one line naming it (`load_sett
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +20,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from shared.errors import SettingsError
 from shared.money import usd_to_micros
 from shared.pricing import PriceTable, parse_aliases
+from shared.secret_strength import HOW_TO_MAKE_ONE, weakness
 
 ENV_PREFIX = "PACELINE_"
 WEBHOOK_SOURCES = ("generic", "zendesk", "intercom", "front", "helpscout", "jira", "freshdesk")
@@ -109,8 +111,14 @@ class Settings(BaseSettings):
     webhook_secret_helpscout: SecretStr | None = None
     webhook_secret_jira: SecretStr | None = None
     webhook_secret_freshdesk: SecretStr | None = None
-    # Tenant for vendor tickets whose payload names none (see shared/vendors/).
+    # The tenant of every ticket that arrives on a source-wide key (`/webhooks/{source}`);
+    # only the generic source may name another, and only on such a key.
     webhook_default_tenant: str = Field(default="default", pattern=r"^[A-Za-z0-9_.\-]{1,100}$")
+    # Tenants and their own webhook keys (`/webhooks/{source}/{tenant}`): shared/tenants/.
+    tenants_file: Path | None = None
+    # Requests to URLs paceline did not configure (callbacks, vendor APIs, the alert webhook)
+    # may reach loopback, private, link-local addresses only when this is true (tests, demos).
+    allow_private_networks: bool = False
 
     # --- replies back to the ticketing systems (each vendor skipped until its token is set) --
     reply_timeout_s: float = Field(default=10.0, gt=0)
@@ -153,12 +161,19 @@ class Settings(BaseSettings):
     environment: str = "development"
     release: str = "paceline@0.1.0"
     ops_token: SecretStr | None = None
+    # Mark the /ops session cookie Secure even when the request reached us over plain HTTP
+    # (TLS ends at a proxy that does not send X-Forwarded-Proto).
+    ops_secure_cookie: bool = False
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     alert_webhook_url: str | None = None
     alert_thresholds_pct: str = "50,80,100"
-    # Prometheus port of worker and scheduler processes (0: off); a worker process whose port
-    # is taken (several on one host) serves on the next free one above it.
-    metrics_port: int = Field(default=9100, ge=0, le=65535)
+    # Every process serves its Prometheus metrics on this internal port, never on the public
+    # webhook port (0: off); a process whose port is taken (several on one host) serves on
+    # the next free one above it.
+    metrics_port: int = Field(default=9108, ge=0, le=65535)
+    # Where the metrics port listens: every interface (a pod, a container) by default;
+    # `paceline up` keeps it on loopback.
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from other hosts in a deployment
 
     @field_validator("timezone")
     @classmethod
@@ -167,6 +182,28 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator(*(f"webhook_secret_{s}" for s in WEBHOOK_SOURCES), "ops_token")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # An empty value is "not set" (compose passes unset variables through as empty).
+        if value is None or not value.get_secret_value():
+            return None
+        why = weakness(value.get_secret_value())
+        if why is not None:
+            raise ValueError(f"too weak ({why}); {HOW_TO_MAKE_ONE}")
+        return value
+
+    @field_validator("metrics_host")
+    @classmethod
+    def _an_address(cls, value: str) -> str:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError(
+                "must be an IP address to listen on (0.0.0.0, 127.0.0.1, ::)"
+            ) from None
         return value
 
     @field_validator("redis_url")

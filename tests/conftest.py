@@ -58,7 +58,13 @@ def namespace(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def make_settings(namespace: str, **env: Any) -> Settings:
-    environ = {"PACELINE_REDIS_URL": REDIS_URL, "PACELINE_NAMESPACE": namespace}
+    # The test suite's receivers (callbacks, vendor stand-ins, alert hooks) listen on
+    # loopback: set explicitly here; the outbound guard's own tests turn it off.
+    environ = {
+        "PACELINE_REDIS_URL": REDIS_URL,
+        "PACELINE_NAMESPACE": namespace,
+        "PACELINE_ALLOW_PRIVATE_NETWORKS": "true",
+    }
     environ.update({f"PACELINE_{k.upper()}": str(v) for k, v in env.items()})
     return load_settings(environ)
 

@@ -35,8 +35,9 @@ class WebhookServer:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.app = create_app(settings)
         config = uvicorn.Config(
-            create_app(settings),
+            self.app,
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
@@ -92,6 +93,13 @@ class CallbackReceiver:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def tkey(ticket_id: str, tenant: str = "acme", source: str = "generic") -> str:
+    """The outcome key of a test ticket (tenant and source default to the fixtures')."""
+    from shared.keys import ticket_key
+
+    return ticket_key(tenant, source, ticket_id)
 
 
 def wait_for(predicate: Callable[[], bool], timeout_s: float = 30, every_s: float = 0.05) -> bool:

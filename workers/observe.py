@@ -20,7 +20,7 @@ import redis
 from dramatiq.middleware import Middleware
 
 from shared.clock import Clock
-from shared.keys import Keys
+from shared.keys import Keys, ticket_key
 from shared.messages import is_ticket_actor
 from shared.metrics import Metrics, safe_label
 from shared.models import Lane, Outcome, OutcomeStatus
@@ -111,12 +111,15 @@ class ObserveMiddleware(Middleware):
     def _own_outcome(self, message: Any) -> Outcome | None:
         """The outcome this message wrote (not an older or newer event's)."""
         try:
-            ticket_id = str(message.args[0]["ticket_id"])
-        except (IndexError, KeyError, TypeError):
+            doc = message.args[0]
+            key = ticket_key(
+                str(doc["tenant_id"]), str(doc.get("source", "generic")), str(doc["ticket_id"])
+            )
+        except (IndexError, KeyError, TypeError, AttributeError):
             return None
-        outcome = self._outcomes.take_written(ticket_id, message.message_id)
+        outcome = self._outcomes.take_written(key, message.message_id)
         if outcome is None:
-            outcome = self._outcomes.get(ticket_id)
+            outcome = self._outcomes.get(key)
         if outcome is None or outcome.job_id != message.message_id:
             return None
         return outcome

@@ -19,6 +19,7 @@ from workers.admission.middleware import AdmissionMiddleware
 from workers.failures.durable_retries import DurableRetries
 from workers.failures.recorder import FailureRecorder, should_retry
 from workers.observe import ObserveMiddleware
+from workers.ticket_text import TicketTextMiddleware
 from workers.worker_context import WorkerContext
 
 log = logging.getLogger("paceline.worker")
@@ -27,6 +28,8 @@ log = logging.getLogger("paceline.worker")
 def build_worker_broker(ctx: WorkerContext) -> dramatiq.Broker:
     s = ctx.settings
     middleware = [
+        # First: its hooks wrap every other's, so their log lines are masked too.
+        TicketTextMiddleware(),
         *default_middleware(),
         FailureRecorder(ctx),
         DurableRetries(

@@ -7,11 +7,10 @@ would refuse to call), and every provider response feeds the rate-limit gate.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 from redis import Redis
 
 from shared.clock import Clock, SystemClock
@@ -19,6 +18,7 @@ from shared.keys import Keys
 from shared.knowledge import IndexCache, KnowledgeStore, Searcher, build_embedder
 from shared.ledger import Ledger
 from shared.metrics import Metrics
+from shared.outbound import OutboundClient
 from shared.pricing import PriceTable
 from shared.redis_client import make_redis
 from shared.settings import Settings, price_table
@@ -30,6 +30,7 @@ from shared.stores.outcomes import OutcomeStore
 from shared.stores.parking import ParkingLot
 from shared.stores.provider_limits import ProviderLimits
 from shared.telemetry import report_dead_letter
+from shared.tenants import load_tenants
 from workers.admission.gates import Gate
 from workers.admission.releases import PendingReleases
 from workers.admission.slo import SloPolicy
@@ -50,7 +51,8 @@ class WorkerContext:
     parking: ParkingLot
     dead_letters: DeadLetterRegistry
     prices: PriceTable
-    http: httpx.Client
+    # Replies (callbacks, vendor notes) go out through the outbound guard only.
+    http: OutboundClient
     releases: PendingReleases
     circuit: ProviderCircuit
     limits: ProviderLimits
@@ -87,7 +89,7 @@ class WorkerContext:
         client = client or make_redis(settings, max_connections=threads * 4 + 16)
         keys = Keys(settings.namespace)
         ledger = Ledger(client, keys, settings, clock)
-        http = httpx.Client(timeout=httpx.Timeout(10.0, connect=3.0))
+        http = OutboundClient(allow_private=settings.allow_private_networks)
         circuit = ProviderCircuit(client, keys, settings, clock)
         limits = ProviderLimits(client, keys, clock)
         prices = price_table(settings)
@@ -113,8 +115,17 @@ class WorkerContext:
             slo=SloPolicy.from_settings(settings),
         )
         if with_agent:
+            # The tenants' webhook secrets join the settings' in the reply check.
+            secrets = load_tenants(settings).secret_values()
             ctx.agent = build_agent(
-                settings, clock, prices, circuit, limits, ctx.usage_missing, knowledge
+                settings,
+                clock,
+                prices,
+                circuit,
+                limits,
+                ctx.usage_missing,
+                knowledge,
+                secrets=secrets,
             )
         return ctx
 
@@ -159,6 +170,8 @@ def build_agent(
     limits: ProviderLimits,
     on_usage_missing: Callable[[str], None] | None = None,
     knowledge: Searcher | None = None,
+    *,
+    secrets: Sequence[str] = (),
 ) -> Agent:
     """One agent per worker process (shared by its threads): one LLM client, one tool box."""
     return Agent(
@@ -169,6 +182,7 @@ def build_agent(
         tools=ToolBox(knowledge=knowledge),
         circuit=circuit,
         on_usage_missing=on_usage_missing,
+        secrets=secrets,
     )
 
 

@@ -1,12 +1,17 @@
-"""The webhook app factory: `POST /webhooks/{source}`, `/healthz`, `/readyz`.
+"""The webhook app factory: `POST /webhooks/{source}[/{tenant}]`, `/healthz`, `/readyz`, `/ops`.
 
-Per request, in this order: source known and enabled (404) -> body within the limit (413) ->
-signature and timestamp on the raw bytes (401) -> payload is a ticket (422) or a handshake
-(200) -> dedupe claim, pending outcome, enqueue (202; 503 when Redis or the broker is down,
-so the vendor retries and nothing is lost). Nothing else happens on the request path.
+Per request, in this order: source known and a key configured for it (404) -> body within the
+limit (413) -> signature and timestamp on the raw bytes (401) -> payload is a ticket (422) or
+a handshake (200) -> dedupe claim, pending outcome, enqueue (202; 503 when Redis or the
+broker is down, so the vendor retries and nothing is lost). Nothing else happens on the
+request path.
 
-A source whose secret is not configured answers 404 like an unknown one: it is not enabled,
-and is never accepted unsigned.
+The key that verifies decides the tenant. `/webhooks/{source}/{tenant}` verifies with that
+tenant's own secret (the tenants file) and the ticket is that tenant's; `/webhooks/{source}`
+verifies with the source-wide `PACELINE_WEBHOOK_SECRET_<SOURCE>`, a key bound to no tenant:
+its tickets go to `PACELINE_WEBHOOK_DEFAULT_TENANT`, except that the generic source may name
+another. A source or tenant with no key answers 404 like an unknown one: never accepted
+unsigned. The app's metrics are not served here but on the internal metrics port.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from starlette.responses import JSONResponse
 from producers.enqueue import Submitted, build_intake
 from producers.webhook import responses
 from producers.webhook.body import read_limited
-from producers.webhook.metrics import mount_metrics
+from producers.webhook.metrics import count_requests
 from producers.webhook.ops import mount_ops
 from producers.webhook.readiness import unreachable
 from shared.broker import build_broker
@@ -33,6 +38,7 @@ from shared.errors import BodyTooLarge, DeliveryInFlight, NotATicket, SignatureE
 from shared.models import Lane
 from shared.redis_client import make_redis
 from shared.settings import Settings
+from shared.tenants import Tenants, load_tenants
 from shared.vendors.base import Inbound, Parsed, Source
 from shared.vendors.registry import build_sources
 
@@ -48,18 +54,30 @@ def create_app(
     clock: Clock | None = None,
     broker: dramatiq.Broker | None = None,
     redis_client: redis.Redis | None = None,
+    tenants: Tenants | None = None,
 ) -> FastAPI:
+    """Raises SettingsError (one line) when the tenants file or a secret it names is bad."""
     clock = clock or SystemClock()
+    tenants = tenants if tenants is not None else load_tenants(settings)
     client = redis_client if redis_client is not None else make_redis(settings)
     broker = broker if broker is not None else build_broker(settings)
     intake = build_intake(settings, broker, client, clock)
     sources = build_sources()
     app = FastAPI(title="paceline webhooks", docs_url=None, redoc_url=None, openapi_url=None)
-    # GET /metrics (state gauges refreshed on scrape) and GET /ops (the operator's page).
-    mount_metrics(
+    # The request counter and the state gauges (refreshed on scrape), for the process to serve
+    # on the internal metrics port (`paceline webhook`); GET /ops, the operator's page.
+    app.state.metrics = count_requests(
         app, settings, client=client, clock=clock, broker=broker, sources=frozenset(sources)
     )
     mount_ops(app, settings, client=client, clock=clock, broker=broker)
+
+    def key_for(source_name: str, tenant: str | None) -> tuple[bytes, str, bool] | None:
+        """(secret, tenant, bound to that tenant) of the key this route verifies with."""
+        if tenant is None:
+            secret = settings.webhook_secret(source_name)
+            return (secret, settings.webhook_default_tenant, False) if secret else None
+        own = tenants.webhook_secret(tenant, source_name)
+        return (own, tenant, True) if own else None
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -74,10 +92,18 @@ def create_app(
 
     @app.post("/webhooks/{source_name}")
     async def receive(source_name: str, request: Request) -> JSONResponse:
+        return await receive_for(source_name, None, request)
+
+    @app.post("/webhooks/{source_name}/{tenant}")
+    async def receive_for_tenant(source_name: str, tenant: str, request: Request) -> JSONResponse:
+        return await receive_for(source_name, tenant, request)
+
+    async def receive_for(source_name: str, tenant: str | None, request: Request) -> JSONResponse:
         source = sources.get(source_name)
-        secret = settings.webhook_secret(source_name) if source else None
-        if source is None or secret is None:
+        key = key_for(source_name, tenant) if source else None
+        if source is None or key is None:
             return responses.not_found()
+        secret, owner, bound = key
         try:
             body = await read_limited(request, settings.max_body_bytes)
         except BodyTooLarge:
@@ -87,7 +113,9 @@ def create_app(
             headers={k.lower(): v for k, v in request.headers.items()},
             now_s=clock.now_s(),
             tolerance_s=settings.webhook_tolerance_s,
-            default_tenant=settings.webhook_default_tenant,
+            tenant=owner,
+            bound=bound,
+            allow_private_networks=settings.allow_private_networks,
         )
         try:
             source.verify(inbound, secret)

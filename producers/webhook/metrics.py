@@ -1,8 +1,11 @@
-"""`GET /metrics` on the webhook app, and a count of webhook requests by source and status.
+"""The webhook app's metrics: a count of webhook requests by source and status, and the state
+gauges (spend, parked, queues, DLQ, circuit) refreshed on scrape; see
+shared/stores/gauges.py for why workers do not export them.
 
-The webhook app exports the state gauges (spend, parked, queues, DLQ, circuit) refreshed on
-scrape; see shared/stores/gauges.py for why workers do not. The request counter is a plain ASGI
-wrapper (no BaseHTTPMiddleware: it would add a task per request on the hot path).
+They are served on the internal metrics port (`PACELINE_METRICS_PORT`) by the process, never
+by the app: tenant names and spend are not for whoever can reach the public webhook port. The
+request counter is a plain ASGI wrapper (no BaseHTTPMiddleware: it would add a task per
+request on the hot path).
 """
 
 from __future__ import annotations
@@ -13,12 +16,10 @@ from typing import Any
 import dramatiq
 import redis
 from fastapi import FastAPI
-from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
 
 from shared.clock import Clock
 from shared.metrics import Metrics
-from shared.metrics_server import build_metrics, metrics_response
+from shared.metrics_server import build_metrics
 from shared.settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -54,13 +55,14 @@ class CountWebhookRequests:
         try:
             await self.app(scope, receive, send_and_note)
         finally:
-            source = path[len(PREFIX) :].strip("/")
+            # `/webhooks/<source>` or `/webhooks/<source>/<tenant>`: the label is the source.
+            source = path[len(PREFIX) :].strip("/").split("/", 1)[0]
             self.metrics.webhook_request(
                 source=source if source in self.sources else "unknown", status=status
             )
 
 
-def mount_metrics(
+def count_requests(
     app: FastAPI,
     settings: Settings,
     *,
@@ -69,13 +71,7 @@ def mount_metrics(
     broker: dramatiq.Broker,
     sources: frozenset[str],
 ) -> Metrics:
+    """The app's metrics (its registry for the metrics server), counting its requests."""
     metrics = build_metrics(settings, client=client, clock=clock, broker=broker, state=True)
-
-    @app.get("/metrics")
-    async def metrics_route() -> Response:
-        # A scrape may read Redis (state gauges): keep it off the event loop.
-        response: Response = await run_in_threadpool(metrics_response, metrics.registry)
-        return response
-
     app.add_middleware(CountWebhookRequests, metrics=metrics, sources=sources)
     return metrics

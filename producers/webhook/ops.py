@@ -1,12 +1,8 @@
 """`/ops`: the operator's page (spend against the pace line, tenants, queues, dead letters,
 circuit) and its one action, requeueing dead letters by reason.
 
-Access needs `PACELINE_OPS_TOKEN`; with none set the page is refused outright. A request is
-let in by `Authorization: Bearer <token>`, or by a session cookie that `GET /ops?token=…`
-sets (HttpOnly, SameSite=Strict, a MAC of the token rather than the token) and then redirects
-away from the token-bearing URL. The requeue form must also carry a form token (a second MAC
-of the ops token, only readable from the page itself) and, when the browser sends an Origin,
-come from this origin: a cross-site page can neither read the form token nor ride the cookie.
+Access needs `PACELINE_OPS_TOKEN` (ops_auth.py: the bearer token, or a session cookie traded
+for it, and a form token against cross-site posts).
 
 A requeue follows the CLI's rules through the failure engineer's `Redrive`: priced first (a
 confirm step shows the estimate), refused when it exceeds what the redrive lane may spend today.
@@ -14,8 +10,6 @@ confirm step shows the estimate), refused when it exceeds what the redrive lane 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections import Counter
 from datetime import date
 from html import escape
@@ -32,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from producers.redrive import Redrive, redrive_headroom
+from producers.webhook.ops_auth import COOKIE, SESSION_TTL_S, OpsAuth, refused, same, same_origin
 from producers.webhook.ops_chart import spend_chart
 from producers.webhook.ops_live import live_cards
 from producers.webhook.ops_month import MonthView, month_page, month_start
@@ -45,61 +40,11 @@ from shared.settings import Settings, price_table
 from shared.stores.dead_letters import DLQFilter
 from shared.stores.gauges import StateGauges
 
-COOKIE = "paceline_ops"
 REFRESH_S = 30
 REFRESH_MIN_S = 5
 # Reasons are summed over at most this many entries, so a huge DLQ cannot stall the page.
 DLQ_SCAN_MAX = 20_000
 _PAGE = Template((Path(__file__).parent / "ops_page.html").read_text(encoding="utf-8"))
-
-
-def _mac(token: str, purpose: str) -> str:
-    return hmac.new(token.encode(), f"paceline-ops:{purpose}".encode(), hashlib.sha256).hexdigest()
-
-
-class OpsAuth:
-    def __init__(self, settings: Settings) -> None:
-        self.token = settings.ops_token.get_secret_value() if settings.ops_token else ""
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.token)
-
-    def valid_token(self, candidate: str) -> bool:
-        return self.enabled and hmac.compare_digest(candidate.encode(), self.token.encode())
-
-    def allowed(self, request: Request) -> bool:
-        if not self.enabled:
-            return False
-        auth = request.headers.get("authorization", "")
-        if auth[:7].lower() == "bearer " and self.valid_token(auth[7:].strip()):
-            return True
-        cookie = request.cookies.get(COOKIE, "")
-        return bool(cookie) and hmac.compare_digest(cookie, _mac(self.token, "session"))
-
-    @property
-    def session(self) -> str:
-        return _mac(self.token, "session")
-
-    @property
-    def form_token(self) -> str:
-        return _mac(self.token, "form")
-
-
-def _refused(auth: OpsAuth) -> Response:
-    if not auth.enabled:
-        return HTMLResponse("ops page disabled: PACELINE_OPS_TOKEN is not set", status_code=403)
-    return HTMLResponse(
-        "ops token required", status_code=401, headers={"WWW-Authenticate": "Bearer"}
-    )
-
-
-def _same_origin(request: Request) -> bool:
-    origin = request.headers.get("origin")
-    if origin is None or origin == "null":
-        return origin is None
-    host = request.headers.get("host", "")
-    return origin.split("://", 1)[-1] == host
 
 
 def mount_ops(
@@ -110,7 +55,7 @@ def mount_ops(
     clock: Clock,
     broker: dramatiq.Broker,
 ) -> None:
-    auth = OpsAuth(settings)
+    auth = OpsAuth(settings, clock)
     gauges = StateGauges(settings, client, clock=clock, broker=broker)
     prices = price_table(settings)
 
@@ -123,26 +68,31 @@ def mount_ops(
         token = request.query_params.get("token")
         if token is not None:
             if not auth.valid_token(token):
-                return _refused(auth)
-            # Trade the token in the URL (history, logs) for a cookie, and leave the URL.
+                return refused(auth)
+            # Trade the token in the URL (history, logs) for a session, and leave the URL.
+            # (uvicorn sets the scheme from X-Forwarded-Proto of a trusted proxy.)
             resp = RedirectResponse("/ops", status_code=303)
             resp.set_cookie(
-                COOKIE, auth.session, httponly=True, samesite="strict", path="/ops",
-                secure=request.url.scheme == "https",
+                COOKIE, auth.new_session(), max_age=SESSION_TTL_S, httponly=True,
+                samesite="strict", path="/ops",
+                secure=settings.ops_secure_cookie or request.url.scheme == "https",
             )  # fmt: skip
             return resp
-        if not auth.allowed(request):
-            return _refused(auth)
+        session = auth.session_of(request)
+        if session is None:
+            return refused(auth)
         refresh_s = _refresh_s(request.query_params.get("refresh"))
-        html = await run_in_threadpool(_render, settings, gauges, auth, "", refresh_s)
+        html = await run_in_threadpool(
+            _render, settings, gauges, auth.form_token(session), "", refresh_s
+        )
         return _page(html)
 
     month_view = MonthView(settings)
 
     @app.get("/ops/month", response_model=None)
     async def ops_month(request: Request) -> Response:
-        if not auth.allowed(request):
-            return _refused(auth)
+        if auth.session_of(request) is None:
+            return refused(auth)
         today = date.fromisoformat(budget_day(clock.now_s(), settings.tz))
         first = month_start(request.query_params.get("month"), today)
         if first is None:
@@ -156,20 +106,22 @@ def mount_ops(
 
     @app.post("/ops/dlq/requeue", response_model=None)
     async def requeue(request: Request) -> Response:
-        if not auth.allowed(request):
-            return _refused(auth)
+        session = auth.session_of(request)
+        if session is None:
+            return refused(auth)
         form = parse_qs((await request.body()).decode("utf-8", errors="replace"))
         field = {k: v[0] for k, v in form.items() if v}
-        if not _same_origin(request) or not hmac.compare_digest(
-            field.get("form_token", ""), auth.form_token
-        ):
+        form_token = auth.form_token(session)
+        if not same_origin(request) or not same(field.get("form_token", ""), form_token):
             return HTMLResponse("cross-site request refused", status_code=403)
         reason = field.get("reason", "").strip()
         if not reason:
             return HTMLResponse("name a reason", status_code=400)
         confirm = field.get("confirm") == "1"
-        status, notice = await run_in_threadpool(_requeue, redrive(), broker, reason, confirm, auth)
-        html = await run_in_threadpool(_render, settings, gauges, auth, notice)
+        status, notice = await run_in_threadpool(
+            _requeue, redrive(), broker, reason, confirm, form_token
+        )
+        html = await run_in_threadpool(_render, settings, gauges, form_token, notice)
         return _page(html, status)
 
 
@@ -199,7 +151,7 @@ def _page(html: str, status: int = 200) -> HTMLResponse:
 
 
 def _requeue(
-    rd: Redrive, broker: dramatiq.Broker, reason: str, confirm: bool, auth: OpsAuth
+    rd: Redrive, broker: dramatiq.Broker, reason: str, confirm: bool, form_token: str
 ) -> tuple[int, str]:
     """The CLI's `dlq requeue --reason R` (dry run unless `confirm`): (status, notice html)."""
     flt = DLQFilter(reason=reason)
@@ -221,7 +173,7 @@ def _requeue(
             refused=True,
         )
     if not confirm:
-        button = _requeue_form(reason, auth, "Confirm requeue", confirm=True, id_="confirm")
+        button = _requeue_form(reason, form_token, "Confirm requeue", confirm=True, id_="confirm")
         return 200, _notice(f"Dry run: {priced}. {button}")
     broker.declare_queue(rd.queue_name)
     result = rd.requeue(broker, [], flt)
@@ -236,10 +188,10 @@ def _notice(html: str, *, refused: bool = False) -> str:
     return f"<div class='notice{' refused' if refused else ''}' id='notice'>{html}</div>"
 
 
-def _requeue_form(reason: str, auth: OpsAuth, label: str, *, confirm: bool, id_: str) -> str:
+def _requeue_form(reason: str, form_token: str, label: str, *, confirm: bool, id_: str) -> str:
     return (
         "<form method='post' action='/ops/dlq/requeue' style='display:inline'>"
-        f"<input type='hidden' name='form_token' value='{auth.form_token}'>"
+        f"<input type='hidden' name='form_token' value='{form_token}'>"
         f"<input type='hidden' name='reason' value='{escape(reason, quote=True)}'>"
         f"<input type='hidden' name='confirm' value='{1 if confirm else 0}'>"
         f"<button type='submit' id='{id_}'>{escape(label)}</button></form>"
@@ -247,7 +199,7 @@ def _requeue_form(reason: str, auth: OpsAuth, label: str, *, confirm: bool, id_:
 
 
 def _render(
-    settings: Settings, gauges: StateGauges, auth: OpsAuth, notice: str, refresh_s: int = 0
+    settings: Settings, gauges: StateGauges, form_token: str, notice: str, refresh_s: int = 0
 ) -> str:
     books = budget_status(gauges.ledger, settings, gauges.clock)
     snap = gauges.snapshot()
@@ -275,7 +227,7 @@ def _render(
         "".join(
             f"<tr data-reason='{escape(reason, quote=True)}'><td>{escape(safe_text(reason))}</td>"
             f"<td class='n'>{n}</td><td>"
-            f"{_requeue_form(reason, auth, 'Requeue…', confirm=False, id_='requeue-' + str(i))}"
+            f"{_requeue_form(reason, form_token, 'Requeue…', confirm=False, id_=f'requeue-{i}')}"
             "</td></tr>"
             for i, (reason, n) in enumerate(sorted(reasons.items()))
         )
@@ -300,7 +252,7 @@ def _render(
         timezone=escape(books["timezone"]),
         pacing=escape(books["pacing"]),
         notice=notice,
-        form_token=auth.form_token,
+        form_token=form_token,
         spent_usd=usd(series[-1][1]),
         reserved_usd=usd(snap["reserved"].get("global", 0)),
         ceiling_usd=usd(ceiling),

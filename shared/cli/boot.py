@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import logging
 
-from shared.cli.common import settings_or_exit
+from shared.cli.common import Exit, fail, settings_or_exit
+from shared.errors import SettingsError
 from shared.logs import configure_logging
 from shared.settings import Settings, ladder_warnings, price_table
 from shared.telemetry import init_sentry
+from shared.tenants import load_tenants
 
 
 def boot(component: str) -> Settings:
     settings = settings_or_exit()
+    try:
+        # A bad tenants file, or a secret it names missing or weak, stops every process.
+        tenants = load_tenants(settings)
+    except SettingsError as exc:
+        fail(str(exc), Exit.CONFIG)
     # JSON lines, redacted (emails, ticket text, secrets, dramatiq message reprs).
-    configure_logging(settings, component)
+    configure_logging(settings, component, secrets=tenants.secret_values())
     for line in settings.cap_warnings() + ladder_warnings(settings, price_table(settings)):
         logging.getLogger("paceline.settings").warning(line)
     init_sentry(settings, component=component)

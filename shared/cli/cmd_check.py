@@ -33,6 +33,7 @@ def run_checks() -> tuple[list[Row], bool]:
     rows.append(doctor.check_broker(settings))
     rows += doctor.check_provider(settings)
     rows.append(doctor.check_webhooks(settings))
+    rows.append(doctor.check_outbound(settings))
     rows.append(doctor.check_ops_token(settings))
     return rows, False
 

@@ -29,12 +29,28 @@ def register(app: typer.Typer) -> None:
     app.add_typer(outcomes, name="outcomes")
 
     @outcomes.command("show")
-    def show_(ticket_id: str, as_json: JsonOpt = False) -> None:
-        """One ticket's outcome."""
-        outcome = _store().get(ticket_id)
-        if outcome is None:
-            fail(f"no ticket {ticket_id!r}", Exit.FAILED)
-        doc = outcome.public()
+    def show_(
+        ticket_id: str,
+        tenant: Annotated[
+            str | None, typer.Option(help="The ticket's tenant (ids are unique per tenant).")
+        ] = None,
+        source: Annotated[
+            str | None, typer.Option(help="The ticket's source, when one tenant has the id twice.")
+        ] = None,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """One ticket's outcome; several tenants or sources using the id are listed instead."""
+        found = [o for o in _store().find(ticket_id, tenant) if source in (None, o.source)]
+        if not found:
+            where = f" of tenant {tenant!r}" if tenant else ""
+            fail(f"no ticket {ticket_id!r}{where}", Exit.FAILED)
+        if len(found) > 1:
+            names = ", ".join(sorted(f"{o.tenant_id}/{o.source}" for o in found))
+            fail(
+                f"{len(found)} tickets have id {ticket_id!r} ({names}); name one with --tenant",
+                Exit.USAGE,
+            )
+        doc = found[0].public()
         if as_json:
             print_json(doc)
             return

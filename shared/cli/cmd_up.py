@@ -43,10 +43,14 @@ def register(app: typer.Typer) -> None:
                     "PACELINE_REDIS_URL": redis_url,
                     "PACELINE_NAMESPACE": namespace,
                     "PACELINE_WORKER_THREADS": str(threads),
+                    # One machine: its processes' metrics stay on it.
+                    "PACELINE_METRICS_HOST": "127.0.0.1",
                 }
             )
             if demo:
                 _clear_namespace(redis_url, namespace)
+                # A single-machine demo: every part of it is on loopback.
+                env["PACELINE_ALLOW_PRIVATE_NETWORKS"] = "true"
             sim_url = None
             if not settings.llm_base_url:
                 sim_port = free_port()

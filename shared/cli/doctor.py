@@ -129,11 +129,31 @@ def _deployed(sdk: Any, deployment: str) -> bool:
 
 
 def check_webhooks(settings: Settings) -> Row:
+    from shared.errors import SettingsError
+    from shared.tenants import load_tenants
+
     sources = [s for s in WEBHOOK_SOURCES if settings.webhook_secret(s)]
-    if not sources:
-        return Row("webhooks", "warn", "no source has a secret: every webhook is refused",
-                   {"sources": []})  # fmt: skip
-    return Row("webhooks", "ok", ", ".join(sources), {"sources": sources})
+    try:
+        tenants = load_tenants(settings)
+    except SettingsError as exc:
+        return Row("webhooks", "fail", str(exc), {"sources": sources})
+    keyed = sorted({tenant for tenant, _source in tenants.webhook_secrets})
+    detail = {"sources": sources, "tenants": keyed}
+    if not sources and not keyed:
+        return Row("webhooks", "warn", "no source has a secret: every webhook is refused", detail)
+    said = ", ".join(sources) or "no source-wide key"
+    if keyed:
+        said += f"; own keys for {len(keyed)} tenant(s)"
+    return Row("webhooks", "ok", said, detail)
+
+
+def check_outbound(settings: Settings) -> Row:
+    if settings.allow_private_networks:
+        said = "PACELINE_ALLOW_PRIVATE_NETWORKS=true: replies may reach private addresses"
+        return Row("outbound", "warn", said, {"private": True})
+    return Row(
+        "outbound", "ok", "replies refuse loopback and private addresses", {"private": False}
+    )
 
 
 def check_ops_token(settings: Settings) -> Row:

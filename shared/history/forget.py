@@ -106,13 +106,11 @@ def forget_in_redis(
     store = OutcomeStore(client, keys)
     rewrite = client.register_script(_REWRITE)
     changed = 0
-    for outcome in store.iter_outcomes():
+    for key, outcome in store.iter_stored():
         if outcome.tenant_id != tenant or outcome.requester_id != requester:
             continue
         doc = outcome.model_copy(update={"requester_id": alias, "reply": None})
-        changed += int(
-            cast(int, rewrite(keys=[keys.ticket(outcome.ticket_id)], args=[doc.model_dump_json()]))
-        )
+        changed += int(cast(int, rewrite(keys=[keys.ticket(key)], args=[doc.model_dump_json()])))
     return changed
 
 

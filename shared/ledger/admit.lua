@@ -308,7 +308,7 @@ local function decide(a, n)
       -- history stream's entries (the id is read from the outcome key the ticket names).
       local okey = ARGV[a + 6] + 0
       local tid = ticket
-      if okey > 0 then tid = string.sub(KEYS[okey], #p + 8) end  -- after '<p>ticket:'
+      if okey > 0 then tid = ticket_id_of(string.sub(KEYS[okey], #p + 8)) end  -- '<p>ticket:'
       redis.call('HSET', rkey, 'grant', grant_s, 'state', 'open', 'day', day, 't', tscope,
         'u', user_scope, 'ticket', ticket, 'model', model, 'lane', ARGV[a + 4], 'tid', tid)
       redis.call('EXPIRE', rkey, ARGV[14])

@@ -25,6 +25,20 @@
 -- Lua 5.1's tonumber parses a string twice (lua_isnumber, then lua_tonumber), each a strtod.
 
 local function k_books(p, day) return p .. 'ledger:' .. day end
+
+-- The ticket id in a ticket key (shared/keys.py `scoped`: length-prefixed tenant, source, id):
+-- its last part; a key that is not one (written before keys named tenant and source) is the id.
+local function ticket_id_of(key)
+  local pos, last = 1, nil
+  while pos <= #key do
+    local colon = string.find(key, ':', pos, true)
+    local n = colon and tonumber(string.sub(key, pos, colon - 1))
+    if not n or colon + n > #key then return key end
+    last = string.sub(key, colon + 1, colon + n)
+    pos = colon + n + 2
+  end
+  return last or key
+end
 local DAY_TTL_S = 8 * 24 * 3600
 -- Written into a new day's books (and the by_ticket hash): a value longer than Redis's
 -- hash-max-listpack-value (64 bytes by default) makes the hash a hash table from the start.

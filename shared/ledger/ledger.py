@@ -47,13 +47,15 @@ class Candidate:
 # tuples (immutable like a frozen dataclass, and several times cheaper to build than one,
 # whose `__init__` sets each field through `object.__setattr__`).
 class AdmissionRequest(NamedTuple):
+    # The ticket event (`Ticket.idempotency_key`): at most one open reservation per event.
     ticket_key: str
     tenant_id: str
     requester_id: str
     lane: str
     candidates: Sequence[Candidate]
-    # Set both to have admission skip an event whose outcome is already final.
-    ticket_id: str | None = None
+    # Set both to have admission skip an event whose outcome is already final (`outcome_key`
+    # is the ticket's key, `Ticket.key`).
+    outcome_key: str | None = None
     event_id: str | None = None
 
 
@@ -301,8 +303,8 @@ class Ledger:
             if not req.candidates:
                 raise ValueError("admission needs at least one candidate model")
             outcome_at = 0
-            if req.ticket_id is not None:
-                keys.append(self._keys.ticket(req.ticket_id))
+            if req.outcome_key is not None:
+                keys.append(self._keys.ticket(req.outcome_key))
                 outcome_at = len(keys)
             args += (
                 req.ticket_key,

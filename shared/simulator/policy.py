@@ -58,6 +58,7 @@ class _Script:
     calls: list[ToolCall] = field(default_factory=list)
     final: str = "reply"  # reply | echo | leak | escalated | long
     endless: Callable[[int], ToolCall] | None = None  # `loop`/`runaway`: never a reply
+    variant: int = 0  # `leak_email:N`: how the leaked address is disguised
 
 
 def decide(
@@ -148,13 +149,17 @@ def _script(ticket: TicketText) -> _Script:
 def _directive_script(name: str, ticket: TicketText) -> _Script | None:
     rule = f"directive:{name}"
     query = ticket.keywords()
+    number = (ticket.directive(name) or (name, None))[1] or 0
     scripts: dict[str, Callable[[], _Script]] = {
         "cross_tenant": lambda: _Script(
             rule, [_lookup(tenant_id="other-tenant", requester_id="u-other")]
         ),
         "cross_requester": lambda: _Script(rule, [_lookup(requester_id="u-someone-else")]),
         "echo_system": lambda: _Script(rule, final="echo"),
-        "leak_email": lambda: _Script(rule, final="leak"),
+        "leak_email": lambda: _Script(rule, final="leak", variant=number),
+        "escalate_leak": lambda: _Script(
+            rule, [_call(ESCALATE_TOOL, reason=wording.leaked_reason())], final="escalated"
+        ),
         "loop": lambda: _Script(rule, endless=lambda _turn: _call(SEARCH_TOOL, query=query)),
         "runaway": lambda: _Script(
             rule, endless=lambda turn: _call(SEARCH_TOOL, query=f"{query} {turn + 1}")
@@ -172,7 +177,7 @@ def _final_text(script: _Script, conv: Conversation, rng: Any) -> str:
     if script.final == "echo":
         return wording.echo_reply(conv.system)
     if script.final == "leak":
-        return wording.leak_reply(rng)
+        return wording.leak_reply(rng, script.variant)
     if script.final == "escalated":
         return wording.escalated_reply(rng)
     if script.final == "long":

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from shared.clock import Clock, SystemClock, now_ms
 from shared.history.emit import dead_letter_fields, dead_letter_gone_fields
-from shared.keys import Keys
+from shared.keys import Keys, ticket_key
 from shared.models import Lane
 from shared.money import micros_to_usd
 
@@ -73,6 +73,17 @@ class DeadLetter(BaseModel):
             "attempts": self.attempts,
             "failed_at_ms": self.failed_at_ms,
         }
+
+    @property
+    def source(self) -> str:
+        """The ticket's source, read off the kept ticket (generic when it names none)."""
+        source = self.ticket.get("source")
+        return source if isinstance(source, str) else "generic"
+
+    @property
+    def outcome_key(self) -> str:
+        """The key of the ticket's outcome."""
+        return ticket_key(self.tenant_id, self.source, self.ticket_id)
 
     def summary(self) -> dict[str, Any]:
         """What a listing shows: never the ticket body, the requester or the traceback."""

@@ -172,7 +172,7 @@ class InFlightDeadLetters:
 
     def restore_outcome(self, entry: DeadLetter, held: InFlight) -> None:
         """Undo the `pending` a requeue wrote, unless a worker has moved the ticket on since."""
-        now = self._outcomes.get(entry.ticket_id)
+        now = self._outcomes.get(entry.outcome_key)
         if now is None or now.job_id != held.message_id or now.status is not OutcomeStatus.PENDING:
             return
         if held.outcome:
@@ -183,6 +183,7 @@ class InFlightDeadLetters:
                 ticket_id=entry.ticket_id,
                 event_id=entry.event_id,
                 tenant_id=entry.tenant_id,
+                source=entry.source,
                 status=OutcomeStatus.DEAD_LETTERED,
                 reason=entry.reason,
                 attempts=entry.attempts,

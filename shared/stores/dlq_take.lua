@@ -1,6 +1,6 @@
 -- dlq_take: move one dead letter from the index to the in-flight hash, once.
 -- KEYS[1] dlq index zset  KEYS[2] dlq in-flight hash  KEYS[3] dlq entries hash
--- KEYS[4] the death's marker (`dlq:requeued:<ticket>:<ms>`: the entry requeued for it)
+-- KEYS[4] the death's marker (`dlq:requeued:<event key>:<ms>`: the entry requeued for it)
 -- KEYS[5] the history stream (a dropped duplicate is recorded there as gone)
 -- ARGV: 1 entry id, 2 in-flight record (JSON), 3 marker TTL s, 4 now ms
 -- Returns 1 taken; 0 not in the index (another requeue took it, or it was purged);

@@ -1,6 +1,6 @@
 -- outcomes: move one ticket to a status (and keep the per-status counts in step), atomically.
 -- KEYS: 1 ticket hash, 2 index zset, 3 counts hash, 4 the history stream
--- ARGV: 1 status, 2 event_id, 3 doc json, 4 now ms, 5 ticket id, 6 ttl s, 7 mode,
+-- ARGV: 1 status, 2 event_id, 3 doc json, 4 now ms, 5 ticket key (index member), 6 ttl s, 7 mode,
 --       8 the thread's messages as JSON ('' : none)
 -- A final status written goes to the history stream in this script (shared/history/events.py).
 --   mode "final": refuse (return 0) when this event already has a final status

@@ -1,9 +1,12 @@
 """The outcome store: the one visible state of every accepted ticket (invariant 2).
 
-Each ticket has one hash (`<ns>:ticket:<id>`: `status`, `event_id`, `doc` as JSON), an index
-by update time, and per-status counters kept in step by the same Lua script, so
+Each ticket has one hash (`<ns>:ticket:<ticket key>`: `status`, `event_id`, `doc` as JSON), an
+index by update time, and per-status counters kept in step by the same Lua script, so
 `outcomes summary` is O(1) and a status is never counted twice. A final status for an event is
 written once: a duplicate delivery finds it and does nothing.
+
+The ticket key names the tenant and the source as well as the ticket id (`shared.keys`), so
+`get` takes that key; `find` looks a bare ticket id up for an operator (a scan of the index).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any, cast
 
 import redis
 
-from shared.keys import TICKET_RETENTION_S, Keys
+from shared.keys import TICKET_RETENTION_S, Keys, unscoped
 from shared.lua import lua_source
 from shared.models import Outcome, OutcomeStatus
 
@@ -31,9 +34,10 @@ class OutcomeStore:
 
     def _write(self, outcome: Outcome, mode: str, messages: str = "") -> bool:
         doc = outcome.model_dump_json()
+        key = outcome.key
         ok = self._script(
             keys=[
-                self._keys.ticket(outcome.ticket_id),
+                self._keys.ticket(key),
                 self._keys.outcomes_index,
                 self._keys.outcomes_counts,
                 self._keys.history_stream,
@@ -43,7 +47,7 @@ class OutcomeStore:
                 outcome.event_id,
                 doc,
                 outcome.updated_at_ms,
-                outcome.ticket_id,
+                key,
                 TICKET_RETENTION_S,
                 mode,
                 messages,
@@ -53,12 +57,12 @@ class OutcomeStore:
         self._local.written = outcome if ok else None
         return bool(ok)
 
-    def take_written(self, ticket_id: str, job_id: str | None) -> Outcome | None:
-        """The outcome this thread last wrote, if it is `ticket_id`'s from `job_id`; clears it
-        either way, so it never outlives the message that wrote it."""
+    def take_written(self, key: str, job_id: str | None) -> Outcome | None:
+        """The outcome this thread last wrote, if it is ticket `key`'s from `job_id`; clears
+        it either way, so it never outlives the message that wrote it."""
         written: Outcome | None = getattr(self._local, "written", None)
         self._local.written = None
-        if written is not None and written.ticket_id == ticket_id and written.job_id == job_id:
+        if written is not None and written.key == key and written.job_id == job_id:
             return written
         return None
 
@@ -81,15 +85,30 @@ class OutcomeStore:
         """Overwrite even a final state: only for an operator's requeue of a dead letter."""
         return self._write(outcome, "force")
 
-    def get(self, ticket_id: str) -> Outcome | None:
-        doc = self._r.hget(self._keys.ticket(ticket_id), "doc")
+    def get(self, key: str) -> Outcome | None:
+        """The outcome of the ticket whose key (`shared.keys.ticket_key`) is `key`."""
+        doc = self._r.hget(self._keys.ticket(key), "doc")
         return Outcome.model_validate_json(doc) if doc else None
 
-    def status(self, ticket_id: str) -> tuple[OutcomeStatus, str] | None:
+    def status(self, key: str) -> tuple[OutcomeStatus, str] | None:
         status, event = cast(
-            list[str | None], self._r.hmget(self._keys.ticket(ticket_id), ["status", "event_id"])
+            list[str | None], self._r.hmget(self._keys.ticket(key), ["status", "event_id"])
         )
         return (OutcomeStatus(status), event or "") if status else None
+
+    def find(self, ticket_id: str, tenant: str | None = None) -> list[Outcome]:
+        """Every outcome whose ticket id is `ticket_id` (of `tenant` when given), whatever
+        its source: an operator's look-up by the id they know. Walks the index (ZSCAN)."""
+        pattern = f"*{len(ticket_id)}:{_glob_escape(ticket_id)}"
+        keys: list[str] = []
+        for member, _score in self._r.zscan_iter(self._keys.outcomes_index, match=pattern):
+            parts = unscoped(member)
+            if parts is not None and len(parts) == 3 and parts[2] == ticket_id:
+                if tenant is None or parts[0] == tenant:
+                    keys.append(member)
+        if tenant is None and self._r.zscore(self._keys.outcomes_index, ticket_id) is not None:
+            keys.append(ticket_id)  # written before ticket keys named tenant and source
+        return list(self._load(keys, None))
 
     def summary(self) -> dict[str, int]:
         raw = cast(dict[str, str], self._r.hgetall(self._keys.outcomes_counts))
@@ -99,10 +118,10 @@ class OutcomeStore:
         counts["total"] = sum(counts[s.value] for s in OutcomeStatus)
         return counts
 
-    def iter_ids(
+    def iter_keys(
         self, batch: int = 500, *, newest_first: bool = False, since_ms: int | None = None
     ) -> Iterator[str]:
-        """Ticket ids by update time (oldest first unless `newest_first`), only those updated
+        """Ticket keys by update time (oldest first unless `newest_first`), only those updated
         at or after `since_ms`, in batches (never the whole index at once)."""
         low = "-inf" if since_ms is None else str(since_ms)
         start = 0
@@ -128,25 +147,48 @@ class OutcomeStore:
         newest_first: bool = False,
         since_ms: int | None = None,
     ) -> Iterator[Outcome]:
-        ids: list[str] = []
-        for ticket_id in self.iter_ids(newest_first=newest_first, since_ms=since_ms):
-            ids.append(ticket_id)
-            if len(ids) >= 200:
-                yield from self._load(ids, status)
-                ids = []
-        if ids:
-            yield from self._load(ids, status)
+        for _key, outcome in self.iter_stored(status, newest_first=newest_first, since_ms=since_ms):
+            yield outcome
 
-    def _load(self, ids: list[str], status: OutcomeStatus | None) -> Iterator[Outcome]:
+    def iter_stored(
+        self,
+        status: OutcomeStatus | None = None,
+        *,
+        newest_first: bool = False,
+        since_ms: int | None = None,
+    ) -> Iterator[tuple[str, Outcome]]:
+        """(key it is stored under, outcome): the key of an outcome written before keys named
+        tenant and source is its bare ticket id, not `outcome.key`."""
+        keys: list[str] = []
+        for key in self.iter_keys(newest_first=newest_first, since_ms=since_ms):
+            keys.append(key)
+            if len(keys) >= 200:
+                yield from self._load_stored(keys, status)
+                keys = []
+        if keys:
+            yield from self._load_stored(keys, status)
+
+    def _load(self, keys: list[str], status: OutcomeStatus | None) -> Iterator[Outcome]:
+        for _key, outcome in self._load_stored(keys, status):
+            yield outcome
+
+    def _load_stored(
+        self, keys: list[str], status: OutcomeStatus | None
+    ) -> Iterator[tuple[str, Outcome]]:
         pipe = self._r.pipeline(transaction=False)
-        for ticket_id in ids:
-            pipe.hget(self._keys.ticket(ticket_id), "doc")
-        for doc in pipe.execute():
+        for key in keys:
+            pipe.hget(self._keys.ticket(key), "doc")
+        for key, doc in zip(keys, pipe.execute(), strict=True):
             if not doc:
                 continue
             outcome = Outcome.model_validate_json(doc)
             if status is None or outcome.status == status:
-                yield outcome
+                yield key, outcome
+
+
+def _glob_escape(text: str) -> str:
+    """`text` matched literally by a Redis MATCH pattern."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 def outcome_json(outcome: Outcome) -> str:

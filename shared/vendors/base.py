@@ -1,25 +1,29 @@
 """What every vendor module provides: its whole contract with paceline.
 
 In: verify the raw bytes, then describe them as a `Ticket`. A source is stateless; the app
-hands it one `Inbound` (raw body, lower-cased headers, the clock's now) and gets back a
-`Parsed`: a ticket to enqueue with its dedupe id, or a handshake to answer without
-enqueuing. Verification always runs before parsing, on the exact bytes.
+hands it one `Inbound` (raw body, lower-cased headers, the clock's now, the tenant the
+verifying key decides) and gets back a `Parsed`: a ticket to enqueue with its dedupe id, or a
+handshake to answer without enqueuing. Verification always runs before parsing, on the exact
+bytes. The dedupe id is always something the signature covers (a signed id, else a digest of
+what was signed): an unsigned header would let anyone replay a signed body under a new id.
 
 Out: the reply request that posts the agent's answer back as an internal note, or `None`
 when that vendor's API is not configured (no token, or no site URL; the reply is then kept
-in the outcome and not posted).
+in the outcome and not posted). The vendor's id is checked against its format before it goes
+into a URL path (`..` or `/` must never reach one).
 """
 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import quote
 
 from pydantic import SecretStr
 
+from shared.errors import PermanentError
 from shared.models import Ticket
 from shared.settings import Settings
 
@@ -30,7 +34,12 @@ class Inbound:
     headers: Mapping[str, str]  # names lower-cased
     now_s: float
     tolerance_s: int
-    default_tenant: str
+    # The tenant the verifying key decides: the path's for a tenant's own key (`bound`), else
+    # PACELINE_WEBHOOK_DEFAULT_TENANT for the source-wide key.
+    tenant: str
+    bound: bool = False
+    # Whether a callback URL may name a loopback or private address (see shared/outbound.py).
+    allow_private_networks: bool = False
     query: Mapping[str, str] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
@@ -76,6 +85,10 @@ def bearer_auth(secret: SecretStr) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret.get_secret_value()}"}
 
 
-def path_id(ticket_id: str, prefix: str) -> str:
-    """The vendor's own id (our ticket id without its prefix), safe in a URL path."""
-    return quote(ticket_id.removeprefix(f"{prefix}-"), safe="")
+def path_id(ticket_id: str, prefix: str, id_format: re.Pattern[str]) -> str:
+    """The vendor's own id (our ticket id without its prefix), refused unless it has the
+    vendor's id format: quoting alone leaves `..`, which the HTTP client then resolves."""
+    raw = ticket_id.removeprefix(f"{prefix}-")
+    if not id_format.fullmatch(raw):
+        raise PermanentError(f"not a {prefix} ticket id", reason="invalid_vendor_id")
+    return raw

@@ -9,6 +9,7 @@ Reply: `POST /api/v2/tickets/{id}/notes` with `private: true`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import SecretStr
@@ -23,7 +24,6 @@ from shared.vendors.payload import (
     priority_of,
     string_list,
     strip_html,
-    tenant_of,
     text,
     vendor_id,
 )
@@ -31,6 +31,7 @@ from shared.vendors.signing import require, same
 
 SECRET_HEADER = "x-paceline-webhook-secret"  # noqa: S105 (a header name)
 PREFIX = "fd"
+ID_FORMAT = re.compile(r"[0-9]{1,20}")
 
 
 def sign(secret: bytes) -> dict[str, str]:
@@ -54,8 +55,8 @@ class FreshdeskSource:
         ticket = build_ticket(
             {
                 "event_id": delivery_id,
-                "ticket_id": vendor_id(PREFIX, fields.get("ticket_id")),
-                "tenant_id": tenant_of(doc, inbound.default_tenant),
+                "ticket_id": vendor_id(PREFIX, fields.get("ticket_id"), ID_FORMAT),
+                "tenant_id": inbound.tenant,
                 "requester": _requester(fields),
                 "subject": text(fields.get("ticket_subject")),
                 "body": body,
@@ -71,7 +72,7 @@ class FreshdeskSource:
         s = settings
         if not (s.freshdesk_api_url and s.freshdesk_api_key):
             return None
-        tid = path_id(ticket_id, PREFIX)
+        tid = path_id(ticket_id, PREFIX, ID_FORMAT)
         url = f"{s.freshdesk_api_url.rstrip('/')}/api/v2/tickets/{tid}/notes"
         # Freshdesk's API key is the basic-auth user; the password is ignored ("X" by convention).
         auth = basic_auth(s.freshdesk_api_key.get_secret_value(), SecretStr("X"))

@@ -10,6 +10,7 @@ Reply: `POST /conversations/{id}/comments` (comments are internal to the team).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from shared.settings import Settings
@@ -22,7 +23,6 @@ from shared.vendors.payload import (
     short_digest,
     string_list,
     strip_html,
-    tenant_of,
     text,
     vendor_id,
 )
@@ -32,6 +32,7 @@ SIGNATURE_HEADER = "x-front-signature"
 TIMESTAMP_HEADER = "x-front-request-timestamp"
 CHALLENGE_HEADER = "x-front-challenge"
 PREFIX = "front"
+ID_FORMAT = re.compile(r"cnv_[A-Za-z0-9]{1,40}")
 
 
 def sign(secret: bytes, body: bytes, timestamp_ms: int) -> dict[str, str]:
@@ -59,15 +60,12 @@ class FrontSource:
         conversation = obj(event, "conversation")
         message = obj(event, "target", "data")
         delivery_id = text(event.get("id")) or content_hash(inbound.body)
-        company = text(obj(doc, "authorization").get("id"))
         body = text(message.get("text")) or strip_html(text(message.get("body")))
         ticket = build_ticket(
             {
                 "event_id": delivery_id,
-                "ticket_id": vendor_id(PREFIX, conversation.get("id")),
-                "tenant_id": tenant_of(
-                    doc, f"front-{company}" if company else inbound.default_tenant
-                ),
+                "ticket_id": vendor_id(PREFIX, conversation.get("id"), ID_FORMAT),
+                "tenant_id": inbound.tenant,
                 "requester": _requester(conversation, message),
                 "subject": text(conversation.get("subject")),
                 "body": body,
@@ -82,7 +80,8 @@ class FrontSource:
         s = settings
         if not s.front_api_token:
             return None
-        url = f"{s.front_api_url.rstrip('/')}/conversations/{path_id(ticket_id, PREFIX)}/comments"
+        cid = path_id(ticket_id, PREFIX, ID_FORMAT)
+        url = f"{s.front_api_url.rstrip('/')}/conversations/{cid}/comments"
         return ReplyRequest("POST", url, {"body": note}, bearer_auth(s.front_api_token))
 
 

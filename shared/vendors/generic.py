@@ -2,11 +2,17 @@
 
 Signed: `"<unix seconds>.<raw body>"`, HMAC-SHA256, hex, as `sha256=<hex>`; the body is the
 contract's ticket JSON. Dedupe is on `event_id`. Reply: the outcome JSON to the ticket's
-`callback_url` (no vendor API).
+`callback_url` (no vendor API), which must not name a loopback or private address.
+
+The tenant: a tenant's own key (`/webhooks/generic/{tenant}`) decides it, and a body naming
+another is refused; only the source-wide key may name one (`tenant_id`, default
+PACELINE_WEBHOOK_DEFAULT_TENANT), since whoever holds it is trusted with every tenant.
 """
 
 from __future__ import annotations
 
+from shared.errors import NotATicket
+from shared.outbound import url_problem
 from shared.settings import Settings
 from shared.vendors.base import Inbound, Parsed, ReplyRequest
 from shared.vendors.payload import build_ticket, load_object
@@ -36,10 +42,17 @@ class GenericSource:
 
     def parse(self, inbound: Inbound) -> Parsed:
         doc = load_object(inbound.body)
-        doc.setdefault("tenant_id", inbound.default_tenant)
+        if not inbound.bound:
+            doc.setdefault("tenant_id", inbound.tenant)
+        elif doc.setdefault("tenant_id", inbound.tenant) != inbound.tenant:
+            raise NotATicket("tenant_id: this key signs for another tenant")
         # The route decides the source; a body claiming another one would dodge its dedupe.
         doc["source"] = self.name
         ticket = build_ticket(doc)
+        if ticket.callback_url is not None:
+            problem = url_problem(ticket.callback_url, inbound.allow_private_networks)
+            if problem is not None:
+                raise NotATicket(f"callback_url: {problem}")
         return Parsed(ticket=ticket, delivery_id=ticket.event_id)
 
     def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:

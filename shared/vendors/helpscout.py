@@ -9,6 +9,7 @@ Reply: `POST /v2/conversations/{id}/notes`.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from shared.settings import Settings
@@ -20,7 +21,6 @@ from shared.vendors.payload import (
     obj,
     string_list,
     strip_html,
-    tenant_of,
     text,
     vendor_id,
 )
@@ -29,6 +29,7 @@ from shared.vendors.signing import hmac_b64, require, same
 SIGNATURE_HEADER = "x-helpscout-signature"
 EVENT_HEADER = "x-helpscout-event"
 PREFIX = "hs"
+ID_FORMAT = re.compile(r"[0-9]{1,20}")
 
 
 def sign(secret: bytes, body: bytes) -> dict[str, str]:
@@ -51,8 +52,8 @@ class HelpScoutSource:
         ticket = build_ticket(
             {
                 "event_id": delivery_id,
-                "ticket_id": vendor_id(PREFIX, doc.get("id")),
-                "tenant_id": tenant_of(doc, inbound.default_tenant),
+                "ticket_id": vendor_id(PREFIX, doc.get("id"), ID_FORMAT),
+                "tenant_id": inbound.tenant,
                 "requester": _requester(obj(doc, "customer") or obj(doc, "primaryCustomer")),
                 "subject": text(doc.get("subject")),
                 "body": body,
@@ -68,7 +69,7 @@ class HelpScoutSource:
         s = settings
         if not s.helpscout_api_token:
             return None
-        cid = path_id(ticket_id, PREFIX)
+        cid = path_id(ticket_id, PREFIX, ID_FORMAT)
         url = f"{s.helpscout_api_url.rstrip('/')}/v2/conversations/{cid}/notes"
         return ReplyRequest("POST", url, {"text": note}, bearer_auth(s.helpscout_api_token))
 

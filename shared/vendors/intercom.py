@@ -8,6 +8,7 @@ Reply: `POST /conversations/{id}/reply`, `message_type: note` as the configured 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from shared.settings import Settings
@@ -20,7 +21,6 @@ from shared.vendors.payload import (
     priority_of,
     string_list,
     strip_html,
-    tenant_of,
     text,
     vendor_id,
 )
@@ -28,6 +28,7 @@ from shared.vendors.signing import hmac_hex, require, same
 
 SIGNATURE_HEADER = "x-hub-signature"
 PREFIX = "ic"
+ID_FORMAT = re.compile(r"[A-Za-z0-9_\-]{1,64}")
 
 
 def sign(secret: bytes, body: bytes) -> dict[str, str]:
@@ -47,14 +48,13 @@ class IntercomSource:
             return Parsed(handshake={"ok": True, "topic": "ping"})
         item = obj(doc, "data", "item")
         delivery_id = text(doc.get("id")) or content_hash(inbound.body)
-        app = text(doc.get("app_id"))
         source = obj(item, "source")
         body = strip_html(text(source.get("body")))
         ticket = build_ticket(
             {
                 "event_id": delivery_id,
-                "ticket_id": vendor_id(PREFIX, item.get("id")),
-                "tenant_id": tenant_of(doc, f"ic-{app}" if app else inbound.default_tenant),
+                "ticket_id": vendor_id(PREFIX, item.get("id"), ID_FORMAT),
+                "tenant_id": inbound.tenant,
                 "requester": _requester(item, source),
                 "subject": strip_html(text(source.get("subject")) or text(item.get("title"))),
                 "body": body,
@@ -70,7 +70,7 @@ class IntercomSource:
         s = settings
         if not (s.intercom_api_token and s.intercom_admin_id):
             return None
-        cid = path_id(ticket_id, PREFIX)
+        cid = path_id(ticket_id, PREFIX, ID_FORMAT)
         url = f"{s.intercom_api_url.rstrip('/')}/conversations/{cid}/reply"
         doc = {
             "message_type": "note",

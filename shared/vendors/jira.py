@@ -1,14 +1,15 @@
 """Jira / Jira Service Management webhooks: `X-Hub-Signature: sha256=<hex HMAC-SHA256>`.
 
-The raw body is signed; no timestamp, so replays are stopped by dedupe on
-`X-Atlassian-Webhook-Identifier` (stable across Jira's retries of one delivery), else a hash
-of the bytes. Body: `{"webhookEvent", "issue": {"key", "fields": {...}}, "comment"?}`; a
+The raw body is signed; no timestamp, so replays are stopped by dedupe on a digest of the
+body (what was signed; `X-Atlassian-Webhook-Identifier` is not signed, so a replay could carry
+any value there). Body: `{"webhookEvent", "issue": {"key", "fields": {...}}, "comment"?}`; a
 description in Atlassian Document Format is flattened to its text.
 Reply: `POST /rest/api/2/issue/{key}/comment`, marked internal for JSM.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from shared.settings import Settings
@@ -20,15 +21,15 @@ from shared.vendors.payload import (
     obj,
     priority_of,
     string_list,
-    tenant_of,
     text,
     vendor_id,
 )
 from shared.vendors.signing import hmac_hex, require, same
 
 SIGNATURE_HEADER = "x-hub-signature"
-IDENTIFIER_HEADER = "x-atlassian-webhook-identifier"
 PREFIX = "jira"
+# An issue key (SUP-12) or a numeric issue id.
+ID_FORMAT = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,254}-[0-9]{1,18}|[0-9]{1,20}")
 MAX_ADF_DEPTH = 20
 
 
@@ -47,7 +48,7 @@ class JiraSource:
         doc = load_object(inbound.body)
         issue = obj(doc, "issue")
         fields = obj(issue, "fields")
-        delivery_id = text(inbound.header(IDENTIFIER_HEADER)) or content_hash(inbound.body)
+        delivery_id = content_hash(inbound.body)
         comment = obj(doc, "comment")
         # A comment event is the customer's latest words; an issue event is its description.
         body = adf_text(comment.get("body")) if comment else adf_text(fields.get("description"))
@@ -55,8 +56,8 @@ class JiraSource:
         ticket = build_ticket(
             {
                 "event_id": delivery_id,
-                "ticket_id": vendor_id(PREFIX, issue.get("key") or issue.get("id")),
-                "tenant_id": tenant_of(doc, inbound.default_tenant),
+                "ticket_id": vendor_id(PREFIX, issue.get("key") or issue.get("id"), ID_FORMAT),
+                "tenant_id": inbound.tenant,
                 "requester": _requester(person),
                 "subject": text(fields.get("summary")),
                 "body": body,
@@ -77,7 +78,8 @@ class JiraSource:
             if s.jira_api_email
             else bearer_auth(s.jira_api_token)
         )
-        url = f"{s.jira_api_url.rstrip('/')}/rest/api/2/issue/{path_id(ticket_id, PREFIX)}/comment"
+        key = path_id(ticket_id, PREFIX, ID_FORMAT)
+        url = f"{s.jira_api_url.rstrip('/')}/rest/api/2/issue/{key}/comment"
         # The property makes it an internal comment in JSM; plain Jira ignores it.
         internal = [{"key": "sd.public.comment", "value": {"internal": True}}]
         return ReplyRequest("POST", url, {"body": note, "properties": internal}, auth)

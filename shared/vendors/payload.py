@@ -37,9 +37,10 @@ def build_ticket(fields: dict[str, Any]) -> Ticket:
         raise NotATicket(f"{where}: {err['msg']}"[:160]) from None
 
 
-def content_hash(body: bytes) -> str:
-    """The dedupe id for vendors that send no delivery id: the same bytes are the same event."""
-    return "h-" + hashlib.sha256(body).hexdigest()[:32]
+def content_hash(signed: bytes) -> str:
+    """The dedupe id for vendors that sign no delivery id: a digest of exactly what was
+    signed, so the same signed bytes are the same event whatever unsigned headers say."""
+    return "h-" + hashlib.sha256(signed).hexdigest()[:32]
 
 
 def short_digest(value: str) -> str:
@@ -69,16 +70,13 @@ def strip_html(value: str) -> str:
     return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", value))).strip()
 
 
-def tenant_of(doc: dict[str, Any], default: str) -> str:
-    """An explicit `tenant_id` in the payload wins (admins can add it to trigger bodies)."""
-    given = text(doc.get("tenant_id"))
-    return given or default
-
-
-def vendor_id(prefix: str, raw: Any) -> str:
+def vendor_id(prefix: str, raw: Any, id_format: re.Pattern[str]) -> str:
+    """Our ticket id for the vendor's `raw` id, refused unless it has the vendor's format."""
     value = text(raw)
     if not value:
         raise NotATicket("no ticket id")
+    if not id_format.fullmatch(value):
+        raise NotATicket("ticket id: not in this vendor's id format")
     return f"{prefix}-{value}"
 
 

@@ -3,12 +3,14 @@
 Headers `X-Zendesk-Webhook-Signature` and `X-Zendesk-Webhook-Signature-Timestamp` (ISO-8601).
 Two body shapes are accepted: event-subscription webhooks (`{"id", "account_id", "detail":
 {ticket}}`) and trigger webhooks whose JSON body an admin writes (`{"ticket": {...}}`).
-Dedupe: the invocation id header, else the event `id`, else a hash of the bytes.
+Dedupe: the event `id` (signed, in the body), else a digest of the signed timestamp and body;
+never the invocation-id header, which is not signed.
 Reply: `PUT /api/v2/tickets/{id}.json`, a comment with `public: false`.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from shared.settings import Settings
@@ -20,7 +22,6 @@ from shared.vendors.payload import (
     obj,
     priority_of,
     string_list,
-    tenant_of,
     text,
     vendor_id,
 )
@@ -28,8 +29,8 @@ from shared.vendors.signing import check_age, hmac_b64, parse_iso_s, require, sa
 
 SIGNATURE_HEADER = "x-zendesk-webhook-signature"
 TIMESTAMP_HEADER = "x-zendesk-webhook-signature-timestamp"
-INVOCATION_HEADER = "x-zendesk-webhook-invocation-id"
 PREFIX = "zd"
+ID_FORMAT = re.compile(r"[0-9]{1,20}")
 
 
 def sign(secret: bytes, body: bytes, timestamp: str) -> dict[str, str]:
@@ -51,19 +52,14 @@ class ZendeskSource:
     def parse(self, inbound: Inbound) -> Parsed:
         doc = load_object(inbound.body)
         ticket_doc = obj(doc, "detail") or obj(doc, "ticket")
-        delivery_id = (
-            text(inbound.header(INVOCATION_HEADER))
-            or text(doc.get("id"))
-            or content_hash(inbound.body)
-        )
-        account = text(doc.get("account_id"))
-        tenant = tenant_of(doc, f"zd{account}" if account else inbound.default_tenant)
+        signed_at = (inbound.header(TIMESTAMP_HEADER) or "").strip().encode()
+        delivery_id = text(doc.get("id")) or content_hash(signed_at + inbound.body)
         body = text(ticket_doc.get("description")) or text(obj(ticket_doc, "comment").get("body"))
         ticket = build_ticket(
             {
                 "event_id": delivery_id,
-                "ticket_id": vendor_id(PREFIX, ticket_doc.get("id")),
-                "tenant_id": tenant,
+                "ticket_id": vendor_id(PREFIX, ticket_doc.get("id"), ID_FORMAT),
+                "tenant_id": inbound.tenant,
                 "requester": _requester(ticket_doc),
                 "subject": text(ticket_doc.get("subject")),
                 "body": body,
@@ -85,7 +81,8 @@ class ZendeskSource:
             if s.zendesk_api_email
             else bearer_auth(s.zendesk_api_token)
         )
-        url = f"{s.zendesk_api_url.rstrip('/')}/api/v2/tickets/{path_id(ticket_id, PREFIX)}.json"
+        tid = path_id(ticket_id, PREFIX, ID_FORMAT)
+        url = f"{s.zendesk_api_url.rstrip('/')}/api/v2/tickets/{tid}.json"
         return ReplyRequest(
             "PUT", url, {"ticket": {"comment": {"body": note, "public": False}}}, auth
         )

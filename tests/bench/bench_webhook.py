@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from shared.vendors.generic import sign  # noqa: E402
 
-SECRET = "bench-secret"
+SECRET = "bench-webhook-secret-8a0d"
 THREADS = 8  # requests in flight
 TARGET_RPS = 1000.0
 TARGET_P99_MS = 50.0

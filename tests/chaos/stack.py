@@ -64,6 +64,8 @@ class ChaosStack:
                 "PACELINE_LLM_BASE_URL": f"{self.sim_url}/v1",
                 "PACELINE_LLM_API_KEY": "sk-chaos",
                 "PACELINE_WEBHOOK_SECRET_GENERIC": SECRET,
+                # The scenarios' callback receivers listen on loopback.
+                "PACELINE_ALLOW_PRIVATE_NETWORKS": "true",
                 # Caps only: the pace is its own scenario's business, not every fault's.
                 "PACELINE_PACING": "off",
                 # A killed worker's messages come back in seconds, not dramatiq's minute.

@@ -14,16 +14,22 @@ from typing import Any
 
 import redis
 
-from shared.keys import Keys
+from shared.keys import Keys, unscoped
 
 FINAL = ("answered", "escalated", "rejected", "dead_lettered")
 COLUMNS = ("answered", "escalated", "parked", "rejected", "dead_lettered")
 
 
 def statuses(client: redis.Redis, keys: Keys, ticket_ids: list[str]) -> dict[str, str | None]:
+    # Outcomes are keyed by tenant, source and id: find each id's key in the index (the
+    # scenarios' ticket ids are unique across tenants).
+    key_of: dict[str, str] = {}
+    for member in client.zrange(keys.outcomes_index, 0, -1):
+        parts = unscoped(member)
+        key_of[parts[-1] if parts and len(parts) == 3 else member] = member
     pipe = client.pipeline(transaction=False)
     for tid in ticket_ids:
-        pipe.hget(keys.ticket(tid), "status")
+        pipe.hget(keys.ticket(key_of.get(tid, tid)), "status")
     return dict(zip(ticket_ids, pipe.execute(), strict=True))
 
 

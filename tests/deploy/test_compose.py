@@ -77,3 +77,18 @@ def test_compose_file_parses_without_the_binary() -> None:
     doc = yaml.safe_load(COMPOSE.read_text())
     assert "--appendonly" in doc["services"]["redis"]["command"]
     assert doc["services"]["simulator"]["profiles"] == ["simulator"]
+
+
+def test_metrics_are_scraped_on_the_internal_port_not_the_public_one() -> None:
+    # Given the compose file and the Prometheus scrape config it mounts
+    doc = yaml.safe_load(COMPOSE.read_text())
+    port = doc["x-paceline-env"]["PACELINE_METRICS_PORT"]
+    scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
+    # Then every paceline job scrapes that port, the webhook's public 8000 never
+    targets = [t for t in jobs["paceline-webhook"]["static_configs"][0]["targets"]]
+    targets += jobs["paceline-scheduler"]["static_configs"][0]["targets"]
+    assert all(t.endswith(f":{port}") for t in targets), targets
+    assert jobs["paceline-worker"]["dns_sd_configs"][0]["port"] == int(port)
+    # And only the webhook's public port is published on the host
+    assert doc["services"]["webhook"]["ports"] == ["8000:8000"]

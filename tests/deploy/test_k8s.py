@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from shared.errors import SettingsError
 from shared.messages import queue_for
 from shared.models import Lane
 from shared.settings import load_settings
@@ -84,19 +86,53 @@ def test_webhook_probes() -> None:
     assert container["args"] == ["webhook", "--host", "0.0.0.0", "--port", "8000"]
 
 
-def test_configmap_and_secret_are_valid_settings() -> None:
-    # Given the environment a pod gets from the ConfigMap and the Secret
-    env = dict(by_kind("ConfigMap")["paceline-settings"]["data"])
-    env.update(by_kind("Secret")["paceline-secrets"]["stringData"])
+def test_configmap_is_valid_settings_and_the_secret_is_created_out_of_band() -> None:
+    # Given the environment a pod gets from the ConfigMap
+    env = {k: str(v) for k, v in by_kind("ConfigMap")["paceline-settings"]["data"].items()}
     # When loaded as the processes do / Then every name is known and every value parses
-    settings = load_settings({k: str(v) for k, v in env.items()})
+    settings = load_settings(env)
     assert settings.namespace == "paceline"
-    assert settings.llm_api_key is not None and settings.ops_token is not None
-    assert settings.webhook_secret("generic") is not None
-    # And the history database is the PostgreSQL service beside them
+    # And the history database is named by the Secret, not the ConfigMap
+    assert settings.database_url is None
+    # And no Secret is applied: none ships with values anyone could read in the repository
+    assert not by_kind("Secret")
+
+
+def test_the_example_secrets_cannot_run_and_real_values_can() -> None:
+    # Given the example Secrets (not applied), their placeholders as the processes would read them
+    text = (K8S / "examples" / "secret.yaml").read_text()
+    example = {d["metadata"]["name"]: d["stringData"] for d in yaml.safe_load_all(text) if d}
+    env = dict(by_kind("ConfigMap")["paceline-settings"]["data"])
+    # When loaded with its placeholders / Then the process refuses to start, naming one
+    with pytest.raises(SettingsError, match="too weak"):
+        load_settings({**env, **example["paceline-secrets"]})
+    # When each placeholder is replaced by a generated value (as the comment says) / Then it runs
+    password = secrets.token_hex(24)
+    real = {
+        k: v.replace("REPLACE_ME", password if "DATABASE" in k else secrets.token_hex(32))
+        for k, v in example["paceline-secrets"].items()
+    }
+    settings = load_settings({**env, **real})
+    assert settings.ops_token is not None and settings.webhook_secret("generic") is not None
+    # And the history database is the PostgreSQL service, whose password Secret is the other
     assert settings.database_url is not None
     host = settings.database_url.split("@")[1].split(".")[0]
     assert host in by_kind("Service") and by_kind("StatefulSet")[host]
+    assert set(example) == {"paceline-secrets", "paceline-postgres"}
+    for name in example:
+        assert f"kubectl -n paceline create secret generic {name}" in text
+
+
+def test_metrics_are_scraped_on_the_internal_port_only() -> None:
+    port = by_kind("ConfigMap")["paceline-settings"]["data"]["PACELINE_METRICS_PORT"]
+    assert port == "9108"
+    for name, dep in by_kind("Deployment").items():
+        # Every pod is scraped on the metrics port, never on the webhook's public port
+        annotations = dep["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == port, name
+    # And the public Service exposes the webhook's http port alone
+    (svc_port,) = by_kind("Service")["paceline-webhook"]["spec"]["ports"]
+    assert svc_port["targetPort"] == "http"
 
 
 def test_keda_scaledobject_scales_workers_on_the_live_list() -> None:

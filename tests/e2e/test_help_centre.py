@@ -16,10 +16,10 @@ import httpx
 from shared.models import Outcome, OutcomeStatus
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import REDIS_URL, SimulatorProcess, make_settings
-from tests.helpers import WebhookServer, generic_ticket, sign_generic, wait_for
+from tests.helpers import WebhookServer, generic_ticket, sign_generic, tkey, wait_for
 from workers.runtime import RunningWorker
 
-SECRET = "e2e-kb-secret"
+SECRET = "e2e-kb-webhook-secret-3f9b"
 ARTICLES = {
     "battery.md": (
         "---\nid: battery\nurl: https://help.umbrella.test/battery\n---\n"
@@ -59,8 +59,9 @@ def _post(app_url: str, n: int, subject: str, body: str) -> None:
 
 
 def _final(store: OutcomeStore, ticket_id: str) -> Outcome:
-    assert wait_for(lambda: (o := store.get(ticket_id)) is not None and o.status.is_final, 30)
-    outcome = store.get(ticket_id)
+    key = tkey(ticket_id, "umbrella")
+    assert wait_for(lambda: (o := store.get(key)) is not None and o.status.is_final, 30)
+    outcome = store.get(key)
     assert outcome is not None
     return outcome
 

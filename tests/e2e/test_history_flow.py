@@ -29,7 +29,7 @@ from tests.helpers import WebhookServer, generic_ticket, sign_generic, wait_for
 from tests.shared.history.conftest import drain, make_archiver
 from workers.runtime import RunningWorker
 
-SECRET = "e2e-history"
+SECRET = "e2e-history-secret-5c7a"
 
 
 def test_answered_tickets_land_in_the_history_matching_the_books(

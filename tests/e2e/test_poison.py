@@ -46,7 +46,7 @@ def test_poison_is_dead_lettered_with_a_reason(
         entry = next(registry.iter_entries())
         assert entry.reason == "invalid_ticket" and entry.error.startswith("not a ticket")
         assert entry.attempts == 1 and entry.message_id == message.message_id
-        outcome = worker.ctx.outcomes.get(entry.ticket_id)
+        outcome = worker.ctx.outcomes.get(entry.outcome_key)
         assert outcome is not None and outcome.status == OutcomeStatus.DEAD_LETTERED
         # Not retried: no copy waits in dramatiq's delay queue or dead-letter set
         dq = worker.ctx.keys.dramatiq_namespace

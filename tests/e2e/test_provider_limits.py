@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from shared.models import OutcomeStatus, Ticket
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import generic_ticket, wait_for, worker_intake
+from tests.helpers import generic_ticket, tkey, wait_for, worker_intake
 from workers.runtime import RunningWorker
 
 
@@ -20,13 +20,18 @@ def test_nearly_exhausted_provider_window_parks_new_tickets(
         intake = worker_intake(worker)
         # When one ticket uses up the window (about three calls) and another arrives
         intake.submit(Ticket.model_validate(generic_ticket(1)))
-        assert wait_for(lambda: (o := ctx.outcomes.get("T-1")) is not None and o.status.is_final)
+        assert wait_for(
+            lambda: (o := ctx.outcomes.get(tkey("T-1"))) is not None and o.status.is_final
+        )
         intake.submit(Ticket.model_validate(generic_ticket(2)))
         # Then the second waits in the parking lot for the window to reset, unpaid and unfailed
         assert wait_for(
-            lambda: (o := ctx.outcomes.get("T-2")) is not None and o.status == OutcomeStatus.PARKED
+            lambda: (
+                (o := ctx.outcomes.get(tkey("T-2"))) is not None
+                and o.status == OutcomeStatus.PARKED
+            )
         )
-        parked = ctx.outcomes.get("T-2")
+        parked = ctx.outcomes.get(tkey("T-2"))
         assert parked is not None and parked.reason == "provider_rate_limit"
         assert ctx.ledger.reserved() == 0
         assert private_simulator.stats()["requests"] <= 3 + 1

@@ -12,10 +12,17 @@ import httpx
 from shared.models import OutcomeStatus
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import REDIS_URL, ROOT, SimulatorProcess, make_settings
-from tests.helpers import CallbackReceiver, WebhookServer, generic_ticket, sign_generic, wait_for
+from tests.helpers import (
+    CallbackReceiver,
+    WebhookServer,
+    generic_ticket,
+    sign_generic,
+    tkey,
+    wait_for,
+)
 from workers.runtime import RunningWorker
 
-SECRET = "e2e-secret"
+SECRET = "e2e-webhook-secret-4b8c"
 
 
 def test_signed_webhook_to_answer_to_callback(namespace: str, simulator: SimulatorProcess) -> None:
@@ -43,20 +50,20 @@ def test_signed_webhook_to_answer_to_callback(namespace: str, simulator: Simulat
         store = OutcomeStore(worker.ctx.redis, worker.ctx.keys)
 
         def final() -> bool:
-            o = store.get("T-1")
+            o = store.get(tkey("T-1"))
             return o is not None and o.status.is_final
 
         assert wait_for(final, timeout_s=30)
         assert wait_for(lambda: len(callback.received) >= 1, timeout_s=5)
 
-    outcome = store.get("T-1")
+    outcome = store.get(tkey("T-1"))
     assert outcome is not None
     assert outcome.status == OutcomeStatus.ANSWERED, outcome
     assert outcome.reply and outcome.prompt_tokens > 0 and outcome.completion_tokens > 0
     assert outcome.cost_micros > 0 and outcome.llm_calls >= 1
     assert len(callback.received) == 1
     got = callback.received[0]
-    assert got["headers"]["Idempotency-Key"] == "generic:T-1:evt-1"
+    assert got["headers"]["Idempotency-Key"] == "4:acme:7:generic:3:T-1:5:evt-1"
     assert got["body"]["ticket_id"] == "T-1" and got["body"]["reply"] == outcome.reply
 
     # And the CLI reports it, as one JSON document

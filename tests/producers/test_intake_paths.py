@@ -11,12 +11,12 @@ from producers.enqueue import Intake, shares_redis
 from shared.broker import build_broker
 from shared.clock import ManualClock
 from shared.errors import DeliveryInFlight
-from shared.keys import Keys
+from shared.keys import Keys, delivery_key
 from shared.models import Lane, OutcomeStatus, Ticket
 from shared.stores.demand import DemandStore
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import make_settings
-from tests.helpers import generic_ticket
+from tests.helpers import generic_ticket, tkey
 
 
 @pytest.mark.parametrize("direct", [True, False])
@@ -40,10 +40,10 @@ def test_one_job_per_delivery_on_both_paths(namespace: str, r: redis.Redis, dire
     assert not first.duplicate and all(a.duplicate and a.job_id == first.job_id for a in again)
     queue = f"{keys.dramatiq_namespace}:{Lane.REPLAY.queue_name}"
     assert r.llen(queue) == 1 and r.hlen(queue + ".msgs") == 1
-    outcome = OutcomeStore(r, keys).get("T-7")
+    outcome = OutcomeStore(r, keys).get(tkey("T-7"))
     assert outcome is not None and outcome.status == OutcomeStatus.PENDING
     assert outcome.job_id == first.job_id and outcome.lane == Lane.REPLAY
-    assert r.ttl(keys.dedupe("generic", "evt-7")) > 30
+    assert r.ttl(keys.dedupe(delivery_key("acme", "generic", "evt-7"))) > 30
     broker.close()
 
 
@@ -64,12 +64,12 @@ def test_an_unconfirmed_claim_is_never_answered_duplicate(
         direct_redis=direct,
     )
     ticket = Ticket.model_validate(generic_ticket(8))
-    r.set(keys.dedupe("generic", "evt-8"), "claim:dead-attempt", ex=60)
+    r.set(keys.dedupe(delivery_key("acme", "generic", "evt-8")), "claim:dead-attempt", ex=60)
     # When the vendor retries while that claim lives, Then it is asked to come back (503)
     with pytest.raises(DeliveryInFlight):
         intake.submit(ticket)
     # And once the short claim has expired, the retry is accepted and queued
-    r.delete(keys.dedupe("generic", "evt-8"))
+    r.delete(keys.dedupe(delivery_key("acme", "generic", "evt-8")))
     assert intake.submit(ticket).duplicate is False
     assert r.llen(f"{keys.dramatiq_namespace}:{Lane.LIVE.queue_name}") == 1
     broker.close()

@@ -18,7 +18,7 @@ from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.stores.dead_letters import DeadLetter, DeadLetterRegistry, DLQFilter
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import REDIS_URL, ROOT, SimulatorProcess, make_settings
-from tests.helpers import CallbackReceiver, generic_ticket, wait_for
+from tests.helpers import CallbackReceiver, generic_ticket, tkey, wait_for
 from tests.workers.failures.helpers import Releaser
 from workers.runtime import RunningWorker
 
@@ -164,7 +164,7 @@ def test_requeue_by_reason_answers_each_ticket_once(
     by_ticket = sorted(c["body"]["ticket_id"] for c in callback.received)
     assert by_ticket == sorted(f"T-{i}" for i in range(1, 13))
     for i in range(1, 13):
-        outcome = store.get(f"T-{i}")
+        outcome = store.get(tkey(f"T-{i}"))
         assert outcome is not None and outcome.status.is_final and outcome.lane == Lane.REDRIVE
     assert DeadLetterRegistry(r, keys).size() == 4
 

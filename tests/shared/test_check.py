@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,7 +49,7 @@ def test_a_good_configuration_passes_with_versions_and_warnings(
     code, doc, _ = check(
         "--json", PACELINE_LLM_BASE_URL=keyed_sim.base_url, PACELINE_LLM_API_KEY=KEY,
         PACELINE_MODEL="gw-alias", PACELINE_MODEL_ALIASES='{"gw-alias": "gpt-4o"}',
-        PACELINE_WEBHOOK_SECRET_ZENDESK="z" * 20,
+        PACELINE_WEBHOOK_SECRET_ZENDESK="zd-check-secret-0123",
     )  # fmt: skip
     assert code == 0 and doc["ok"] is True and doc["failed"] == []
     got = rows(doc)
@@ -58,6 +59,7 @@ def test_a_good_configuration_passes_with_versions_and_warnings(
     [model] = got["model PACELINE_MODEL"]
     assert (model["model"], model["priced_as"], model["offered"]) == ("gw-alias", "gpt-4o", True)
     assert got["webhooks"][0]["sources"] == ["zendesk"]
+    assert (got["outbound"][0]["status"], got["outbound"][0]["private"]) == ("ok", False)
     assert (got["ops token"][0]["status"], got["ops token"][0]["set"]) == ("warn", False)
 
 
@@ -113,5 +115,22 @@ def test_rabbitmq_answers_with_its_version(keyed_sim: SimulatorProcess) -> None:
 def test_the_table_names_every_check(keyed_sim: SimulatorProcess) -> None:
     code, _, out = check(PACELINE_LLM_BASE_URL=keyed_sim.base_url, PACELINE_LLM_API_KEY=KEY)
     assert code == 0
-    for name in ("settings", "redis", "clock", "broker", "provider", "webhooks", "ops token"):
+    for name in ("settings", "redis", "clock", "broker", "provider", "webhooks", "outbound",
+                 "ops token"):  # fmt: skip
         assert name in out
+
+
+def test_tenants_keys_and_the_private_networks_setting_are_reported(tmp_path: Path) -> None:
+    # Given a tenants file whose variable is set, and private networks allowed
+    path = tmp_path / "tenants.toml"
+    path.write_text('[tenants.acme.webhooks]\nzendesk = { secret_env = "ACME_ZD_KEY" }\n')
+    env = {"PACELINE_TENANTS_FILE": str(path), "PACELINE_ALLOW_PRIVATE_NETWORKS": "true"}
+    _, doc, _ = check("--json", **env, ACME_ZD_KEY="acme-zendesk-key-0001")
+    got = rows(doc)
+    # Then the tenant's key is counted and the setting is a warning
+    assert got["webhooks"][0]["tenants"] == ["acme"]
+    assert got["outbound"][0]["status"] == "warn"
+    # And a variable that is not set fails the check, naming the tenant and the field
+    _, doc, _ = check("--json", **env)
+    (row,) = rows(doc)["webhooks"]
+    assert row["status"] == "fail" and "tenant 'acme': webhooks.zendesk.secret_env" in row["detail"]

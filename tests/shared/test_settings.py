@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from shared.errors import SettingsError
-from shared.keys import Keys
+from shared.keys import Keys, delivery_key
 from shared.settings import load_settings
 
 
@@ -73,7 +73,7 @@ def test_every_key_is_under_the_namespace() -> None:
         k.leases,
         k.pace,
         k.parked,
-        k.dedupe("generic", "e"),
+        k.dedupe(delivery_key("t", "generic", "e")),
         k.ticket("T-1"),
         k.dlq_entries,
         k.circuit,

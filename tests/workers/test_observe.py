@@ -1,4 +1,4 @@
-"""Metrics from real work: a worker's ticket counters, the webhook's /metrics state gauges
+"""Metrics from real work: a worker's ticket counters, the webhook app's state gauges
 (read from Redis and dramatiq's queue), and the per-process server's port fallback."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from shared.broker import build_broker
 from shared.clock import SystemClock
 from shared.keys import Keys
 from shared.ledger import AdmissionRequest, Candidate, Ledger
-from shared.metrics_server import build_metrics, start_process_metrics
+from shared.metrics_server import build_metrics, start_metrics_server, start_process_metrics
 from shared.models import Lane, Ticket
 from shared.stores.outcomes import OutcomeStore
 from shared.stores.parking import ParkingLot
@@ -27,7 +27,7 @@ from tests.helpers import WebhookServer, generic_ticket, sign_generic, wait_for
 from tests.producers.webhook.ops_seed import dead_letter
 from workers.runtime import RunningWorker, worker_metrics
 
-SECRET = "metrics-secret"
+SECRET = "metrics-webhook-secret-9d1e"
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -124,8 +124,12 @@ def test_webhook_metrics_expose_state_from_redis(namespace: str, r: redis.Redis)
             assert resp.status_code == 202
         assert httpx.post(f"{app.url}/webhooks/nope", content=b"{}").status_code == 404
         time.sleep(0.3)
-        # When Prometheus scrapes the webhook app
-        text = httpx.get(f"{app.url}/metrics").text
+        # When Prometheus scrapes the webhook app's metrics (served on the internal port)
+        server = start_metrics_server(app.app.state.metrics.registry, 0, addr="127.0.0.1")
+        try:
+            text = httpx.get(f"http://127.0.0.1:{server.port}/metrics").text
+        finally:
+            server.stop()
     got = _samples(text)
     # Then the state is there, read from Redis and dramatiq's queue
     assert got[("paceline_spend_micros", (("scope", "global"),))] == 1_234

@@ -112,7 +112,7 @@ class AdmissionMiddleware(Middleware):
                 requester_id=ticket.requester.id,
                 lane=lane_sent(read.lane.value, bool(message.options.get(LINE_OPTION))),
                 candidates=candidates,
-                ticket_id=ticket.ticket_id,
+                outcome_key=ticket.key,
                 event_id=ticket.event_id,
             )
             asks.append((prep, prep.request))

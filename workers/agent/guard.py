@@ -3,15 +3,21 @@
 A failed check escalates the ticket to a person instead of sending (reason
 `reply_check_failed:<why>`). It catches what an injected or confused model may produce:
 the system prompt, secrets, someone else's email address, another customer's ids or name.
+The text is checked as it reads (shared/confusables.py): compatibility forms folded,
+invisible characters dropped, and for addresses, look-alike letters of other scripts mapped,
+so an address written with a fullwidth at sign or a Cyrillic `a` is caught like the plain one.
+The escalation reason the model writes is posted back too, so `check_reason` checks it.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
+from shared.confusables import skeleton, visible
 from shared.models import Ticket
-from shared.redact import KEY_SHAPES, looks_like_secret
-from shared.settings import WEBHOOK_SOURCES, Settings
+from shared.redact import EMAIL_RE, KEY_SHAPES, looks_like_secret, secret_values
+from shared.settings import Settings
 from workers.agent.prompt import SYSTEM_PROMPT
 from workers.agent.tools.customers import CustomerStore
 
@@ -21,28 +27,36 @@ MAX_REPLY_CHARS = 6_000
 WINDOW_CHARS = 48
 STEP_CHARS = 12
 
-_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 # A configured secret is matched as a whole token: not inside a longer run of these.
 _TOKEN_CHARS = r"A-Za-z0-9_\-"  # noqa: S105 - a character class
 
 
 def _normalise(text: str) -> str:
-    return " ".join(text.lower().split())
+    return " ".join(visible(text).lower().split())
 
 
 class ReplyCheck:
     def __init__(
-        self, settings: Settings, store: CustomerStore, system_prompt: str = SYSTEM_PROMPT
+        self,
+        settings: Settings,
+        store: CustomerStore,
+        system_prompt: str = SYSTEM_PROMPT,
+        *,
+        secrets: Iterable[str] = (),
     ) -> None:
+        """`secrets`: more values never to send beside the settings' own (the tenants'
+        webhook secrets)."""
         norm = _normalise(system_prompt)
         self._windows = {norm[i : i + WINDOW_CHARS] for i in range(len(norm) - WINDOW_CHARS + 1)}
         # Placeholder keys of local servers and gateways ("anything", "ollama", "sk-1234") are
         # words a reply may use: only values long or random enough to be secrets are matched.
-        secrets = sorted({s for s in _secret_values(settings) if looks_like_secret(s)}, key=len)
-        alternatives = "|".join(re.escape(s) for s in reversed(secrets))
+        # Every SecretStr setting: provider key, webhook secrets, ops token, vendor API tokens.
+        values = [*secret_values(settings), *secrets]
+        matched = sorted({v for v in values if v and looks_like_secret(v)}, key=len)
+        alternatives = "|".join(re.escape(v) for v in reversed(matched))
         self._secrets = (
             re.compile(rf"(?<![{_TOKEN_CHARS}])(?:{alternatives})(?![{_TOKEN_CHARS}])")
-            if secrets
+            if matched
             else None
         )
         self._owner: dict[str, tuple[str, str]] = {}
@@ -63,14 +77,25 @@ class ReplyCheck:
             return "empty"
         if len(reply) > MAX_REPLY_CHARS:
             return "too_long"
-        if self._echoes_system_prompt(reply):
+        return self._leak(reply, ticket)
+
+    def check_reason(self, reason: str, ticket: Ticket) -> str | None:
+        """None when a model-written escalation reason may be recorded and posted back."""
+        return self._leak(reason, ticket)
+
+    def _leak(self, text: str, ticket: Ticket) -> str | None:
+        if self._echoes_system_prompt(text):
             return "system_prompt"
-        if KEY_SHAPES.search(reply) or (self._secrets is not None and self._secrets.search(reply)):
-            return "secret"
-        own_email = (ticket.requester.email or "").lower()
-        if any(m.group(0).lower() != own_email for m in _EMAIL.finditer(reply)):
+        seen = visible(text)
+        for form in (text, seen):
+            if KEY_SHAPES.search(form) or (
+                self._secrets is not None and self._secrets.search(form)
+            ):
+                return "secret"
+        own_email = visible(ticket.requester.email or "").lower()
+        if any(email.lower() != own_email for email in _emails_in(seen)):
             return "email"
-        if self._names_someone_else(reply, ticket):
+        if self._names_someone_else(seen, ticket):
             return "other_customer"
         return None
 
@@ -91,10 +116,8 @@ class ReplyCheck:
         return False
 
 
-def _secret_values(settings: Settings) -> list[str]:
-    values = [settings.webhook_secret(source) for source in WEBHOOK_SOURCES]
-    out = [v.decode() for v in values if v]
-    for secret in (settings.llm_api_key, settings.ops_token, settings.sentry_dsn):
-        if secret is not None:
-            out.append(secret.get_secret_value())
-    return out
+def _emails_in(text: str) -> Iterable[str]:
+    """Every address in `text`, found in its skeleton (look-alikes mapped to ASCII) and
+    returned as written, so a look-alike of the requester's own address still counts."""
+    for match in EMAIL_RE.finditer(skeleton(text)):
+        yield text[match.start() : match.end()]

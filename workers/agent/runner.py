@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -50,12 +50,13 @@ class Agent:
         circuit: CircuitHook | None = None,
         rng: random.Random | None = None,
         on_usage_missing: Callable[[str], None] | None = None,
+        secrets: Sequence[str] = (),
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._llm = llm
         self._tools = tools
-        self._check = ReplyCheck(settings, tools.store)
+        self._check = ReplyCheck(settings, tools.store, secrets=secrets)
         self._caller = ModelCaller(
             settings=settings,
             llm=llm,
@@ -139,7 +140,10 @@ class Agent:
                 if outcome.reply is not None:
                     return self._answer(run, ticket, outcome.reply, truncated=False)
                 if outcome.escalation is not None:
-                    return self._escalate(run, f"requested_by_model:{outcome.escalation}")
+                    # The model wrote this reason and it is posted back: check it like a reply.
+                    why = self._check.check_reason(outcome.escalation, ticket)
+                    said = outcome.escalation if why is None else f"withheld:{why}"
+                    return self._escalate(run, f"requested_by_model:{said}")
                 content = truncate(outcome.content, self._tool_bytes)
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": content})
             if run.denied_calls >= MAX_DENIED_CALLS:

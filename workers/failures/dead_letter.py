@@ -55,10 +55,12 @@ def record_dead_letter(
         ticket_id = str(kept.get("ticket_id") or f"invalid-{message.message_id}")[:200]
         event_id = str(kept.get("event_id") or message.message_id)[:200]
         tenant_id = str(kept.get("tenant_id") or "")[:100]
+        source = kept.get("source")
         outcome = Outcome(
             ticket_id=ticket_id,
             event_id=event_id,
             tenant_id=tenant_id,
+            source=source if isinstance(source, str) else "generic",
             lane=lane,
             status=OutcomeStatus.DEAD_LETTERED,
         )

@@ -2,6 +2,8 @@
 
 Where it goes: the ticket's `callback_url` (the outcome JSON) when it has one, else its
 vendor's note API when that vendor is configured and there is a reply; otherwise "skipped".
+Either way through the outbound guard (shared/outbound.py): a callback naming a loopback or
+private address is refused here too, whatever let it in.
 
 Once: a Redis marker (`Keys.callback(idempotency key)`) is claimed with a lease before the
 POST and turned into "sent" after a 2xx. A worker dying between the POST and the marker
@@ -13,14 +15,16 @@ from __future__ import annotations
 
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import redis
 
-from shared.errors import PermanentError, TransientError
+from shared.errors import OutboundRefused, PermanentError, TransientError
 from shared.keys import TICKET_RETENTION_S, Keys
 from shared.lua import lua_source
 from shared.models import Ticket
+from shared.outbound import OutboundClient
 from shared.settings import Settings
 from shared.vendors.base import ReplyRequest
 from shared.vendors.registry import reply_request
@@ -49,7 +53,7 @@ def deliver_reply(
     settings: Settings,
     redis_client: redis.Redis,
     keys: Keys,
-    http: httpx.Client,
+    http: OutboundClient,
 ) -> str:
     """Returns "sent", "already_sent" or "skipped"; raises TransientError / PermanentError."""
     request = build_request(ticket, outcome_doc, settings)
@@ -75,9 +79,12 @@ def deliver_reply(
             request.method,
             request.url,
             json=request.json,
-            headers={**request.headers, "Idempotency-Key": ticket.idempotency_key},
+            headers={**request.headers, "Idempotency-Key": header_safe(ticket.idempotency_key)},
             timeout=settings.reply_timeout_s,
         )
+    except OutboundRefused:
+        _release_claim(redis_client, marker, token)
+        raise
     except httpx.HTTPError as exc:
         _release_claim(redis_client, marker, token)
         raise TransientError(
@@ -91,6 +98,11 @@ def deliver_reply(
     if status >= 500 or status in _RETRYABLE_STATUS:
         raise TransientError(f"reply refused for now: HTTP {status}", reason="reply_unavailable")
     raise PermanentError(f"reply refused: HTTP {status}", reason="reply_refused")
+
+
+def header_safe(value: str) -> str:
+    """`value` as an HTTP header value: ids may hold any character, headers only ASCII."""
+    return quote(value, safe="!#$%&'*+-.^_`|~:/@=,;")
 
 
 def _release_claim(client: redis.Redis, marker: str, token: str) -> None:

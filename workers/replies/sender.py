@@ -13,13 +13,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
 import redis
 
 from shared.clock import Clock
 from shared.errors import TransientError
 from shared.keys import Keys
 from shared.models import Outcome, Ticket
+from shared.outbound import OutboundClient
 from shared.settings import Settings
 from workers.replies.deliver import deliver_reply
 
@@ -36,7 +36,7 @@ class ReplySender:
         settings: Settings,
         client: redis.Redis,
         keys: Keys,
-        http: httpx.Client,
+        http: OutboundClient,
         clock: Clock,
     ) -> None:
         self._settings = settings

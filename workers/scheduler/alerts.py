@@ -20,8 +20,10 @@ import redis
 import sentry_sdk
 
 from shared.clock import Clock, budget_day
+from shared.errors import OutboundRefused
 from shared.keys import RESERVED, SPENT, Keys
 from shared.money import micros_to_usd
+from shared.outbound import OutboundClient
 from shared.settings import Settings
 from workers.scheduler.velocity import SpendVelocity, Spike
 
@@ -47,7 +49,7 @@ class Alerts:
         clock: Clock,
         *,
         velocity: SpendVelocity | None = None,
-        http: httpx.Client | None = None,
+        http: OutboundClient | None = None,
     ) -> None:
         self._r = client
         self._keys = keys
@@ -112,13 +114,16 @@ class Alerts:
             "namespace": self._settings.namespace,
             **alert.details,
         }
+        http = self._http or OutboundClient(
+            allow_private=self._settings.allow_private_networks, timeout_s=WEBHOOK_TIMEOUT_S
+        )
         try:
-            if self._http is not None:
-                self._http.post(url, json=doc, timeout=WEBHOOK_TIMEOUT_S).raise_for_status()
-            else:
-                httpx.post(url, json=doc, timeout=WEBHOOK_TIMEOUT_S).raise_for_status()
-        except httpx.HTTPError as exc:
+            http.request("POST", url, json=doc, timeout=WEBHOOK_TIMEOUT_S).raise_for_status()
+        except (httpx.HTTPError, OutboundRefused) as exc:
             log.warning("alert webhook failed: %s", type(exc).__name__)
+        finally:
+            if http is not self._http:
+                http.close()
 
 
 def _spike_alert(spike: Spike) -> Alert:

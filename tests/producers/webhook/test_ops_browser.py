@@ -18,13 +18,13 @@ from shared.money import fmt_usd
 from shared.stores.dead_letters import DeadLetterRegistry
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import WebhookServer, generic_ticket, sign_generic, wait_for
+from tests.helpers import WebhookServer, generic_ticket, sign_generic, tkey, wait_for
 from tests.producers.webhook.ops_seed import dead_letter
 from workers.runtime import RunningWorker
 
 CHROMIUM = "/usr/bin/chromium"
 TOKEN = "ops-browser-token-5678"
-SECRET = "ops-webhook-secret"
+SECRET = "ops-webhook-secret-51c2"
 SCREENSHOT = "/tmp/paceline-ops.png"
 
 pytestmark = [
@@ -72,8 +72,8 @@ def test_ops_page_in_chromium(
             )
             assert resp.status_code == 202
             store = OutcomeStore(r, keys)
-            assert wait_for(lambda: (o := store.get("T-1")) is not None and o.status.is_final)
-            assert store.get("T-1").status is OutcomeStatus.ANSWERED  # type: ignore[union-attr]
+            assert wait_for(lambda: (o := store.get(tkey("T-1"))) is not None and o.status.is_final)
+            assert store.get(tkey("T-1")).status is OutcomeStatus.ANSWERED  # type: ignore[union-attr]
             spent = worker.ctx.ledger.spent("global")
         assert spent > 0
         # And a dead letter in the registry

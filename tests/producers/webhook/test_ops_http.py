@@ -6,7 +6,11 @@ import re
 
 import httpx
 import redis
+from fastapi.testclient import TestClient
 
+from producers.webhook.app import create_app
+from producers.webhook.ops_auth import SESSION_TTL_S
+from shared.clock import ManualClock
 from shared.keys import Keys
 from shared.models import Lane
 from shared.stores.dead_letters import DeadLetterRegistry
@@ -141,3 +145,76 @@ def test_the_page_shows_the_live_lane_plan_and_slo(namespace: str, r: redis.Redi
     for needle in ("gpt-4.1-nano (1)", "4,321 tickets (history)", "$49.50", "$30.00",
                    "100.0% of 4", "first response within 900 s"):  # fmt: skip
         assert needle in html, needle
+
+
+def test_non_ascii_credentials_are_refused_never_a_500(namespace: str) -> None:
+    # Given the ops page on, and credentials holding characters outside ASCII
+    with WebhookServer(make_settings(namespace, ops_token=TOKEN)) as app:
+        cookie = {"Cookie": "paceline_ops=s\xe9ssion.1.m\xe4c".encode("latin-1")}
+        bearer = {"Authorization": "Bearer t\xf6ken".encode("latin-1")}
+        # When they are sent as a cookie, a bearer token, a query token / Then 401
+        assert httpx.get(f"{app.url}/ops", headers=cookie).status_code == 401
+        assert httpx.get(f"{app.url}/ops", headers=bearer).status_code == 401
+        assert httpx.get(f"{app.url}/ops", params={"token": "t\u00f6ken"}).status_code == 401
+        # And a form token with them, on an allowed request / Then 403, not a 500
+        posted = httpx.post(
+            f"{app.url}/ops/dlq/requeue",
+            headers=BEARER,
+            data={"reason": "x", "form_token": "\u00e9"},
+        )
+        assert posted.status_code == 403
+
+
+def test_the_session_cookie_is_a_fresh_session_with_a_max_age(namespace: str) -> None:
+    with WebhookServer(make_settings(namespace, ops_token=TOKEN)) as app:
+        # When the operator logs in twice
+        cookies = []
+        for _ in range(2):
+            resp = httpx.get(f"{app.url}/ops", params={"token": TOKEN})
+            assert resp.status_code == 303
+            cookies.append(resp.headers["set-cookie"])
+        # Then each login is its own session (a new id), with a Max-Age, never the token
+        values = [c.split(";", 1)[0] for c in cookies]
+        assert values[0] != values[1]
+        assert all(f"Max-Age={SESSION_TTL_S}" in c for c in cookies)
+        assert all(TOKEN not in c for c in cookies)
+        # And each still lets its browser in, with a form token of its own
+        pages = [httpx.get(f"{app.url}/ops", headers={"Cookie": value}) for value in values]
+        assert all(p.status_code == 200 for p in pages)
+        assert _form_token(pages[0].text) != _form_token(pages[1].text)
+        # And one session's form token does not work with the other's cookie
+        crossed = httpx.post(
+            f"{app.url}/ops/dlq/requeue",
+            headers={"Cookie": values[1]},
+            data={"reason": "x", "form_token": _form_token(pages[0].text)},
+        )
+        assert crossed.status_code == 403
+
+
+def test_a_session_expires(namespace: str, r: redis.Redis) -> None:
+    # Given the app on a clock we move, and a session taken now
+    clock = ManualClock(1_795_000_000.0)
+    app = create_app(make_settings(namespace, ops_token=TOKEN), clock=clock, redis_client=r)
+    with TestClient(app, base_url="http://testserver") as client:
+        login = client.get("/ops", params={"token": TOKEN}, follow_redirects=False)
+        value = login.headers["set-cookie"].split(";", 1)[0]
+        assert client.get("/ops", headers={"Cookie": value}).status_code == 200
+        # When its Max-Age has passed / Then the cookie no longer lets anyone in
+        clock.advance(SESSION_TTL_S + 1)
+        assert client.get("/ops", headers={"Cookie": value}).status_code == 401
+
+
+def test_the_cookie_is_secure_over_https_or_when_the_setting_says(namespace: str) -> None:
+    def set_cookie(app_url: str, **headers: str) -> str:
+        resp = httpx.get(f"{app_url}/ops", params={"token": TOKEN}, headers=headers)
+        return resp.headers["set-cookie"]
+
+    # Given plain HTTP and no setting / Then not Secure (a browser would drop it)
+    with WebhookServer(make_settings(namespace, ops_token=TOKEN)) as app:
+        assert "Secure" not in set_cookie(app.url)
+        # When a trusted proxy (loopback, uvicorn's default) says the client used HTTPS
+        assert "Secure" in set_cookie(app.url, **{"X-Forwarded-Proto": "https"})
+    # When PACELINE_OPS_SECURE_COOKIE is set / Then Secure even over plain HTTP
+    secure = make_settings(namespace, ops_token=TOKEN, ops_secure_cookie="true")
+    with WebhookServer(secure) as app:
+        assert "Secure" in set_cookie(app.url)

@@ -26,7 +26,7 @@ def test_unknown_source_is_404(client: TestClient) -> None:
 
 def test_source_without_secret_is_refused_even_when_signed(namespace: str, r: redis.Redis) -> None:
     # Given Zendesk has no secret configured (only the generic one is)
-    settings = make_settings(namespace, webhook_secret_generic="g")
+    settings = make_settings(namespace, webhook_secret_generic="generic-only-secret-0001")
     body = encode(payload("zendesk"))
     with TestClient(create_app(settings, redis_client=r)) as client:
         # When a Zendesk delivery arrives, signed with any key

@@ -11,14 +11,15 @@ from typing import Any
 
 from shared.vendors import freshdesk, front, generic, helpscout, intercom, jira, zendesk
 
+# Long enough to be accepted (16 bytes at least, not a placeholder).
 SECRETS = {
-    "generic": "gen-secret-1",
-    "zendesk": "zd-secret-2",
-    "intercom": "ic-secret-3",
-    "front": "front-secret-4",
-    "helpscout": "hs-secret-5",
-    "jira": "jira-secret-6",
-    "freshdesk": "fd-secret-7",
+    "generic": "gen-secret-1-c0ffee42",
+    "zendesk": "zd-secret-2-c0ffee42",
+    "intercom": "ic-secret-3-c0ffee42",
+    "front": "front-secret-4-c0ffee42",
+    "helpscout": "hs-secret-5-c0ffee42",
+    "jira": "jira-secret-6-c0ffee42",
+    "freshdesk": "fd-secret-7-c0ffee42",
 }
 
 

@@ -23,10 +23,10 @@ from shared.stores.demand import DemandStore
 from shared.stores.outcomes import OutcomeStore
 from shared.stores.parking import ParkingLot
 from tests.conftest import REDIS_URL, SimulatorProcess, delete_namespace
-from tests.helpers import WebhookServer, generic_ticket, sign_generic, wait_for
+from tests.helpers import WebhookServer, generic_ticket, sign_generic, tkey, wait_for
 from workers.runtime import RunningWorker
 
-SECRET = "broker-secret"
+SECRET = "broker-webhook-secret-7f3a"
 
 
 def _intake(settings: Settings, broker: dramatiq.Broker, client: redis.Redis) -> Intake:
@@ -49,7 +49,7 @@ def _waiting(settings: Settings, broker: dramatiq.Broker, client: redis.Redis, l
 
 
 def _status(client: redis.Redis, settings: Settings, ticket_id: str) -> OutcomeStatus | None:
-    outcome = OutcomeStore(client, Keys(settings.namespace)).get(ticket_id)
+    outcome = OutcomeStore(client, Keys(settings.namespace)).get(tkey(ticket_id))
     return None if outcome is None else outcome.status
 
 

@@ -22,6 +22,7 @@ from shared.models import Lane, Ticket
 from shared.settings import Settings
 from shared.stores.dead_letters import DeadLetter, DeadLetterRegistry
 from shared.stores.outcomes import OutcomeStore
+from tests.helpers import tkey
 from tests.shared.history.conftest import cli_env, drain, make_archiver
 from tests.shared.history.facts import DAY_MS, T0_MS, add, call, outcome, outcome_fields
 
@@ -144,7 +145,7 @@ def test_forget_erases_one_requester_everywhere_and_keeps_their_costs(
     assert dls["T-1"] == alias
     # And in Redis: the outcome keeps its status without the reply or the id; the dead letter
     # (which held their email and text) is gone
-    stored = OutcomeStore(r, keys).get("T-1")
+    stored = OutcomeStore(r, keys).get(tkey("T-1"))
     assert stored is not None and stored.status == "answered"
     assert (stored.requester_id, stored.reply) == (alias, None)
     assert {e.ticket_id for e in registry.iter_entries()} == {"D-T-2", "D-T-3"}
@@ -152,7 +153,7 @@ def test_forget_erases_one_requester_everywhere_and_keeps_their_costs(
     assert calls[("acme", "T-2")].requester == "u-2"
     assert calls[("zeta", "T-3")].requester == "u-1"
     assert outcomes["T-3"].reply is not None and outcomes["T-2"].reply is not None
-    assert OutcomeStore(r, keys).get("T-3").requester_id == "u-1"  # type: ignore[union-attr]
+    assert OutcomeStore(r, keys).get(tkey("T-3", "zeta")).requester_id == "u-1"  # type: ignore[union-attr]
 
 
 def test_facts_still_in_the_stream_when_forgotten_arrive_pseudonymised(
@@ -193,7 +194,7 @@ def test_forget_with_the_database_down_changes_nothing_in_redis(
                      PACELINE_PSEUDONYM_KEY=KEY.decode())  # fmt: skip
     assert res.exit_code != 0
     assert len(res.stderr.strip().splitlines()) == 1 and "unavailable" in res.stderr
-    assert OutcomeStore(r, keys).get("T-1").requester_id == "u-1"  # type: ignore[union-attr]
+    assert OutcomeStore(r, keys).get(tkey("T-1")).requester_id == "u-1"  # type: ignore[union-attr]
     assert DeadLetterRegistry(r, keys).size() == 3
 
 

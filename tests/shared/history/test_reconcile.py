@@ -37,7 +37,7 @@ def one_day(ledger: Ledger, clock: ManualClock, rng: random.Random, n_tickets: i
             f"u{rng.randrange(6)}",
             rng.choice(("live", "live", "replay")),
             [Candidate("gpt-4o-mini", 30_000, 2_000)],
-            ticket_id=f"T-{clock.now_s():.0f}-{i}",
+            outcome_key=f"T-{clock.now_s():.0f}-{i}",
             event_id="e1",
         )
         for i in range(n_tickets)

@@ -14,7 +14,7 @@ from shared.messages import ticket_message
 from shared.models import Lane, Ticket
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import generic_ticket, wait_for
+from tests.helpers import generic_ticket, tkey, wait_for
 from workers.runtime import RunningWorker
 
 BODY = "My grandmother's teapot arrived cracked in three places, please advise quickly."
@@ -53,7 +53,7 @@ def test_worker_logs_never_carry_the_message(
             # When a real worker answers the ticket, then skips its duplicate
             producer.enqueue(first)
             store = OutcomeStore(worker.ctx.redis, worker.ctx.keys)
-            assert wait_for(lambda: (o := store.get("T-7")) is not None and o.status.is_final)
+            assert wait_for(lambda: (o := store.get(tkey("T-7"))) is not None and o.status.is_final)
             producer.enqueue(again)
             assert wait_for(lambda: "was skipped" in captured.getvalue(), timeout_s=10)
     finally:

@@ -92,3 +92,17 @@ def test_configure_twice_keeps_one_handler(namespace: str) -> None:
     finally:
         root.removeHandler(handler)
         root.setLevel(level)
+
+
+def test_emails_in_any_script_and_with_a_fullwidth_at_are_masked(
+    json_log: Callable[[], list[dict[str, Any]]],
+) -> None:
+    # Given addresses the ASCII pattern missed: accented, Cyrillic, a fullwidth at sign
+    log = logging.getLogger("paceline.test")
+    addresses = ["jürgen@exämple.de", "\u0430nna@example.com", "ann\uff20example.com"]
+    log.warning("contacts: %s", ", ".join(addresses))
+    # Then none is written, and a release tag is still not mistaken for one
+    log.warning("running paceline@0.1.0")
+    first, second = json_log()
+    assert first["msg"] == "contacts: [email], [email], [email]"
+    assert second["msg"] == "running paceline@0.1.0"

@@ -11,22 +11,23 @@ from shared.vendors.registry import build_sources
 from tests.producers.webhook.vendor_cases import ALL_SOURCES, encode, payload, signed_headers
 
 EXPECTED = {
-    # source: (ticket_id, tenant_id, priority)
+    # source: (ticket_id, tenant_id, priority): the key's tenant, except that the generic
+    # source's body may name one on a source-wide key
     "generic": ("T-1", "acme", Priority.NORMAL),
-    "zendesk": ("zd-101", "zd42", Priority.HIGH),
-    "intercom": ("ic-201", "ic-app1", Priority.NORMAL),
-    "front": ("front-cnv_1", "front-cmp_1", Priority.NORMAL),
+    "zendesk": ("zd-101", "house", Priority.HIGH),
+    "intercom": ("ic-201", "house", Priority.NORMAL),
+    "front": ("front-cnv_1", "house", Priority.NORMAL),
     "helpscout": ("hs-301", "house", Priority.NORMAL),
     "jira": ("jira-SUP-1", "house", Priority.URGENT),
     "freshdesk": ("fd-401", "house", Priority.HIGH),
 }
 
 
-def parse(source: str, doc: dict[str, object]) -> Ticket:
+def parse(source: str, doc: dict[str, object], *, bound: bool = False) -> Ticket:
     body = encode(doc)
     headers = {k.lower(): v for k, v in signed_headers(source, body, 0.0).items()}
     parsed = build_sources()[source].parse(
-        Inbound(body=body, headers=headers, now_s=0.0, tolerance_s=300, default_tenant="house")
+        Inbound(body=body, headers=headers, now_s=0.0, tolerance_s=300, tenant="house", bound=bound)
     )
     assert parsed.ticket is not None and parsed.delivery_id
     return parsed.ticket
@@ -53,9 +54,24 @@ def test_thin_payload_needs_enrichment(source: str) -> None:
     assert ticket.needs_enrichment is True
 
 
-def test_payload_tenant_overrides_the_default() -> None:
-    # Given a Help Scout payload that names its tenant / Then that tenant is used
-    assert parse("helpscout", {**payload("helpscout"), "tenant_id": "beta"}).tenant_id == "beta"
+@pytest.mark.parametrize("source", [s for s in ALL_SOURCES if s != "generic"])
+@pytest.mark.parametrize("bound", [False, True])
+def test_a_vendor_payload_never_names_its_tenant(source: str, bound: bool) -> None:
+    # Given a vendor payload that names a tenant (anyone holding the key could write it)
+    doc = {**payload(source), "tenant_id": "beta"}
+    # Then the key's tenant is used, whichever key verified it
+    assert parse(source, doc, bound=bound).tenant_id == "house"
+
+
+def test_the_generic_source_names_its_tenant_only_on_a_source_wide_key() -> None:
+    doc = {**payload("generic"), "tenant_id": "beta"}
+    # On the source-wide key (trusted with every tenant) the body's tenant is used
+    assert parse("generic", doc).tenant_id == "beta"
+    # On a tenant's own key the body may repeat that tenant, never name another
+    assert parse("generic", {**doc, "tenant_id": "house"}, bound=True).tenant_id == "house"
+    assert parse("generic", {k: v for k, v in doc.items() if k != "tenant_id"}, bound=True)
+    with pytest.raises(NotATicket, match="another tenant"):
+        parse("generic", doc, bound=True)
 
 
 def test_front_requester_id_does_not_carry_the_email() -> None:

@@ -15,7 +15,7 @@ from shared.budget_status import set_cap
 from shared.clock import ManualClock
 from shared.models import Lane, OutcomeStatus, Ticket
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import ReleaseLoop, generic_ticket, wait_for, worker_intake
+from tests.helpers import ReleaseLoop, generic_ticket, tkey, wait_for, worker_intake
 from workers.runtime import RunningWorker
 
 TOPICS = [
@@ -125,9 +125,9 @@ def test_a_ticket_larger_than_the_request_cap_is_rejected_before_any_call(
         big = Ticket.model_validate(generic_ticket("big", body="lorem ipsum " * 2000))
         intake_for(worker).submit(big)
         assert wait_for(
-            lambda: (o := worker.ctx.outcomes.get("T-big")) is not None and o.status.is_final
+            lambda: (o := worker.ctx.outcomes.get(tkey("T-big"))) is not None and o.status.is_final
         )
-    outcome = worker.ctx.outcomes.get("T-big")
+    outcome = worker.ctx.outcomes.get(tkey("T-big"))
     assert outcome is not None
     assert outcome.status == OutcomeStatus.REJECTED and outcome.reason == "request_too_large"
     assert outcome.reply and "team" in outcome.reply  # a polite acknowledgement for a human
@@ -160,7 +160,7 @@ def test_parked_on_a_daily_cap_until_local_midnight_in_a_non_utc_zone(
         # And the same requester writes again the same local day
         intake.submit(second)
         assert wait_for(lambda: worker.ctx.outcomes.summary()["parked"] == 1)
-        parked = worker.ctx.outcomes.get("T-2")
+        parked = worker.ctx.outcomes.get(tkey("T-2"))
         assert parked is not None and parked.reason == "user_daily_cap"
         # with a polite acknowledgement that a person will pick it up (never silence)
         assert parked.reply and "personally" in parked.reply and "T-2" in parked.reply
@@ -176,7 +176,7 @@ def test_parked_on_a_daily_cap_until_local_midnight_in_a_non_utc_zone(
         assert released == {"live": 1}
         # (admitted on the new day: with the same small cap it may answer or escalate modestly)
         assert wait_for(lambda: worker.ctx.outcomes.summary()["parked"] == 0)
-        again = worker.ctx.outcomes.get("T-2")
+        again = worker.ctx.outcomes.get(tkey("T-2"))
         assert again is not None and again.status.is_final and again.llm_calls >= 1
         assert worker.ctx.ledger.day() == "2026-11-26"
         assert worker.ctx.ledger.spent("user:acme:u-1", day="2026-11-26") > 0
@@ -212,7 +212,7 @@ def test_a_closed_gate_parks_the_ticket_and_gives_back_what_was_admitted(
         with pytest.raises(SkipMessage):
             AdmissionMiddleware(ctx).before_process_message(None, message)  # type: ignore[arg-type]
         # Then it is parked for the circuit, and no money stays reserved for it
-        outcome = ctx.outcomes.get("T-gate")
+        outcome = ctx.outcomes.get(tkey("T-gate"))
         assert outcome is not None and outcome.status == OutcomeStatus.PARKED
         assert outcome.reason == "provider_circuit_open"
         assert ctx.parking.size() == 1

@@ -15,7 +15,7 @@ from shared.keys import Keys
 from shared.messages import queue_for, ticket_message
 from shared.models import Lane, Ticket
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import generic_ticket, wait_for, worker_intake
+from tests.helpers import generic_ticket, tkey, wait_for, worker_intake
 from workers.admission.batch import AdmittingConsumer
 from workers.admission.decision import OPTION, PREPARED, Prepared
 from workers.admission.middleware import AdmissionMiddleware
@@ -170,7 +170,7 @@ def test_a_real_worker_admits_in_batches_and_ends_with_nothing_held(
         assert wait_for(lambda: worker.ctx.outcomes.summary()["pending"] == 0, timeout_s=60)
     # Then fetches were admitted several at a time, every ticket was answered or escalated
     assert max(sizes) > 1 and sum(sizes) >= 24
-    outcomes = [worker.ctx.outcomes.get(t) for t in ids]
+    outcomes = [worker.ctx.outcomes.get(tkey(t)) for t in ids]
     assert all(o is not None and o.status.is_final for o in outcomes)
     # And once the worker stopped, nothing is held
     assert worker.ctx.ledger.reserved() == 0

@@ -25,7 +25,7 @@ T = Ticket(
 @pytest.fixture(scope="module")
 def check() -> ReplyCheck:
     settings = make_settings(
-        "pltest-guard", llm_api_key="sk-live-abcdefghijklmnop", webhook_secret_generic="whsec-42xyz"
+        "pltest-guard", llm_api_key="sk-live-abcdefghijklmnop", intercom_api_token="whsec-42xyz"
     )
     return ReplyCheck(settings, CustomerStore.bundled())
 
@@ -66,6 +66,54 @@ def test_a_good_reply_passes(check: ReplyCheck) -> None:
 def test_bad_replies_are_caught(check: ReplyCheck, reply: str, why: str) -> None:
     # Given a reply that must not leave / Then the check names why
     assert check.check(reply, T) == why
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "write to jane.doe\uff20othercorp.example",  # fullwidth at sign
+        "write to jane.doe\ufe6bothercorp.example",  # small at sign
+        "write to jane.do\u200be@othercorp.example",  # zero-width space inside
+        "write to jane\u00ad.doe@othercorp\u2060.example",  # soft hyphen, word joiner
+        "write to j\u0430ne.doe@othercorp.example",  # Cyrillic a
+        "write to jane.doe@\u043ethercorp.example",  # Cyrillic o in the domain
+        "write to \uff4a\uff41\uff4e\uff45@othercorp.example",  # fullwidth letters
+        "write to jane.doe@othercorp\u3002example",  # ideographic full stop
+        "write to j\u00fcrgen@othercorp.example",  # a letter outside ASCII
+    ],
+)
+def test_disguised_addresses_are_caught(check: ReplyCheck, reply: str) -> None:
+    # Given an address hidden from a plain ASCII pattern / Then it is still someone else's
+    assert check.check(reply, T) == "email"
+
+
+def test_the_requesters_own_address_passes_however_it_is_written(check: ReplyCheck) -> None:
+    assert check.check("We will write to ME@ACME.EXAMPLE.", T) is None
+    assert check.check("We will write to me\uff20acme.example.", T) is None
+    # But a look-alike of it is another address
+    assert check.check("We will write to m\u0435@acme.example.", T) == "email"
+
+
+def test_a_secret_with_invisible_characters_is_still_a_secret(check: ReplyCheck) -> None:
+    assert check.check("key: sk-live-abcdef\u200bghijklmnop", T) == "secret"
+    assert check.check("key: \uff53\uff4b-live-abcdefghijklmnop", T) == "secret"
+
+
+def test_vendor_api_tokens_and_tenant_secrets_are_secrets(namespace: str) -> None:
+    # Given a vendor API token in the settings and a tenant's webhook secret (from its file)
+    settings = make_settings(namespace, front_api_token="front-api-token-7d3e9a1b")
+    check = ReplyCheck(settings, CustomerStore.bundled(), secrets=["acme-zendesk-secret-0001"])
+    # Then a reply carrying either is refused
+    assert check.check("use front-api-token-7d3e9a1b to log in", T) == "secret"
+    assert check.check("the webhook secret is acme-zendesk-secret-0001", T) == "secret"
+
+
+def test_an_escalation_reason_is_checked_like_a_reply(check: ReplyCheck) -> None:
+    # Given reasons a model might write when handing over / Then leaks are named, the rest pass
+    assert check.check_reason("customer wants a refund manager", T) is None
+    assert check.check_reason("owner is jane.doe@othercorp.example", T) == "email"
+    assert check.check_reason("key sk-live-abcdefghijklmnop failed", T) == "secret"
+    assert check.check_reason("Verbatim: " + SYSTEM_PROMPT[100:300], T) == "system_prompt"
 
 
 def test_other_customers_are_caught(check: ReplyCheck) -> None:

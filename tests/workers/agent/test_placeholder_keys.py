@@ -36,7 +36,7 @@ def test_a_placeholder_key_is_an_ordinary_word_in_a_reply(key: str) -> None:
 def test_real_secrets_are_matched_as_whole_tokens_and_key_shapes_still_caught() -> None:
     secret = "Xk9mQ2pLz7wR4tY8"
     check = ReplyCheck(
-        make_settings("pltest-ph", llm_api_key=secret, ops_token="t0k-9ZqW3e"),
+        make_settings("pltest-ph", llm_api_key=secret, zendesk_api_token="t0k-9ZqW3e"),
         CustomerStore.bundled(),
     )
     # A configured secret, alone or inside punctuation, is caught

@@ -16,7 +16,7 @@ from shared.messages import HANDLE_TICKET
 from shared.models import Lane, OutcomeStatus, Ticket
 from shared.telemetry import init_sentry, shutdown_sentry
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import generic_ticket, wait_for, worker_intake
+from tests.helpers import generic_ticket, tkey, wait_for, worker_intake
 from tests.shared.telemetry.dsn_server import SentryStandIn
 from workers.runtime import RunningWorker
 
@@ -73,7 +73,10 @@ def test_one_scrubbed_event_per_dead_letter_and_none_per_transient_attempt(
         sim.faults(error_rate=1.0, error_kind="rate_limit", retry_after_ms=5)
         intake.submit(ticket(2))
         assert wait_for(
-            lambda: (o := ctx.outcomes.get("T-2")) is not None and o.status is OutcomeStatus.PARKED,
+            lambda: (
+                (o := ctx.outcomes.get(tkey("T-2"))) is not None
+                and o.status is OutcomeStatus.PARKED
+            ),
             timeout_s=20,
         )
         # And a poison message (no requester): dead-lettered by the actor

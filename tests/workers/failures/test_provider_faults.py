@@ -10,10 +10,11 @@ import time
 import pytest
 import redis
 
+from shared.keys import event_key
 from shared.models import OutcomeStatus
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import wait_for
+from tests.helpers import tkey, wait_for
 from tests.workers.failures.helpers import attempts_by_ticket, enqueue
 from workers.runtime import RunningWorker
 
@@ -48,7 +49,9 @@ def test_rate_limit_retry_after_is_waited_and_bounded(
         store = OutcomeStore(worker.ctx.redis, worker.ctx.keys)
         # When one ticket arrives
         enqueue(settings, r, 1)
-        assert wait_for(lambda: (o := store.get("T-1")) is not None and o.status == "parked", 20)
+        assert wait_for(
+            lambda: (o := store.get(tkey("T-1"))) is not None and o.status == "parked", 20
+        )
     stop.set()
     watcher.join()
     # Then the provider saw exactly 1 + 2 attempts, each at least Retry-After after the last
@@ -56,9 +59,9 @@ def test_rate_limit_retry_after_is_waited_and_bounded(
     gaps = [b - a for a, b in itertools.pairwise(seen_at)]
     assert all(g >= 1.15 for g in gaps), gaps
     # And each attempt was drawn from the ticket's envelope; the ticket is parked, not dead
-    calls = attempts_by_ticket(r, worker.ctx.keys)["generic:T-1:evt-1"]
+    calls = attempts_by_ticket(r, worker.ctx.keys)[event_key("acme", "generic", "T-1", "evt-1")]
     assert len(calls) == 3
-    outcome = store.get("T-1")
+    outcome = store.get(tkey("T-1"))
     assert outcome is not None and outcome.reason == "rate_limited"
     assert worker.ctx.dead_letters.size() == 0
 
@@ -86,6 +89,6 @@ def test_permanent_errors_dead_letter_after_one_attempt(
     assert all(e.attempts == 1 for e in entries)
     assert int(sim.stats()["requests"]) == 3
     for i in (1, 2, 3):
-        outcome = store.get(f"T-{i}")
+        outcome = store.get(tkey(f"T-{i}"))
         assert outcome is not None and outcome.status == OutcomeStatus.DEAD_LETTERED
         assert outcome.reason == reason and outcome.attempts == 1

@@ -19,7 +19,7 @@ from shared.ledger import Ledger
 from shared.models import OutcomeStatus, Ticket
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import REDIS_URL, ROOT, SimulatorProcess, make_settings
-from tests.helpers import generic_ticket, wait_for
+from tests.helpers import generic_ticket, tkey, wait_for
 
 
 def start_worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -88,12 +88,12 @@ def test_sigkill_mid_call_leaks_no_reservation_and_counts_nothing_twice(
     try:
         store = OutcomeStore(r, keys)
         assert wait_for(
-            lambda: (o := store.get("T-1")) is not None and o.status.is_final, timeout_s=60
+            lambda: (o := store.get(tkey("T-1"))) is not None and o.status.is_final, timeout_s=60
         )
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=20)
-    outcome = store.get("T-1")
+    outcome = store.get(tkey("T-1"))
     assert outcome is not None and outcome.status == OutcomeStatus.ANSWERED
     # Nothing counted twice: spent = the crashed call's charge + what the answer cost
     assert ledger.spent() == charged + outcome.cost_micros

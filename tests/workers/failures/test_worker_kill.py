@@ -33,6 +33,8 @@ def _worker(namespace: str, sim: SimulatorProcess) -> subprocess.Popen[bytes]:
         "PACELINE_PACING": "off",
         "PACELINE_HEARTBEAT_TIMEOUT_MS": "3000",
         "PACELINE_LOG_LEVEL": "WARNING",
+        # The callback receiver listens on loopback.
+        "PACELINE_ALLOW_PRIVATE_NETWORKS": "true",
     }
     return subprocess.Popen(
         [sys.executable, "-m", "shared.cli.main", "worker", "--threads", "4"],

@@ -6,13 +6,13 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 import redis
 
-from shared.errors import PermanentError, TransientError
+from shared.errors import OutboundRefused, PermanentError, TransientError
 from shared.keys import Keys
 from shared.models import Requester, Ticket
+from shared.outbound import OutboundClient
 from shared.settings import Settings
 from tests.conftest import make_settings
 from tests.workers.replies.standin import StandIn, standin_server
@@ -39,9 +39,11 @@ def standin() -> Iterator[StandIn]:
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
+def http() -> Iterator[OutboundClient]:
+    # The stand-ins listen on loopback: allowed here, refused in the guard's own tests.
+    client = OutboundClient(allow_private=True)
+    yield client
+    client.close()
 
 
 def send(
@@ -49,14 +51,14 @@ def send(
     s: Settings,
     r: redis.Redis,
     keys: Keys,
-    http: httpx.Client,
+    http: OutboundClient,
     doc: dict[str, Any] = OUTCOME,
 ) -> str:
     return deliver_reply(t, doc, settings=s, redis_client=r, keys=keys, http=http)
 
 
 def test_callback_is_posted_once_with_the_idempotency_key(
-    standin: StandIn, settings: Settings, r: redis.Redis, keys: Keys, http: httpx.Client
+    standin: StandIn, settings: Settings, r: redis.Redis, keys: Keys, http: OutboundClient
 ) -> None:
     # Given a generic ticket with a callback URL
     t = ticket(callback_url=f"{standin.url}/replies")
@@ -68,12 +70,12 @@ def test_callback_is_posted_once_with_the_idempotency_key(
     assert len(standin.requests) == 1
     req = standin.requests[0]
     assert (req.method, req.path) == ("POST", "/replies")
-    assert req.headers["idempotency-key"] == t.idempotency_key == "generic:T-1:evt-1"
+    assert req.headers["idempotency-key"] == t.idempotency_key == "4:acme:7:generic:3:T-1:5:evt-1"
     assert json.loads(req.body) == OUTCOME
 
 
 def test_failed_callback_is_transient_and_retried_with_the_same_key(
-    standin: StandIn, settings: Settings, r: redis.Redis, keys: Keys, http: httpx.Client
+    standin: StandIn, settings: Settings, r: redis.Redis, keys: Keys, http: OutboundClient
 ) -> None:
     # Given a receiver that answers 503 first
     t = ticket(callback_url=f"{standin.url}/replies")
@@ -88,7 +90,7 @@ def test_failed_callback_is_transient_and_retried_with_the_same_key(
 
 
 def test_refused_callback_is_permanent(
-    standin: StandIn, settings: Settings, r: redis.Redis, keys: Keys, http: httpx.Client
+    standin: StandIn, settings: Settings, r: redis.Redis, keys: Keys, http: OutboundClient
 ) -> None:
     # Given a receiver that answers 400 / Then the error is permanent (no retry loop)
     standin.status = 400
@@ -97,7 +99,7 @@ def test_refused_callback_is_permanent(
 
 
 def test_unreachable_callback_is_transient(
-    settings: Settings, r: redis.Redis, keys: Keys, http: httpx.Client
+    settings: Settings, r: redis.Redis, keys: Keys, http: OutboundClient
 ) -> None:
     # Given a callback to a closed port / Then transient, and the claim is released
     from tests.conftest import free_port
@@ -109,7 +111,7 @@ def test_unreachable_callback_is_transient(
 
 
 def test_a_live_claim_makes_a_second_sender_wait(
-    standin: StandIn, settings: Settings, r: redis.Redis, keys: Keys, http: httpx.Client
+    standin: StandIn, settings: Settings, r: redis.Redis, keys: Keys, http: OutboundClient
 ) -> None:
     # Given another worker is mid-POST for this ticket event
     t = ticket(callback_url=f"{standin.url}/replies")
@@ -121,7 +123,7 @@ def test_a_live_claim_makes_a_second_sender_wait(
 
 
 def test_unconfigured_vendor_is_skipped(
-    settings: Settings, r: redis.Redis, keys: Keys, http: httpx.Client
+    settings: Settings, r: redis.Redis, keys: Keys, http: OutboundClient
 ) -> None:
     # Given no vendor tokens configured and no callback / Then "skipped"
     for source in ("zendesk", "intercom", "front", "helpscout", "jira", "freshdesk", "generic"):
@@ -193,7 +195,7 @@ def test_vendor_note_is_posted_once(
     namespace: str,
     r: redis.Redis,
     keys: Keys,
-    http: httpx.Client,
+    http: OutboundClient,
 ) -> None:
     # Given the vendor configured against the stand-in
     s = make_settings(namespace, **{f"{source}_api_url": standin.url, **extra})
@@ -212,7 +214,7 @@ def test_vendor_note_is_posted_once(
 
 
 def test_vendor_without_reply_text_is_skipped(
-    standin: StandIn, namespace: str, r: redis.Redis, keys: Keys, http: httpx.Client
+    standin: StandIn, namespace: str, r: redis.Redis, keys: Keys, http: OutboundClient
 ) -> None:
     # Given a configured vendor but an outcome with no reply (e.g. dead-lettered)
     s = make_settings(namespace, front_api_url=standin.url, front_api_token="tok")
@@ -271,4 +273,93 @@ def test_a_receiver_that_stays_down_costs_two_attempts_and_the_answer_is_kept(
     assert clock.now_s() - started == pytest.approx(1.0)
     assert outcome.reason.endswith("reply_delivery_failed")
     # And no claim is left behind for a later redelivery to wait on
+    assert r.get(keys.callback(t.idempotency_key)) is None
+
+
+def test_ids_holding_the_separator_get_a_reply_each(
+    standin: StandIn, settings: Settings, r: redis.Redis, keys: Keys, http: OutboundClient
+) -> None:
+    # Given ticket "a" with event "b:c" and ticket "a:b" with event "c" (once "generic:a:b:c")
+    url = f"{standin.url}/replies"
+    one = Ticket(event_id="b:c", ticket_id="a", tenant_id="acme", requester=Requester(id="u"),
+                 callback_url=url)  # fmt: skip
+    two = one.model_copy(update={"ticket_id": "a:b", "event_id": "c"})
+    # When both replies are delivered / Then both are sent, with different keys
+    assert send(one, settings, r, keys, http) == "sent"
+    assert send(two, settings, r, keys, http) == "sent"
+    assert len({q.headers["idempotency-key"] for q in standin.requests}) == 2
+
+
+def test_two_tenants_sharing_ids_get_a_reply_each(
+    standin: StandIn, settings: Settings, r: redis.Redis, keys: Keys, http: OutboundClient
+) -> None:
+    # Given the same ticket and event id in two tenants / Then each gets its reply
+    t = ticket(callback_url=f"{standin.url}/replies")
+    other = t.model_copy(update={"tenant_id": "globex"})
+    assert send(t, settings, r, keys, http) == send(other, settings, r, keys, http) == "sent"
+    assert len(standin.requests) == 2
+
+
+def test_an_id_of_any_characters_goes_in_an_ascii_header(
+    standin: StandIn, settings: Settings, r: redis.Redis, keys: Keys, http: OutboundClient
+) -> None:
+    # Given a ticket id with non-ASCII characters / Then the reply goes, its key encoded
+    t = ticket(ticket_id="Bestellung-\u00fc-7", callback_url=f"{standin.url}/replies")
+    assert send(t, settings, r, keys, http) == "sent"
+    assert standin.requests[0].headers["idempotency-key"].isascii()
+
+
+@pytest.mark.parametrize(
+    ("source", "ticket_id", "setting"),
+    [
+        ("intercom", "ic-..", "intercom_api_url"),
+        ("zendesk", "zd-..%2Fusers", "zendesk_api_url"),
+        ("helpscout", "hs-..%2f", "helpscout_api_url"),
+        ("front", "front-..", "front_api_url"),
+        ("jira", "jira-..", "jira_api_url"),
+        ("freshdesk", "fd-.", "freshdesk_api_url"),
+    ],
+)
+def test_a_vendor_id_out_of_format_never_reaches_a_url(
+    standin: StandIn,
+    namespace: str,
+    r: redis.Redis,
+    keys: Keys,
+    http: OutboundClient,
+    source: str,
+    ticket_id: str,
+    setting: str,
+) -> None:
+    # Given the vendor's API configured (a stand-in) and a ticket whose id is a path trick
+    creds = {
+        "intercom_api_token": "ic-token-0123456789", "intercom_admin_id": "7",
+        "zendesk_api_token": "zd-token-0123456789", "helpscout_api_token": "hs-token-0123456789",
+        "front_api_token": "fr-token-0123456789", "jira_api_token": "jr-token-0123456789",
+        "freshdesk_api_key": "fd-key-0123456789",
+    }  # fmt: skip
+    s = make_settings(namespace, **{setting: standin.url}, **creds)
+    # When its reply is delivered / Then it is refused before any request, for good
+    with pytest.raises(PermanentError) as err:
+        send(ticket(source, ticket_id), s, r, keys, http, {**OUTCOME, "reply": "hello"})
+    assert err.value.reason == "invalid_vendor_id"
+    assert standin.requests == []
+    assert r.get(keys.callback(ticket(source, ticket_id).idempotency_key)) is None
+
+
+def test_a_callback_to_a_private_address_is_refused_at_send_time(
+    standin: StandIn, namespace: str, r: redis.Redis, keys: Keys
+) -> None:
+    # Given a ticket that reached the worker with a loopback callback (a replay file, an old
+    # message: not through the webhook's check), and private networks not allowed
+    s = make_settings(namespace, allow_private_networks="false")
+    strict = OutboundClient(allow_private=s.allow_private_networks)
+    t = ticket(callback_url=f"{standin.url}/replies")
+    try:
+        # When its reply is delivered / Then it is refused for good, and nothing is posted
+        with pytest.raises(OutboundRefused) as err:
+            send(t, s, r, keys, strict)
+    finally:
+        strict.close()
+    assert err.value.reason == "outbound_refused"
+    assert standin.requests == []
     assert r.get(keys.callback(t.idempotency_key)) is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import redis
 
 from shared.keys import Keys
@@ -78,3 +80,27 @@ def test_velocity_spike_pauses_the_tenant_and_names_it(
     # And admission honours the pause for acme while globex goes on
     assert admit(sched.ledger, "acme-next", tenant="acme", user="z").reason == "tenant_paused"
     assert admit(sched.ledger, "globex-next", tenant="globex", user="z").kind == "admit"
+
+
+def test_the_alert_webhook_goes_through_the_outbound_guard(
+    namespace: str, r: redis.Redis, keys: Keys
+) -> None:
+    with CallbackReceiver() as hook:
+        # Given an alert webhook on loopback and private networks not allowed
+        settings = make_settings(
+            namespace,
+            daily_ceiling_usd="10",
+            tenant_daily_cap_usd="10",
+            user_daily_cap_usd="10",
+            alert_webhook_url=hook.url,
+            allow_private_networks="false",
+        )
+        clock = clock_at(settings, 10)
+        sched, _ = scheduler(settings, clock, r)
+        # When a threshold fires
+        spend(sched.ledger, 6_000_000, key="s")
+        assert sched.tick().alerts == ["threshold:50"]
+        sched.close()
+        # Then it is recorded (and logged) but never posted to the internal address
+        time.sleep(0.3)
+        assert hook.received == []
