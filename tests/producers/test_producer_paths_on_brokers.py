@@ -13,14 +13,15 @@ import httpx
 import pytest
 import redis
 
-from producers.webhook.ops import OpsAuth
+from producers.webhook.ops_auth import BEARER_SESSION, OpsAuth
+from shared.clock import SystemClock
 from shared.keys import Keys
 from shared.models import OutcomeStatus
 from shared.settings import Settings
 from shared.stores.dead_letters import DeadLetterRegistry
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import REDIS_URL, SimulatorProcess
-from tests.helpers import CallbackReceiver, WebhookServer, generic_ticket, wait_for
+from tests.helpers import CallbackReceiver, WebhookServer, generic_ticket, tkey, wait_for
 from tests.producers.test_redrive import _dead
 from tests.shared.broker.conftest import broker_settings, kind  # noqa: F401 (fixtures)
 from tests.shared.cli.helpers import clean_env, paceline
@@ -55,7 +56,7 @@ def setup(
 
 def _answered(client: redis.Redis, settings: Settings, ids: list[str]) -> bool:
     store = OutcomeStore(client, Keys(settings.namespace))
-    done = [store.get(t) for t in ids]
+    done = [store.get(tkey(t)) for t in ids]
     return all(o is not None and o.status is OutcomeStatus.ANSWERED for o in done)
 
 
@@ -104,7 +105,7 @@ def test_replay_publishes_answers_are_stored_and_not_posted_unless_asked(
             assert wait_for(lambda: len(callback.received) >= 1, 10)
     # Then every answer is stored, and only the replay that asked posted back
     assert [c["body"]["ticket_id"] for c in callback.received] == ["T-asked"]
-    stored = OutcomeStore(client, Keys(settings.namespace)).get("T-old0")
+    stored = OutcomeStore(client, Keys(settings.namespace)).get(tkey("T-old0"))
     assert stored is not None and stored.reply
 
 
@@ -135,7 +136,11 @@ def test_ops_requeue_publishes_and_a_worker_answers(
     with WebhookServer(settings) as app:
         resp = httpx.post(
             f"{app.url}/ops/dlq/requeue",
-            data={"form_token": OpsAuth(settings).form_token, "reason": "http_500", "confirm": "1"},
+            data={
+                "form_token": OpsAuth(settings, SystemClock()).form_token(BEARER_SESSION),
+                "reason": "http_500",
+                "confirm": "1",
+            },
             headers={"Authorization": f"Bearer {TOKEN}"},
             timeout=30,
         )

@@ -19,7 +19,7 @@ from shared.stores.dead_letters import DeadLetterRegistry, DLQFilter
 from shared.stores.dlq_inflight import InFlight, InFlightDeadLetters
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import wait_for
+from tests.helpers import tkey, wait_for
 from tests.producers.test_redrive import _cli, _dead, _run
 from tests.workers.failures.helpers import Releaser
 from workers.runtime import RunningWorker
@@ -34,7 +34,7 @@ def _redrive_queue(r: redis.Redis, keys: Keys) -> list[str]:
 def _take_for_a_run(r: redis.Redis, keys: Keys, entry: Any, run: str) -> InFlight:
     """What a requeue run does first with an entry: take it (and, here, go no further)."""
     ticket = Ticket.model_validate(entry.ticket)
-    before = OutcomeStore(r, keys).get(ticket.ticket_id)
+    before = OutcomeStore(r, keys).get(ticket.key)
     assert before is not None
     held = InFlight(
         entry.entry_id,
@@ -80,7 +80,7 @@ def test_a_stranded_entry_is_listed_then_put_back_and_sent_once(
     entries = [_dead(r, keys, i, "insufficient_quota", 3_000_000 + i) for i in (1, 2)]
     held = _take_for_a_run(r, keys, entries[0], "run-dead")
     store = OutcomeStore(r, keys)
-    pending = store.get("T-1")
+    pending = store.get(tkey("T-1"))
     assert pending is not None
     store.force(
         pending.model_copy(update={"status": OutcomeStatus.PENDING, "job_id": held.message_id})
@@ -99,7 +99,7 @@ def test_a_stranded_entry_is_listed_then_put_back_and_sent_once(
     assert doc["recovered"] == 1 and doc["requeued"] == 2, doc
     assert _redrive_queue(r, keys) == ["T-1", "T-2"]
     assert r.hlen(keys.dlq_inflight) == 0 and DeadLetterRegistry(r, keys).size() == 0
-    outcome = store.get("T-1")
+    outcome = store.get(tkey("T-1"))
     assert outcome is not None and outcome.status is OutcomeStatus.PENDING
     assert outcome.job_id != held.message_id
 
@@ -121,7 +121,7 @@ def test_a_failed_send_puts_the_entry_back_as_it_was(namespace: str, r: redis.Re
     assert result.requeued == 0 and result.failed == 2, result
     assert DeadLetterRegistry(r, keys).size() == 2 and r.hlen(keys.dlq_inflight) == 0
     for tid in ("T-1", "T-2"):
-        outcome = OutcomeStore(r, keys).get(tid)
+        outcome = OutcomeStore(r, keys).get(tkey(tid))
         assert outcome is not None and outcome.status is OutcomeStatus.DEAD_LETTERED
 
 
@@ -148,7 +148,7 @@ def test_ctrl_c_during_a_paced_requeue_loses_nothing(namespace: str, r: redis.Re
     assert sorted(sent + left) == [f"T-{i}" for i in range(1, 7)]
     assert r.hlen(keys.dlq_inflight) == 0
     for tid in left:
-        outcome = OutcomeStore(r, keys).get(tid)
+        outcome = OutcomeStore(r, keys).get(tkey(tid))
         assert outcome is not None and outcome.status is OutcomeStatus.DEAD_LETTERED
     # And a second run sends the rest, nothing twice
     code, out, err = _run(namespace, "requeue", "--all", "--json")

@@ -21,7 +21,7 @@ from shared.keys import Keys
 from shared.models import Lane
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import REDIS_URL, make_settings
-from tests.helpers import WebhookServer
+from tests.helpers import WebhookServer, tkey
 from tests.producers.replay.helpers import cli_app, write_jsonl
 from tests.producers.webhook.vendor_cases import encode, secret_env, signed_headers
 
@@ -113,7 +113,7 @@ def test_a_vendor_preset_gives_the_ids_and_tenant_its_webhook_gives(
             timeout=10,
         )
     assert resp.status_code == 202, resp.text
-    live = OutcomeStore(r, Keys(namespace)).get("zd-101")
+    live = OutcomeStore(r, Keys(namespace)).get(tkey("zd-101", "default", "zendesk"))
     assert live is not None
     live_msg = next(m for m in _queued_live(r, namespace) if m["ticket_id"] == "zd-101")
     # When the same ticket's history is replayed from a Zendesk export

@@ -13,7 +13,7 @@ from shared.keys import Keys
 from shared.models import OutcomeStatus
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import wait_for
+from tests.helpers import tkey, wait_for
 from tests.shared.cli.helpers import clean_env, paceline
 from tests.workers.failures.helpers import Releaser, enqueue
 from workers.runtime import RunningWorker
@@ -117,7 +117,7 @@ def test_pause_parks_a_tenants_tickets_and_resume_brings_them_back(
         # When the worker runs: globex is answered, acme parks with the reason
         assert wait_for(lambda: store.summary()["answered"] + store.summary()["escalated"] == 2)
         assert wait_for(lambda: store.summary()["parked"] == 3)
-        parked = store.get("T-1")
+        parked = store.get(tkey("T-1"))
         assert parked is not None and parked.reason == "budget_paused"
         # When acme is resumed
         done = paceline("budget", "resume", "tenant:acme", env=env)
@@ -132,8 +132,8 @@ def test_pause_parks_a_tenants_tickets_and_resume_brings_them_back(
     assert audit[1]["note"] == "invoice dispute"
 
 
-def _final(store: OutcomeStore, ticket_id: str) -> bool:
-    outcome = store.get(ticket_id)
+def _final(store: OutcomeStore, ticket_id: str, tenant: str = "acme") -> bool:
+    outcome = store.get(tkey(ticket_id, tenant))
     return outcome is not None and outcome.status in (
         OutcomeStatus.ANSWERED,
         OutcomeStatus.ESCALATED,

@@ -124,6 +124,6 @@ def test_a_bad_file_or_argument_is_one_line_and_exit_2(
 ) -> None:
     files = _bad_files(tmp_path)
     argv = [a.format(**files) for a in args]
-    env = clean_env(namespace, webhook_secret_generic="s" * 32)
+    env = clean_env(namespace, webhook_secret_generic="send-test-secret-0123456789abcdef")
     done = paceline(*argv, env=env)
     _one_line_no_traceback(done, USAGE, said)

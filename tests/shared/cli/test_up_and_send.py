@@ -109,7 +109,7 @@ def test_send_needs_a_secret_and_a_listening_app(namespace: str) -> None:
     done = paceline("send", "--example", env=env)
     assert done.returncode == 3 and "PACELINE_WEBHOOK_SECRET_GENERIC" in done.stderr
     # With one, but nothing listening: unreachable, one line
-    env["PACELINE_WEBHOOK_SECRET_GENERIC"] = "s" * 32
+    env["PACELINE_WEBHOOK_SECRET_GENERIC"] = "send-test-secret-0123456789abcdef"
     done = paceline("send", "--example", "--url", f"http://127.0.0.1:{free_port()}", env=env)
     assert done.returncode == 4 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert "Traceback" not in done.stderr
