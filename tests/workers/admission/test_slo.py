@@ -18,7 +18,7 @@ from shared.settings import Settings
 from shared.stores.demand import DemandStore
 from shared.stores.live_plan import LivePlan, write_plan
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import CallbackReceiver, generic_ticket, wait_for, worker_intake
+from tests.helpers import CallbackReceiver, generic_ticket, tkey, wait_for, worker_intake
 from tests.workers.scheduler.helpers import DAY_S
 from workers.admission.middleware import AdmissionMiddleware
 from workers.admission.slo import SloPolicy, Step, cheapest_request
@@ -112,7 +112,7 @@ def test_a_new_ticket_behind_a_line_waits_in_it_and_runs_when_released(
     with pytest.raises(SkipMessage):
         AdmissionMiddleware(ctx).before_process_message(None, message)  # type: ignore[arg-type]
     # Then it waits in the live line, in order of arrival, with nothing reserved for it
-    outcome = ctx.outcomes.get("T-queued")
+    outcome = ctx.outcomes.get(tkey("T-queued"))
     assert outcome is not None and outcome.status == OutcomeStatus.PARKED
     assert outcome.reason == "pace"
     assert ctx.parking.line_length() == 1 and ctx.ledger.reserved("global") == 0
@@ -135,7 +135,7 @@ def test_a_ticket_the_pace_cannot_reach_in_time_is_handed_off_at_once(
     with pytest.raises(SkipMessage):
         AdmissionMiddleware(ctx).before_process_message(None, message)  # type: ignore[arg-type]
     # Then it is handed to a person now: escalated for the SLO, acknowledged, nothing spent
-    outcome = ctx.outcomes.get("T-late")
+    outcome = ctx.outcomes.get(tkey("T-late"))
     assert outcome is not None and outcome.status == OutcomeStatus.ESCALATED
     assert outcome.reason == "slo_handoff" and outcome.escalation_target == "vendor_default"
     assert outcome.reply and "member of our team" in outcome.reply and "T-late" in outcome.reply
@@ -177,9 +177,9 @@ def test_past_the_ceiling_a_worker_hands_off_and_calls_back(
         worker_intake(worker).submit(
             Ticket.model_validate(generic_ticket("over", callback_url=callback.url))
         )
-        assert wait_for(lambda: (o := ctx.outcomes.get("T-over")) is not None and o.status
+        assert wait_for(lambda: (o := ctx.outcomes.get(tkey("T-over"))) is not None and o.status
                         != OutcomeStatus.PENDING)  # fmt: skip
-        outcome = ctx.outcomes.get("T-over")
+        outcome = ctx.outcomes.get(tkey("T-over"))
         assert outcome is not None
         if over_slo == "wait":
             # Then, waiting, it is parked for tomorrow's budget (the behaviour without an SLO)
