@@ -49,9 +49,9 @@ class Settings(BaseSettings):
     # data-plane API version; PACELINE_MODEL and the ladder then name deployments.
     azure_endpoint: str | None = None
     azure_api_version: str = Field(default="2024-10-21", pattern=r"^\d{4}-\d{2}-\d{2}(-preview)?$")
-    model: str = "gpt-4o-mini"
+    model: str = "gpt-4.1-mini"
     # Cheaper models to fall back to when the pace is tight, best first (comma separated).
-    model_ladder: str = "gpt-4o-mini,gpt-4.1-nano"
+    model_ladder: str = "gpt-4.1-mini,gpt-4o-mini,gpt-4.1-nano"
     # Deployment or gateway names -> the priced model each bills as (JSON object).
     model_aliases: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     llm_timeout_s: float = Field(default=30.0, gt=0)
