@@ -35,16 +35,20 @@ def _day(cfg: SimConfig, **env: Any) -> tuple[SimResult, float]:
     return result, t.seconds
 
 
-def _rows(label: str, res: SimResult, *, target_answered: float | None) -> list[dict[str, Any]]:
+def _rows(
+    label: str, res: SimResult, *, target_answered: float | None, overloaded: bool = True
+) -> list[dict[str, Any]]:
     s = res.summary()
-    spent_ok = 97 <= s["spent_pct"] and res.spent_micros <= res.ceiling_micros
+    # Demand the ceiling cannot pay for spends it all; demand below it only never passes it.
+    spent_ok = res.spent_micros <= res.ceiling_micros and (97 <= s["spent_pct"] or not overloaded)
     within = res.policy != "wait"
     rows = [
         row(ISSUE, f"{label}: live tickets past the SLO", res.past_slo, "tickets",
             target="0" if within else "", higher_is_better=False,
             passed=res.past_slo == 0 if within else None, command=COMMAND),
         row(ISSUE, f"{label}: spent of the ceiling", s["spent_pct"], "%",
-            target=">= 97, never above", passed=spent_ok, command=COMMAND),
+            target=">= 97, never above" if overloaded else "never above", passed=spent_ok,
+            command=COMMAND),
         row(ISSUE, f"{label}: answered by the agent", s["answered_pct"], "% of live",
             target="" if target_answered is None else f">= {target_answered}",
             passed=None if target_answered is None else s["answered_pct"] >= target_answered,
@@ -64,7 +68,7 @@ def _no_degradation(label: str, res: SimResult) -> list[dict[str, Any]]:
     default = res.models[0]
     kept = s["degraded"] + res.handoffs == 0 and res.past_slo == 0
     return [
-        *_rows(label, res, target_answered=100.0),
+        *_rows(label, res, target_answered=100.0, overloaded=False),
         row(ISSUE, f"{label}: answered below the default model or handed off",
             s["degraded"] + res.handoffs, "tickets", target="0", passed=kept,
             higher_is_better=False, command=COMMAND),
