@@ -102,6 +102,9 @@ class Settings(BaseSettings):
 
     # --- producers ---------------------------------------------------------------------
     dedupe_window_s: int = Field(default=7 * 24 * 3600, ge=60)
+    # How long a ticket's outcome stays in Redis after its last change (the history database
+    # keeps it for good); the scheduler sweeps the outcomes index and counts to match.
+    outcome_retention_s: int = Field(default=30 * 24 * 3600, ge=60)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     webhook_tolerance_s: int = Field(default=300, ge=1)
     webhook_secret_generic: SecretStr | None = None
