@@ -171,7 +171,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
                         steady / 1e6, "MB", higher_is_better=False, command=COMMAND))  # fmt: skip
     one, sixteen = rss[1], rss[16]
     per_thread = (sixteen[1] - one[1]) / 15
-    rows.append(row(ISSUE, "worker RSS, 1 thread, after warm-up / after a second batch",
+    rows.append(row(ISSUE, "worker RSS, 1 thread, after a second batch",
                     one[1] / 1024, "MiB", command=COMMAND, higher_is_better=False))  # fmt: skip
     rows.append(row(ISSUE, "worker RSS, 16 threads, after a second batch", sixteen[1] / 1024,
                     "MiB", command=COMMAND, higher_is_better=False))  # fmt: skip
