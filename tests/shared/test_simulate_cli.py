@@ -109,8 +109,8 @@ def test_budget_status_shows_the_live_plan_and_the_slo(namespace: str, r: redis.
     keys = Keys(namespace)
     pipe = r.pipeline()
     write_plan(pipe, keys, LivePlan(
-        plan_ms=now_ms, plan_day=budget_day(time.time(), settings.tz), live_rung=1,
-        live_model="gpt-4.1-nano", reserve_rung=1, live_reserve=30_000_000, live_floor=0,
+        plan_ms=now_ms, plan_day=budget_day(time.time(), settings.tz), live_rung=2,
+        live_model="gpt-4.1-nano", reserve_rung=2, live_reserve=30_000_000, live_floor=0,
         live_wait_ms=120_000, forecast_tickets=1_234, forecast_basis="history",
         cost_micros=700, projected_micros=49_000_000, line=3,
     ))  # fmt: skip
@@ -119,7 +119,7 @@ def test_budget_status_shows_the_live_plan_and_the_slo(namespace: str, r: redis.
     pipe.execute()
     # Then status shows the rung, the forecast, the projection and the SLO compliance
     doc = _json(_cli(namespace, "budget", "status", "--json"))
-    assert (doc["live_model"], doc["live_rung"]) == ("gpt-4.1-nano", 1)
+    assert (doc["live_model"], doc["live_rung"]) == ("gpt-4.1-nano", 2)
     assert doc["forecast"]["live_tickets_rest_of_day"] == 1_234
     assert doc["projected_end_of_day_usd"] == 49.0 and doc["live_reserve_micros"] == 30_000_000
     assert doc["line"] == {"tickets": 3, "expected_wait_s": 120}
