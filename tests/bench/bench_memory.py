@@ -9,7 +9,7 @@ defaults) and a rate to give the steady state: 200 tickets/hour (the seed's load
 
 Worker RSS: `paceline worker --threads T` as its own process, VmRSS from /proc after each batch
 of tickets: 16 threads against 1, after the same warm-up, over 15 is a thread's cost; 16
-threads over 2,000 tickets shows whether it grows with the tickets worked once warm.
+threads over 6,000 tickets shows whether it grows with the tickets worked once warm.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     try:
         per, settings = redis_per_ticket(sim, n)
         one = worker_rss(sim, 1, BATCH, 2)
-        sixteen = worker_rss(sim, 16, BATCH, 3 if quick else 8)
+        sixteen = worker_rss(sim, 16, BATCH, 4 if quick else 24)
     finally:
         sim.stop()
     rows: list[dict[str, Any]] = []

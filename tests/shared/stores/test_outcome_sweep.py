@@ -38,17 +38,22 @@ def test_a_sweep_deletes_what_its_retention_passed_and_keeps_the_counts_true(
     # When the sweep runs before the retention has passed: nothing goes
     assert store.sweep(T0_MS + RETENTION_S * 1000 - 1) == 0
     # When it runs once the retention has passed for those of T0 (with a batch of 2)
-    assert store.sweep(T0_MS + RETENTION_S * 1000, batch=2) == 5
-    # Then the four answered at T0 and the pending one are gone: hash, index entry and count
-    gone = [outcome(n, OutcomeStatus.ANSWERED, 0).key for n in (1, 2, 3, 4, 7)]
+    swept_at_ms = T0_MS + RETENTION_S * 1000
+    assert store.sweep(swept_at_ms, batch=2) == 4
+    # Then the four answered at T0 are gone: hash, index entry and count
+    gone = [outcome(n, OutcomeStatus.ANSWERED, 0).key for n in (1, 2, 3, 4)]
     assert all(store.get(k) is None for k in gone)
     assert all(r.zscore(keys.outcomes_index, k) is None for k in gone)
     counts = store.summary()
-    assert counts["answered"] == 1 and counts["escalated"] == 2 and counts["pending"] == 0
-    assert counts["total"] == r.zcard(keys.outcomes_index) == 3
+    assert counts["answered"] == 1 and counts["escalated"] == 2 and counts["pending"] == 1
+    assert counts["total"] == r.zcard(keys.outcomes_index) == 4
+    # And the pending one (still owed an answer) stays, its retention started again
+    waiting = outcome(7, OutcomeStatus.PENDING, 0).key
+    assert store.get(waiting) is not None
+    assert r.zscore(keys.outcomes_index, waiting) == swept_at_ms
     # And the rest go at their own retention
     assert store.sweep(T0_MS + (RETENTION_S + 300) * 1000) == 3
-    assert store.summary()["total"] == 0 and r.zcard(keys.outcomes_index) == 0
+    assert store.summary()["total"] == 1 and r.zcard(keys.outcomes_index) == 1
 
 
 def test_an_index_entry_whose_hash_already_expired_is_still_removed(
