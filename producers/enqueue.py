@@ -30,7 +30,7 @@ from shared.messages import ticket_message
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.settings import Settings
 from shared.stores.demand import DEMAND_TTL_S, DemandStore
-from shared.stores.outcomes import OutcomeStore
+from shared.stores.outcomes import OutcomeStore, ticket_ttl_s
 
 log = logging.getLogger(__name__)
 # How long a claim lives before its message is confirmed on the queue.
@@ -60,6 +60,7 @@ def build_intake(
         keys=Keys(settings.namespace),
         clock=clock,
         dedupe_window_s=settings.dedupe_window_s,
+        outcome_retention_s=settings.outcome_retention_s,
         queue_prefix=queue_prefix(settings),
         tz=settings.tz,
     )
@@ -80,6 +81,7 @@ class Intake:
         keys: Keys,
         clock: Clock,
         dedupe_window_s: int,
+        outcome_retention_s: int = TICKET_RETENTION_S,
         queue_prefix: str | None = None,
         direct_redis: bool | None = None,
         tz: ZoneInfo | None = None,
@@ -89,7 +91,8 @@ class Intake:
         self._keys = keys
         self._clock = clock
         self._window_s = dedupe_window_s
-        self._outcomes = OutcomeStore(client, keys)
+        self._ticket_ttl_s = ticket_ttl_s(outcome_retention_s)
+        self._outcomes = OutcomeStore(client, keys, outcome_retention_s)
         # Live arrivals by hour of the budget day (PACELINE_TIMEZONE): the forecast's input.
         self._demand = DemandStore(client, keys, tz or ZoneInfo("UTC"))
         self._queue_prefix = queue_prefix
@@ -194,7 +197,7 @@ class Intake:
                 outcome.model_dump_json(),
                 at_ms,
                 ticket.key,
-                TICKET_RETENTION_S,
+                self._ticket_ttl_s,
                 redis_id,
                 queued.encode(),
                 hour if lane is Lane.LIVE else "",

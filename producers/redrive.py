@@ -109,8 +109,8 @@ class Redrive:
         self._prices = prices
         self._keys = keys
         self.registry = DeadLetterRegistry(client, keys, clock)
-        self.inflight = InFlightDeadLetters(client, keys, clock)
-        self.outcomes = OutcomeStore(client, keys)
+        self.inflight = InFlightDeadLetters(client, keys, clock, settings.outcome_retention_s)
+        self.outcomes = OutcomeStore(client, keys, settings.outcome_retention_s)
         self.ledger = Ledger(client, keys, settings, clock)
         self._prefix = queue_prefix
         self._queue = queue_for(Lane.REDRIVE, queue_prefix)

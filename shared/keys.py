@@ -32,7 +32,10 @@ from dataclasses import dataclass
 
 LEDGER_DAY_TTL_S = 8 * 24 * 3600
 RESERVATION_EXTRA_TTL_S = 24 * 3600
-TICKET_RETENTION_S = 30 * 24 * 3600
+TICKET_RETENTION_S = 30 * 24 * 3600  # PACELINE_OUTCOME_RETENTION_S's default
+# A ticket's hash outlives its retention by this much: the scheduler's sweep deletes it at its
+# retention (and takes it out of the index and the counts), the TTL is the backstop.
+OUTCOME_SWEEP_GRACE_S = 24 * 3600
 # Field prefixes in the day's books and in a reservation's hash.
 SPENT, RESERVED, CALLS = "spent:", "reserved:", "calls:"
 SETTLED_CALL = "s:"
@@ -127,9 +130,9 @@ KEY_TABLE: tuple[KeySpec, ...] = (
     KeySpec("parked:inflight", "zset", "none", "member being released, by take ms"),
     KeySpec("parked:reason", "hash", "none", "parked member -> reason"),
     KeySpec("dedupe:<delivery_key>", "string", "dedupe window", "first job id"),
-    KeySpec("ticket:<ticket_key>", "hash", "retention", "the ticket's outcome"),
-    KeySpec("outcomes:index", "zset", "none", "ticket key by update ms"),
-    KeySpec("outcomes:index:counts", "hash", "none", "status -> tickets in it"),
+    KeySpec("ticket:<ticket_key>", "hash", "outcome retention (swept) + 1 day", "the outcome"),
+    KeySpec("outcomes:index", "zset", "none (swept at outcome retention)", "key by update ms"),
+    KeySpec("outcomes:index:counts", "hash", "none", "status -> tickets in it (swept too)"),
     KeySpec("dlq:entries", "hash", "retention (by sweep)", "entry id -> JSON entry"),
     KeySpec("dlq:index", "zset", "retention (by sweep)", "entry id by failure ms"),
     KeySpec("dlq:requeued:<event_key>:<ms>", "string", "1 day", "one requeue per dead letter"),
@@ -145,7 +148,7 @@ KEY_TABLE: tuple[KeySpec, ...] = (
     KeySpec("scheduler:spend_samples", "zset", "none (trimmed 2 h)", "tenant spend snapshots"),
     KeySpec("provider:limits", "hash", "none", "provider rate-limit headers"),
     KeySpec("alerts:<day>", "hash", "8 days", "alert -> fired at"),
-    KeySpec("callback:<event_key>", "string", "retention", "reply delivered (or claimed)"),
+    KeySpec("callback:<event_key>", "string", "outcome retention + 1 day", "reply delivered"),
     KeySpec("replay:checkpoint:<name>", "hash", "30 days", "replay resume position"),
     KeySpec("ops:spend_hourly:<day>", "hash", "8 days", "hour -> cumulative spent"),
     KeySpec("history:events", "stream", "none (archived: XDEL)", "facts for the history DB"),

@@ -49,9 +49,9 @@ class Settings(BaseSettings):
     # data-plane API version; PACELINE_MODEL and the ladder then name deployments.
     azure_endpoint: str | None = None
     azure_api_version: str = Field(default="2024-10-21", pattern=r"^\d{4}-\d{2}-\d{2}(-preview)?$")
-    model: str = "gpt-4o-mini"
+    model: str = "gpt-4.1-mini"
     # Cheaper models to fall back to when the pace is tight, best first (comma separated).
-    model_ladder: str = "gpt-4o-mini,gpt-4.1-nano"
+    model_ladder: str = "gpt-4.1-mini,gpt-4o-mini,gpt-4.1-nano"
     # Deployment or gateway names -> the priced model each bills as (JSON object).
     model_aliases: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     llm_timeout_s: float = Field(default=30.0, gt=0)
@@ -102,6 +102,9 @@ class Settings(BaseSettings):
 
     # --- producers ---------------------------------------------------------------------
     dedupe_window_s: int = Field(default=7 * 24 * 3600, ge=60)
+    # How long a ticket's outcome stays in Redis after its last change (the history database
+    # keeps it for good); the scheduler sweeps the outcomes index and counts to match.
+    outcome_retention_s: int = Field(default=30 * 24 * 3600, ge=60)
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     webhook_tolerance_s: int = Field(default=300, ge=1)
     webhook_secret_generic: SecretStr | None = None

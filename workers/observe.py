@@ -54,7 +54,9 @@ class ObserveMiddleware(Middleware):
     ):
         self.metrics = metrics
         # The actor's own store, so what it just wrote is read without a round trip.
-        self._outcomes = outcomes or OutcomeStore(client, Keys(settings.namespace))
+        self._outcomes = outcomes or OutcomeStore(
+            client, Keys(settings.namespace), settings.outcome_retention_s
+        )
         self._clock = clock
         self._spend = SpendSeries(client, settings, clock)
         self._next_sample_s = float("-inf")

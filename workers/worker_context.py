@@ -100,7 +100,7 @@ class WorkerContext:
             redis=client,
             keys=keys,
             ledger=ledger,
-            outcomes=OutcomeStore(client, keys),
+            outcomes=OutcomeStore(client, keys, settings.outcome_retention_s),
             parking=ParkingLot(client, keys),
             dead_letters=DeadLetterRegistry(client, keys, clock),
             prices=prices,

@@ -29,7 +29,7 @@ from typing import Any, cast
 import redis
 
 from shared.clock import Clock, now_ms
-from shared.keys import Keys
+from shared.keys import TICKET_RETENTION_S, Keys
 from shared.lua import lua_source
 from shared.models import Outcome, OutcomeStatus
 from shared.stores.dead_letters import DeadLetter, DeadLetterRegistry
@@ -110,12 +110,14 @@ class RunLease:
 
 
 class InFlightDeadLetters:
-    def __init__(self, client: redis.Redis, keys: Keys, clock: Clock) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys, clock: Clock, retention_s: int = TICKET_RETENTION_S
+    ) -> None:
         self._r = client
         self._keys = keys
         self._clock = clock
         self._registry = DeadLetterRegistry(client, keys, clock)
-        self._outcomes = OutcomeStore(client, keys)
+        self._outcomes = OutcomeStore(client, keys, retention_s)
         self._take = client.register_script(lua_source("shared.stores", "dlq_take"))
         self._finish = client.register_script(lua_source("shared.stores", "dlq_finish"))
         self._put_back = client.register_script(lua_source("shared.stores", "dlq_put_back"))

@@ -18,16 +18,28 @@ from typing import Any, cast
 
 import redis
 
-from shared.keys import TICKET_RETENTION_S, Keys, unscoped
+from shared.keys import OUTCOME_SWEEP_GRACE_S, TICKET_RETENTION_S, Keys, unscoped
 from shared.lua import lua_source
 from shared.models import Outcome, OutcomeStatus
 
+# Most index entries one sweep script call deletes (it loops until none are left).
+SWEEP_BATCH = 500
+
+
+def ticket_ttl_s(retention_s: int = TICKET_RETENTION_S) -> int:
+    """A ticket hash's TTL: its retention (PACELINE_OUTCOME_RETENTION_S) plus the sweep's grace."""
+    return retention_s + OUTCOME_SWEEP_GRACE_S
+
 
 class OutcomeStore:
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys, retention_s: int = TICKET_RETENTION_S
+    ) -> None:
         self._r = client
         self._keys = keys
+        self._retention_s = retention_s
         self._script = client.register_script(lua_source("shared.stores", "outcomes"))
+        self._sweep = client.register_script(lua_source("shared.stores", "outcomes_sweep"))
         # What this thread wrote last: a worker middleware reads what its actor just stored
         # without a round trip (dramatiq runs both in the same thread).
         self._local = threading.local()
@@ -48,7 +60,7 @@ class OutcomeStore:
                 doc,
                 outcome.updated_at_ms,
                 key,
-                TICKET_RETENTION_S,
+                ticket_ttl_s(self._retention_s),
                 mode,
                 messages,
             ],
@@ -84,6 +96,26 @@ class OutcomeStore:
     def force(self, outcome: Outcome) -> bool:
         """Overwrite even a final state: only for an operator's requeue of a dead letter."""
         return self._write(outcome, "force")
+
+    def sweep(self, now_ms: int, batch: int = SWEEP_BATCH) -> int:
+        """Delete every final ticket not changed for its retention: its hash, its index entry
+        and its place in the counts, atomically per batch; returns how many. One still in
+        flight is kept (its retention starts again). Without it the index and the counts would
+        grow for ever (the hash's TTL alone leaves them behind)."""
+        cutoff_ms = now_ms - self._retention_s * 1000
+        removed = 0
+        while True:
+            seen, gone = cast(
+                list[int],
+                self._sweep(
+                    keys=[self._keys.outcomes_index, self._keys.outcomes_counts],
+                    args=[self._keys.ticket(""), cutoff_ms, batch, now_ms,
+                          ticket_ttl_s(self._retention_s)],
+                ),
+            )  # fmt: skip
+            removed += int(gone)
+            if int(seen) < batch:
+                return removed
 
     def get(self, key: str) -> Outcome | None:
         """The outcome of the ticket whose key (`shared.keys.ticket_key`) is `key`."""

@@ -35,6 +35,7 @@ ORDER = [
     "observability",
     "simulator",
     "scaling",
+    "memory",
 ]
 
 

@@ -134,16 +134,41 @@ def test_a_cap_above_its_parent_is_one_warning_line_at_start() -> None:
 def test_a_ladder_model_dearer_than_the_default_is_never_stepped_down_to() -> None:
     from shared.settings import ladder_warnings, price_table, stepping_ladder
 
-    # Given the shipped ladder: it steps down
+    # Given the shipped ladder: it steps down, each rung cheaper than the one above
     s = load_settings({})
-    assert stepping_ladder(s, price_table(s)) == ["gpt-4o-mini", "gpt-4.1-nano"]
-    assert ladder_warnings(s, price_table(s)) == []
+    prices = price_table(s)
+    shipped = stepping_ladder(s, prices)
+    assert shipped == ["gpt-4.1-mini", "gpt-4o-mini", "gpt-4.1-nano"]
+    costs = [prices.typical_ticket_micros(m) for m in shipped]
+    assert costs == sorted(costs, reverse=True)
+    # (its cheapest rung costs a quarter of the default: room for 4x the demand, docs/slo.md)
+    assert costs[-1] * 4 == costs[0]
+    assert ladder_warnings(s, prices) == []
     # Given a ladder whose only fallback costs more than the default
-    s = load_settings({"PACELINE_MODEL_LADDER": "gpt-4o-mini,gpt-4o"})
+    s = load_settings({"PACELINE_MODEL_LADDER": "gpt-4.1-mini,gpt-4o"})
     # Then the live lane stays on the default, and the start says so in one line
-    assert stepping_ladder(s, price_table(s)) == ["gpt-4o-mini"]
+    assert stepping_ladder(s, price_table(s)) == ["gpt-4.1-mini"]
     (line,) = ladder_warnings(s, price_table(s))
     assert "PACELINE_MODEL_LADDER: ['gpt-4o'] cost more" in line and "stays on the default" in line
     # And a dearer model in the middle is skipped, the cheaper ones kept
     s = load_settings({"PACELINE_MODEL_LADDER": "gpt-4o,gpt-4.1-nano"})
-    assert stepping_ladder(s, price_table(s)) == ["gpt-4o-mini", "gpt-4.1-nano"]
+    assert stepping_ladder(s, price_table(s)) == ["gpt-4.1-mini", "gpt-4.1-nano"]
+    # Given a default cheaper than the shipped ladder's cheapest model
+    s = load_settings({"PACELINE_MODEL": "gpt-4.1-nano"})
+    assert stepping_ladder(s, price_table(s)) == ["gpt-4.1-nano"]
+    (line,) = ladder_warnings(s, price_table(s))
+    assert "['gpt-4.1-mini', 'gpt-4o-mini'] cost more" in line
+
+
+def test_a_dearer_ladder_is_one_warning_line_at_start() -> None:
+    # Given a ladder whose cheapest model costs more than the default, When a process boots
+    env = {"PATH": "/usr/bin:/bin", "PACELINE_MODEL": "gpt-4o-mini",
+           "PACELINE_MODEL_LADDER": "gpt-4o-mini,gpt-4.1-mini"}  # fmt: skip
+    code = "from shared.cli.boot import boot; boot('webhook')"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    # Then it starts on the default alone, and says so once
+    assert proc.returncode == 0, proc.stderr
+    (line,) = [line for line in proc.stderr.splitlines() if "PACELINE_MODEL_LADDER" in line]
+    assert "['gpt-4.1-mini'] cost more" in line and "stays on the default" in line

@@ -21,11 +21,12 @@ import httpx
 import redis
 
 from shared.errors import OutboundRefused, PermanentError, TransientError
-from shared.keys import TICKET_RETENTION_S, Keys
+from shared.keys import Keys
 from shared.lua import lua_source
 from shared.models import Ticket
 from shared.outbound import OutboundClient
 from shared.settings import Settings
+from shared.stores.outcomes import ticket_ttl_s
 from shared.vendors.base import ReplyRequest
 from shared.vendors.registry import reply_request
 
@@ -91,7 +92,7 @@ def deliver_reply(
             f"reply not delivered: {type(exc).__name__}", reason="reply_unreachable"
         ) from None
     if response.is_success:
-        redis_client.set(marker, SENT, ex=TICKET_RETENTION_S)
+        redis_client.set(marker, SENT, ex=ticket_ttl_s(settings.outcome_retention_s))
         return SENT
     _release_claim(redis_client, marker, token)
     status = response.status_code

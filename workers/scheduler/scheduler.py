@@ -30,6 +30,7 @@ from shared.settings import Settings, price_table
 from shared.stores.dead_letters import DeadLetterRegistry
 from shared.stores.demand import DemandStore
 from shared.stores.live_plan import LivePlan, read_plan, write_plan
+from shared.stores.outcomes import OutcomeStore
 from shared.stores.parking import LINE_OFFSET_MS, ParkingLot
 from workers.admission.envelope import model_ladder
 from workers.admission.slo import SloPolicy
@@ -47,6 +48,8 @@ MAX_RELEASE_PER_TICK = 5_000
 NON_LIVE = (Lane.REDRIVE, Lane.REPLAY)
 # Dead letters past their retention are deleted by the leader every this many ticks.
 SWEEP_EVERY_TICKS = 600
+# Outcomes past theirs, every this many seconds of the clock (one ZRANGEBYSCORE when none are).
+OUTCOME_SWEEP_EVERY_S = 60
 
 
 @dataclass
@@ -59,6 +62,7 @@ class TickReport:
     released: dict[str, int] = field(default_factory=dict)
     alerts: list[str] = field(default_factory=list)
     swept: int = 0
+    outcomes_swept: int = 0
     plan: LivePlan | None = None
 
 
@@ -98,7 +102,9 @@ class Scheduler:
         self._plan: LivePlan | None = None
         self._broker: dramatiq.Broker | None = None
         self.dead_letters = DeadLetterRegistry(client, self.keys, clock)
+        self.outcomes = OutcomeStore(client, self.keys, settings.outcome_retention_s)
         self._ticks = 0
+        self._next_outcome_sweep_s = float("-inf")
 
     # --- one tick ----------------------------------------------------------------------
     def tick(self) -> TickReport:
@@ -118,6 +124,9 @@ class Scheduler:
             report.swept = self.dead_letters.sweep(
                 int(self.clock.now_s() * 1000), self.settings.dlq_retention_days
             )
+        if (now_s := self.clock.now_s()) >= self._next_outcome_sweep_s:
+            self._next_outcome_sweep_s = now_s + OUTCOME_SWEEP_EVERY_S
+            report.outcomes_swept = self.outcomes.sweep(int(now_s * 1000))
         return report
 
     def release_again(self) -> dict[str, int]:

@@ -132,8 +132,8 @@ def test_the_page_shows_the_live_lane_plan_and_slo(namespace: str, r: redis.Redi
     # Given a scheduler's plan (the cheaper model, a forecast) and today's first responses
     pipe = r.pipeline()
     write_plan(pipe, keys, LivePlan(
-        plan_ms=int(time.time() * 1000), plan_day=day, live_rung=1, live_model="gpt-4.1-nano",
-        reserve_rung=1, live_reserve=30_000_000, live_floor=0, live_wait_ms=0,
+        plan_ms=int(time.time() * 1000), plan_day=day, live_rung=2, live_model="gpt-4.1-nano",
+        reserve_rung=2, live_reserve=30_000_000, live_floor=0, live_wait_ms=0,
         forecast_tickets=4_321, forecast_basis="history", cost_micros=700,
         projected_micros=49_500_000, line=0,
     ))  # fmt: skip
@@ -142,7 +142,7 @@ def test_the_page_shows_the_live_lane_plan_and_slo(namespace: str, r: redis.Redi
     with WebhookServer(settings) as app:
         html = httpx.get(f"{app.url}/ops", headers=BEARER).text
     # Then the operator sees the rung, the forecast, the projection and the SLO compliance
-    for needle in ("gpt-4.1-nano (1)", "4,321 tickets (history)", "$49.50", "$30.00",
+    for needle in ("gpt-4.1-nano (2)", "4,321 tickets (history)", "$49.50", "$30.00",
                    "100.0% of 4", "first response within 900 s"):  # fmt: skip
         assert needle in html, needle
 

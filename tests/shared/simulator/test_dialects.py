@@ -112,7 +112,7 @@ def test_the_agent_copes_with_each_dialect(
     if name == "ollama":
         # A repeated prompt comes back with prompt_tokens 0: never billed as free
         assert missing and results[-1].usage_missing == 2
-        assert all(m == "gpt-4o-mini" for m in missing)
+        assert all(m == "gpt-4.1-mini" for m in missing)  # the default model
     else:
         assert missing == [] and all(r.usage_missing == 0 for r in results)
 
@@ -135,7 +135,7 @@ def test_missing_usage_is_settled_at_the_drawn_worst_case(namespace: str) -> Non
     # (each call's worst case is rounded up on its own: at most a micro-dollar a call above
     # the worst case of the summed tokens, which are the drawn bounds themselves)
     worst = PriceTable.load().worst_case_micros(
-        "gpt-4o-mini", result.prompt_tokens, result.completion_tokens
+        "gpt-4.1-mini", result.prompt_tokens, result.completion_tokens
     )
     assert worst <= result.cost_micros <= worst + result.llm_calls
 

@@ -149,12 +149,12 @@ def test_a_ticket_the_pace_cannot_reach_in_time_is_handed_off_at_once(
 
 def test_the_live_lane_runs_on_the_rung_the_scheduler_planned(ctx: WorkerContext) -> None:
     # Given a plan that stepped the live lane down to the ladder's second model
-    show(ctx, plan(ctx.settings, ctx.now_ms(), live_rung=1, live_model="gpt-4.1-nano"))
+    show(ctx, plan(ctx.settings, ctx.now_ms(), live_rung=1, live_model="gpt-4o-mini"))
     message = arrive(ctx, "rung")
     # When admission admits a live ticket
     AdmissionMiddleware(ctx).before_process_message(None, message)  # type: ignore[arg-type]
     # Then it runs on that model
-    assert message.options["paceline"]["model"] == "gpt-4.1-nano"
+    assert message.options["paceline"]["model"] == "gpt-4o-mini"
     # And once the plan is stale (no scheduler for two minutes), on the default model again
     ctx.clock.sleep(121)
     later = arrive(ctx, "stale")

@@ -85,14 +85,14 @@ def test_the_plan_sets_the_rung_the_line_and_what_replay_leaves(
 
 
 def test_the_scheduler_plans_the_day_from_the_forecast(namespace: str, r: redis.Redis) -> None:
-    settings = make_settings(namespace)  # $50 ceiling, gpt-4o-mini then gpt-4.1-nano
+    settings = make_settings(namespace)  # $50 ceiling, the shipped ladder
     keys = Keys(namespace)
     demand = DemandStore(r, keys, settings.tz)
     clock = clock_at(settings, 9)
     # Given past days whose live tickets cost $0.02 each, 160 an hour: $76.80 a day
     seed_days(demand, settings, [[160] * 24] * 7)
     pipe = r.pipeline()
-    demand.record_run(pipe, clock.now_s() - 86_400, "gpt-4o-mini", cost_micros=20_000 * 100,
+    demand.record_run(pipe, clock.now_s() - 86_400, settings.model, cost_micros=20_000 * 100,
                       tickets=100, prompt_tokens=600_000, cached_tokens=0,
                       completion_tokens=60_000)  # fmt: skip
     pipe.execute()
@@ -106,10 +106,12 @@ def test_the_scheduler_plans_the_day_from_the_forecast(namespace: str, r: redis.
     assert plan.forecast_tickets == 2_400 and plan.live_rung == 0
     assert plan.projected_micros == 48_000_000 and plan.live_reserve == 50_000_000
     # When $10 were already spent, the default would overspend ($48 > $40): the live lane
-    # steps down to the cheaper model ($32)
+    # steps down one rung, to the next model (priced by the default's runs times the price
+    # table's ratio on their token mix: $0.0075 a ticket, $18)
     r.hincrby(keys.books(sched.ledger.day()), "spent:global", 10_000_000)
     plan = sched.tick().plan
-    assert plan is not None and plan.live_rung == 1 and plan.live_model == "gpt-4.1-nano"
+    assert plan is not None and plan.live_rung == 1 and plan.live_model == "gpt-4o-mini"
+    assert plan.projected_micros == 28_000_000  # the end of the day: $10 spent + $18
     assert read_plan(r, keys) == plan
 
 
