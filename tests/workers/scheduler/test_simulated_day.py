@@ -18,6 +18,8 @@ from workers.scheduler.sim_result import SimResult
 from workers.scheduler.simulation import SimConfig, simulate, simulate_pair
 
 CFG = SimConfig(hours=24, demand_x=3.0, step_s=120, tickets_per_day=1000, seed=11)
+# Past what the cheapest rung pays for: half a day, on half the tickets (the same shape).
+X6 = replace(CFG, demand_x=6.0, hours=12, tickets_per_day=500)
 pytestmark = pytest.mark.slow
 
 
@@ -50,7 +52,7 @@ def x3(settings: Settings, client: redis.Redis) -> dict[str, SimResult]:
 def x6(settings: Settings, client: redis.Redis) -> dict[str, SimResult]:
     # Given demand beyond what even the cheapest rung can pay for (it costs a quarter of the
     # default per ticket: the ceiling pays for 4x there), on half a day
-    return {p: simulate(settings, replace(CFG, over_slo=p, demand_x=6.0, hours=12), client)
+    return {p: simulate(settings, replace(X6, over_slo=p), client)
             for p in ("cheapest", "handoff", "wait")}  # fmt: skip
 
 
@@ -93,7 +95,7 @@ def test_cheapest_answers_nine_in_ten_stepping_down_only_as_far_as_the_money_nee
 def test_past_what_the_cheapest_rung_pays_for_the_policies_part(
     x6: dict[str, SimResult],
 ) -> None:
-    can_buy = 4 * CFG.tickets_per_day * 12 / 24
+    can_buy = 4 * X6.tickets_per_day * X6.hours / 24
     for policy in ("cheapest", "handoff"):
         run = x6[policy]
         # Then the agent answers what the money buys on the cheapest rung, all day
@@ -133,7 +135,7 @@ def test_replay_only_gets_what_the_forecast_leaves_the_live_lane(
     assert quiet_with.past_slo == 0 and quiet_with.handoffs == 0
     # When live demand alone is more than the ceiling pays for on the cheapest rung (6x),
     # replay gets nothing all morning
-    busy = simulate(settings, replace(CFG, demand_x=6.0, with_replay=True, hours=12), client)
+    busy = simulate(settings, replace(X6, with_replay=True), client)
     assert busy.replay_admitted == 0 and busy.past_slo == 0
 
 
