@@ -25,7 +25,9 @@ from shared.ledger import ReservationBudget
 from shared.messages import may_post_reply
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.stores.parking import parkable
+from workers import conversation_turn
 from workers.admission.decision import CLOSED, OPTION
+from workers.agent.prompt import has_thread
 from workers.failures.dead_letter import record_dead_letter
 from workers.message_shape import poison_doc, read_ticket_message
 from workers.worker_context import WorkerContext
@@ -54,9 +56,20 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
     base = _base_outcome(ticket, lane, message, rid)
     assert ctx.agent is not None
 
+    # 0. a live event is a turn of its ticket's conversation: a person may own it, or a
+    # lifetime cap have been reached (workers/conversation_turn.py); then no model call.
+    thread = None
+    if lane is Lane.LIVE:
+        conv = conversation_turn.load(ctx, ticket)
+        if conversation_turn.not_answering(ctx, message, ticket, lane, conv) is not None:
+            _close(ctx, opts, rid)
+            return
+        if has_thread(ticket):
+            thread = (conv.before(ticket.event_id), conv.cut)
+
     # 1. run
     try:
-        result = ctx.agent.run(ticket, budget, model=str(opts["model"]))
+        result = ctx.agent.run(ticket, budget, model=str(opts["model"]), thread=thread)
     except TransientError as exc:
         # The provider is still failing after our bounded retries: park, don't dead-letter.
         _close(ctx, opts, rid)
@@ -104,7 +117,10 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
     # unless it asked), 3. record, 4. close
     if may_post_reply(lane, message.options):
         ctx.replies.send(ticket, outcome)
-    recorded = ctx.outcomes.finalize(outcome, thread_messages(ticket, outcome))
+    if lane is Lane.LIVE:
+        recorded = conversation_turn.finalize(ctx, ticket, outcome)
+    else:
+        recorded = ctx.outcomes.finalize(outcome, thread_messages(ticket, outcome))
     _close(ctx, opts, rid)
     if recorded:
         _record_demand(ctx, lane, outcome)

@@ -134,7 +134,7 @@ def create_app(
         except _DEPENDENCY_ERRORS as exc:
             log.warning("enqueue failed: source=%s error=%s", source_name, type(exc).__name__)
             return responses.unavailable("queue")
-        return responses.accepted(submitted.job_id, submitted.duplicate)
+        return responses.accepted(submitted.job_id, submitted.duplicate, submitted.handled)
 
     return app
 
