@@ -5,9 +5,7 @@ an echo loop that ends after one answer, and a hand-off that sticks until releas
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -20,7 +18,14 @@ from shared.settings import Settings
 from shared.stores.outcomes import OutcomeStore
 from shared.stores.threads import ThreadStore
 from tests.conftest import REDIS_URL, SimulatorProcess
-from tests.helpers import CallbackReceiver, WebhookServer, generic_ticket, sign_generic, tkey
+from tests.helpers import (
+    CallbackReceiver,
+    EchoingHelpdesk,
+    WebhookServer,
+    generic_ticket,
+    sign_generic,
+    tkey,
+)
 from tests.helpers import wait_for as wait
 from tests.shared.broker.conftest import broker_settings, kind  # noqa: F401 (fixtures)
 from tests.shared.cli.helpers import clean_env, paceline
@@ -124,47 +129,6 @@ def test_three_messages_the_agent_answers_with_the_thread(
     assert kinds == [("message", "customer"), ("outcome", "answered")] * 3
 
 
-class EchoingHelpdesk(CallbackReceiver):
-    """A helpdesk integration that posts every reply it receives back to paceline as a new
-    customer message on the same ticket, carrying the reply's idempotency key."""
-
-    def __init__(self, webhook_url: str) -> None:
-        super().__init__()
-        self.webhook_url = webhook_url
-        self.echoed = 0
-        self.answers: list[int] = []
-        receiver = self
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", 0))
-                body = json.loads(self.rfile.read(length) or b"{}")
-                with receiver.lock:
-                    received.append({"headers": dict(self.headers), "body": body})
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-                threading.Thread(target=receiver.echo, args=(body, dict(self.headers))).start()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.server.RequestHandlerClass = Handler
-
-    def echo(self, body: dict[str, Any], headers: dict[str, str]) -> None:
-        n = 100 + len(self.received)
-        doc = generic_ticket(n, ticket_id=body["ticket_id"], event_type="message.created")
-        doc.update(body=body.get("reply") or "", idempotency_key=headers["Idempotency-Key"])
-        doc.update(callback_url=self.url, author={"role": "customer", "id": "u-1"})
-        raw = json.dumps(doc).encode()
-        resp = httpx.post(self.webhook_url, content=raw, headers=sign_generic(SECRET, raw))
-        with self.lock:
-            self.echoed += 1
-            self.answers.append(resp.status_code)
-
-
 def test_an_echo_loop_ends_after_one_answer(
     stack: tuple[Settings, redis.Redis], private_simulator: SimulatorProcess
 ) -> None:
@@ -172,7 +136,7 @@ def test_an_echo_loop_ends_after_one_answer(
     settings = settings.model_copy(update={"llm_base_url": private_simulator.base_url})
     store = OutcomeStore(client, Keys(settings.namespace))
     with WebhookServer(settings) as app, RunningWorker(settings, threads=2):
-        with EchoingHelpdesk(f"{app.url}/webhooks/generic") as helpdesk:
+        with EchoingHelpdesk(f"{app.url}/webhooks/generic", SECRET) as helpdesk:
             # Given a helpdesk that echoes every reply back / When a ticket arrives
             post(app, generic_ticket(1, callback_url=helpdesk.url))
             assert wait(lambda: outcome_of(store, "evt-1", OutcomeStatus.ANSWERED), 30)
