@@ -171,15 +171,6 @@ class Intake:
             by_human = self._r.hget(self._keys.ticket(ticket.key), "human_replied") is not None
             hooks.on_solved(*args, at, by_human)
 
-    def _conversation_args(self, ticket: Ticket, job_id: str, at_ms: int) -> tuple[str, str, str]:
-        """(thread entry, human-owned outcome doc, its thread entry) for converse.lua."""
-        owned = threads.owned_outcome(ticket, at_ms, job_id)
-        return (
-            threads.message_entry(ticket, at_ms),
-            owned.model_dump_json(),
-            threads.outcome_entry(owned, threads.OWNER_REASON),
-        )
-
     def _submit_general(
         self,
         ticket: Ticket,
@@ -214,7 +205,7 @@ class Intake:
                 updated_at_ms=at_ms,
             )
             if kind:
-                handled = self._converse_general(ticket, kind, pending, message.message_id, at_ms)
+                handled = self._converse_general(ticket, kind, pending, at_ms)
             else:
                 self._outcomes.mark_pending(pending)
             if handled is None:
@@ -234,24 +225,21 @@ class Intake:
         return Submitted(job_id=message.message_id, duplicate=False, handled=handled)
 
     def _converse_general(
-        self, ticket: Ticket, kind: str, pending: Outcome, job_id: str, at_ms: int
+        self, ticket: Ticket, kind: str, pending: Outcome, at_ms: int
     ) -> str | None:
         """The conversation step on its own (the broker is not this Redis); None: answer it."""
-        entry, owned_doc, owned_entry = self._conversation_args(ticket, job_id, at_ms)
         k = self._keys
         decided = self._converse(
             keys=[k.ticket(ticket.key), k.outcomes_index, k.outcomes_counts, k.thread(ticket.key)],
             args=[
                 kind,
                 ticket.event_id,
-                entry,
+                threads.message_entry(ticket, at_ms),
                 pending.model_dump_json(),
-                owned_doc,
                 at_ms,
                 ticket.key,
                 TICKET_RETENTION_S,
                 self._thread_max,
-                owned_entry,
             ],
         )
         decided = decided.decode() if isinstance(decided, bytes) else str(decided)
@@ -279,9 +267,7 @@ class Intake:
         k = self._keys
         dq = k.dramatiq_queue(message.queue_name)
         arrivals, hour = self._demand.arrival_field(at_ms / 1000)
-        entry, owned_doc, owned_entry = (
-            self._conversation_args(ticket, message.message_id, at_ms) if kind else ("", "", "")
-        )
+        entry = threads.message_entry(ticket, at_ms) if kind else ""
         ok, job_id = self._intake(
             keys=[
                 dedupe_key,
@@ -307,9 +293,7 @@ class Intake:
                 DEMAND_TTL_S,
                 kind,
                 entry,
-                owned_doc,
                 self._thread_max,
-                owned_entry,
             ],
         )
         code = int(ok)

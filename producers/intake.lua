@@ -10,7 +10,7 @@
 --       7 ticket ttl s, 8 redis message id, 9 encoded message, 10 the arrival's hour field
 --       ("" for replay and redrive: only live demand is forecast), 11 arrivals ttl s,
 --       12 conversation kind ('' : no conversation, a one-shot ticket on a replay lane),
---       13 thread entry, 14 human-owned outcome doc, 15 thread bound, 16 human-owned entry
+--       13 thread entry, 14 thread bound
 -- Returns {1, job id} when queued, {0, first job id} for a duplicate delivery, {-1, claim}
 -- when the general path (RabbitMQ, or a process that died mid-way) holds an unconfirmed claim,
 -- {2, job id} for an event recorded and not answered, {3, job id} for a customer message
@@ -22,9 +22,8 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[2])) == false t
 end
 if ARGV[12] ~= '' then
   local decided = converse(KEYS[2], KEYS[3], KEYS[4], KEYS[8], ARGV[12], {
-    event_id = ARGV[3], entry = ARGV[13], pending_doc = ARGV[4], owned_doc = ARGV[14],
-    now_ms = tonumber(ARGV[5]), tkey = ARGV[6], ttl = tonumber(ARGV[7]),
-    max = tonumber(ARGV[15]), owned_entry = ARGV[16]})
+    event_id = ARGV[3], entry = ARGV[13], pending_doc = ARGV[4], now_ms = tonumber(ARGV[5]),
+    tkey = ARGV[6], ttl = tonumber(ARGV[7]), max = tonumber(ARGV[14])})
   if decided == 'recorded' then return {2, ARGV[1]} end
   if decided == 'human_owned' then return {3, ARGV[1]} end
 else

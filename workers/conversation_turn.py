@@ -15,15 +15,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shared.conversation import hooks
 from shared.conversation.caps import max_auto_replies, past_cap
-from shared.history.emit import thread_messages
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
-from shared.stores.threads import Conversation, ThreadStore, outcome_entry
+from shared.stores.threads import Conversation, ThreadStore
 from workers.admission.handoff import escalation_target
+from workers.conversation_record import finalize
 from workers.worker_context import WorkerContext
 
 log = logging.getLogger("paceline.worker")
+__all__ = ["finalize", "load", "not_answering"]
 
 HANDED_OVER_BODY = (
     "Thank you for your message. A member of our team will take over this conversation and "
@@ -72,31 +72,3 @@ def not_answering(
             log.info("handed to a person: %s", cap, extra={"ticket_id": ticket.ticket_id})
             return cap
     return None
-
-
-def finalize(ctx: WorkerContext, ticket: Ticket, outcome: Outcome) -> bool:
-    """Record an event's final outcome, its thread entry and the ticket's conversation state
-    in one script, then tell the hooks."""
-    escalated = outcome.status is OutcomeStatus.ESCALATED
-    answered = outcome.status is OutcomeStatus.ANSWERED
-    recorded = ctx.outcomes.finalize(
-        outcome,
-        thread_messages(ticket, outcome),
-        thread_entry=outcome_entry(outcome),
-        thread_max=ctx.settings.thread_max_messages,
-        owner_reason=_owner_reason(outcome) if escalated else "",
-        auto_reply=answered,
-    )
-    if recorded:
-        args = (ctx.redis, ctx.keys, ticket.tenant_id, ticket.source, ticket.ticket_id)
-        if answered:
-            hooks.on_agent_answered(*args, outcome.updated_at_ms, outcome.cost_micros)
-        elif escalated:
-            hooks.on_escalated(*args, outcome.updated_at_ms, outcome.reason or "escalated")
-    return recorded
-
-
-def _owner_reason(outcome: Outcome) -> str:
-    reason = outcome.reason or "escalated"
-    # The model's own words stay on the outcome; the owner reason is a short code.
-    return "escalated" if ":" in reason else reason

@@ -23,17 +23,26 @@ local function push_entry(ticket, thread, entry, max, ttl)
   redis.call('EXPIRE', thread, ttl)
 end
 
+-- The event's `human_owned` outcome: its pending outcome (compact JSON, `status` and
+-- `reason` once each at the top level) with those two fields changed, and its thread entry.
+local function owned(c, why)
+  local doc = string.gsub(c.pending_doc, '"status":"pending"', '"status":"human_owned"', 1)
+  doc = string.gsub(doc, '"reason":null', '"reason":"' .. why .. '"', 1)
+  local entry = cjson.encode({k = 'out', e = c.event_id, s = 'human_owned', why = why,
+    at = c.now_ms})
+  return doc, entry
+end
+
 -- kind: 'customer' | 'human' | 'bot' | 'solved' | 'closed'. Returns 'enqueue' (answer it),
 -- 'human_owned' (a customer message a person owns: recorded) or 'recorded'.
--- c: {event_id, entry, pending_doc, owned_doc, now_ms, tkey, ttl, max, owned_entry}
+-- c: {event_id, entry, pending_doc, now_ms, tkey, ttl, max}
 local function converse(ticket, index, counts, thread, kind, c)
   push_entry(ticket, thread, c.entry, c.max, c.ttl)
   if kind == 'customer' then
     local owner = redis.call('HGET', ticket, 'owner')
     if owner == 'human' then
       local why = redis.call('HGET', ticket, 'owner_reason') or 'human_owned'
-      local doc = string.gsub(c.owned_doc, '__OWNER_REASON__', why, 1)
-      local entry = string.gsub(c.owned_entry, '__OWNER_REASON__', why, 1)
+      local doc, entry = owned(c, why)
       set_status(ticket, index, counts, 'human_owned', c.event_id, doc, c.now_ms, c.tkey, c.ttl)
       push_entry(ticket, thread, entry, c.max, c.ttl)
       return 'human_owned'
@@ -49,7 +58,7 @@ local function converse(ticket, index, counts, thread, kind, c)
   end
   if kind == 'human' then
     redis.call('HSET', ticket, 'owner', 'human', 'owner_reason', 'human_replied', 'human_replied', '1')
-    local doc = string.gsub(c.owned_doc, '__OWNER_REASON__', 'human_replied', 1)
+    local doc = owned(c, 'human_replied')
     set_status(ticket, index, counts, 'human_owned', c.event_id, doc, c.now_ms, c.tkey, c.ttl)
   elseif kind == 'solved' or kind == 'closed' then
     redis.call('HSET', ticket, 'phase', kind)

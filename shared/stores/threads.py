@@ -22,12 +22,11 @@ from typing import Any, cast
 import redis
 
 from shared.keys import TICKET_RETENTION_S, Keys
-from shared.models import AuthorRole, EventType, Outcome, OutcomeStatus, Ticket
+from shared.models import AuthorRole, EventType, Outcome, Ticket
 
 # A message is kept in the thread up to this many characters (the event's full text travels
 # on its own message; the thread is context for later answers).
 ENTRY_TEXT_MAX_CHARS = 2_000
-OWNER_REASON = "__OWNER_REASON__"
 # Conversation kinds (converse.lua's `kind`).
 CUSTOMER, HUMAN, BOT, SOLVED, CLOSED = "customer", "human", "bot", "solved", "closed"
 # Why a person owns a ticket.
@@ -84,21 +83,6 @@ def outcome_entry(outcome: Outcome, reason: str | None = None) -> str:
     if outcome.cost_micros:
         doc["c"] = outcome.cost_micros
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":"))
-
-
-def owned_outcome(ticket: Ticket, at_ms: int, job_id: str) -> Outcome:
-    """The outcome of an event a person owns; the reason is filled in by the script."""
-    from shared.models import Lane
-
-    return Outcome.for_ticket(
-        ticket,
-        Lane.LIVE,
-        OutcomeStatus.HUMAN_OWNED,
-        reason=OWNER_REASON,
-        job_id=job_id,
-        enqueued_at_ms=at_ms,
-        updated_at_ms=at_ms,
-    )
 
 
 @dataclass(frozen=True)

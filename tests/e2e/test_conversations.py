@@ -17,7 +17,7 @@ from shared.models import Outcome, OutcomeStatus
 from shared.settings import Settings
 from shared.stores.outcomes import OutcomeStore
 from shared.stores.threads import ThreadStore
-from tests.conftest import REDIS_URL, SimulatorProcess
+from tests.conftest import REDIS_URL, SimulatorProcess, make_settings
 from tests.helpers import (
     CallbackReceiver,
     EchoingHelpdesk,
@@ -104,29 +104,42 @@ def test_three_messages_the_agent_answers_with_the_thread(
         post(app, follow_up(3, "Can you check the shipping status again?", callback.url))
         assert wait(lambda: outcome_of(store, "evt-3", OutcomeStatus.ANSWERED), 30)
         assert wait(lambda: len(callback.received) >= 3, 5)
+        # And a fourth message is past the tenant's three automatic replies: a person takes it
+        post(app, follow_up(4, "Still nothing.", callback.url))
+        assert wait(lambda: outcome_of(store, "evt-4", OutcomeStatus.ESCALATED), 30)
+        assert current(store).reason == "max_auto_replies"
+        assert wait(lambda: len(callback.received) >= 4, 5)
+        # And the fifth is recorded for that person, not answered
+        assert post(app, follow_up(5, "Hello?", callback.url))["handled"] == "human_owned"
     # Then each answer is posted once, and the later ones read the earlier messages
-    replies = [c["body"]["reply"] for c in callback.received]
-    assert len(replies) == 3
+    replies = [c["body"]["reply"] for c in callback.received][:3]
+    assert len(callback.received) == 4 and callback.received[3]["body"]["status"] == "escalated"
     assert not replies[0].startswith("Following up")
     assert replies[1].startswith("Following up on our 2 earlier messages")  # msg 1, answer 1
     assert replies[2].startswith("Following up on our 4 earlier messages")
     keys = [c["headers"]["Idempotency-Key"] for c in callback.received]
-    assert len(set(keys)) == 3
+    assert len(set(keys)) == 4
     # And the thread holds every event and its outcome; the CLI shows it
     conv = ThreadStore(client, Keys(settings.namespace)).load(tkey("T-1"))
     assert [(e["k"], e["e"]) for e in conv.entries] == [
-        (k, f"evt-{n}") for n in (1, 2, 3) for k in ("msg", "out")
+        (k, f"evt-{n}") for n in (1, 2, 3, 4, 5) for k in ("msg", "out")
     ]
     assert conv.replies == 3 and conv.life_micros == sum(
         o for o in (e.get("c", 0) for e in conv.entries)
     )
+    assert conv.owner_reason == "max_auto_replies"
     env = clean_env(settings.namespace)
     shown = paceline("outcomes", "show", "T-1", "--thread", "--json", env=env)
     assert shown.returncode == 0, shown.stderr
     doc = json.loads(shown.stdout)
-    assert doc["event_id"] == "evt-3" and doc["conversation"]["auto_replies"] == 3
+    assert doc["event_id"] == "evt-5" and doc["conversation"]["auto_replies"] == 3
     kinds = [(e["kind"], e.get("role") or e.get("status")) for e in doc["conversation"]["thread"]]
-    assert kinds == [("message", "customer"), ("outcome", "answered")] * 3
+    assert kinds == [("message", "customer"), ("outcome", "answered")] * 3 + [
+        ("message", "customer"),
+        ("outcome", "escalated"),
+        ("message", "customer"),
+        ("outcome", "human_owned"),
+    ]
 
 
 def test_an_echo_loop_ends_after_one_answer(
@@ -185,3 +198,37 @@ def test_a_hand_off_sticks_until_released(
         assert wait(lambda: outcome_of(store, "evt-3", OutcomeStatus.ANSWERED), 30)
         assert wait(lambda: len(callback.received) >= 2, 5)
     assert [c["body"]["status"] for c in callback.received] == ["escalated", "answered"]
+
+
+def test_a_follow_up_past_the_lifetime_spend_goes_to_a_person(
+    namespace: str, private_simulator: SimulatorProcess
+) -> None:
+    simulator = private_simulator
+    # Given a lifetime cap below what one answer costs
+    settings = make_settings(
+        namespace,
+        llm_base_url=simulator.base_url,
+        llm_api_key="sk-conversations",
+        webhook_secret_generic=SECRET,
+        pacing="off",
+        ticket_lifetime_cap_usd="0.000001",
+    )
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    store = OutcomeStore(client, Keys(namespace))
+    with (
+        CallbackReceiver() as callback,
+        WebhookServer(settings) as app,
+        RunningWorker(settings, threads=2),
+    ):
+        # When the first message is answered (a new ticket is never held to it)
+        post(app, generic_ticket(1, callback_url=callback.url))
+        assert wait(lambda: outcome_of(store, "evt-1", OutcomeStatus.ANSWERED), 30)
+        calls = simulator.stats()["requests"]
+        # Then the follow-up goes to a person with the reason, with no model call
+        post(app, follow_up(2, "It did not work.", callback.url))
+        assert wait(lambda: outcome_of(store, "evt-2", OutcomeStatus.ESCALATED), 30)
+        assert wait(lambda: len(callback.received) >= 2, 5)
+    client.close()
+    assert current(store).reason == "lifetime_cap" and current(store).cost_micros == 0
+    assert simulator.stats()["requests"] == calls
+    assert "member of our team" in callback.received[1]["body"]["reply"]
