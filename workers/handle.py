@@ -14,6 +14,7 @@ cannot help.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -24,6 +25,7 @@ from shared.history.emit import thread_messages
 from shared.ledger import ReservationBudget
 from shared.messages import may_post_reply
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
+from shared.redact import ticket_text
 from shared.stores.parking import parkable
 from workers import conversation_turn
 from workers.admission.decision import CLOSED, OPTION
@@ -40,6 +42,15 @@ PROVIDER_PARK_MAX_MS = 300_000
 
 
 def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> None:
+    # What the handling holds for log redaction beyond the message's own text (the ticket's
+    # thread, workers/ticket_text.py holds the rest), released when it returns.
+    with contextlib.ExitStack() as held:
+        _handle(ctx, message, args, kwargs, held)
+
+
+def _handle(
+    ctx: WorkerContext, message: Any, args: Any, kwargs: Any, held: contextlib.ExitStack
+) -> None:
     opts: dict[str, Any] = message.options.get(OPTION) or {}
     read = read_ticket_message(message.actor_name, args, kwargs)
     lane, ticket = read.lane, read.ticket
@@ -61,6 +72,7 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
     thread = None
     if lane is Lane.LIVE:
         conv = conversation_turn.load(ctx, ticket)
+        held.enter_context(ticket_text(*conv.texts()))
         if conversation_turn.not_answering(ctx, message, ticket, lane, conv) is not None:
             _close(ctx, opts, rid)
             return

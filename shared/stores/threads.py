@@ -115,6 +115,10 @@ class Conversation:
                 return self.entries[:i]
         return list(self.entries)
 
+    def texts(self) -> list[str]:
+        """Every text the thread holds: personal data, masked in logs while it is handled."""
+        return [str(e["x"]) for e in self.entries if e.get("x")]
+
     def public(self) -> dict[str, Any]:
         return {
             "owner": self.owner or None,
