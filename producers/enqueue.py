@@ -35,7 +35,7 @@ from shared.errors import DeliveryInFlight
 from shared.keys import TICKET_RETENTION_S, Keys, delivery_key
 from shared.lua import lua_source
 from shared.messages import ticket_message
-from shared.models import EventType, Lane, Outcome, OutcomeStatus, Ticket
+from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.settings import Settings
 from shared.stores import threads
 from shared.stores.demand import DEMAND_TTL_S, DemandStore
@@ -88,6 +88,8 @@ class Submitted:
     job_id: str
     duplicate: bool
     handled: str | None = None
+    # The event opened its ticket's thread (a conversation's first message).
+    opened: bool = False
 
 
 class Intake:
@@ -157,13 +159,13 @@ class Intake:
         else:
             submitted = self._submit_general(ticket, lane, dedupe_key, message, kind)
         if kind and not submitted.duplicate:
-            self._call_hooks(ticket, kind)
+            self._call_hooks(ticket, kind, submitted.opened)
         return submitted
 
-    def _call_hooks(self, ticket: Ticket, kind: str) -> None:
+    def _call_hooks(self, ticket: Ticket, kind: str, opened: bool) -> None:
         at = now_ms(self._clock)
         args = (self._r, self._keys, ticket.tenant_id, ticket.source, ticket.ticket_id)
-        if kind == threads.CUSTOMER and ticket.event_type is EventType.MESSAGE_CREATED:
+        if kind == threads.CUSTOMER and not opened:
             hooks.on_customer_message(*args, ticket.body, at)
         elif kind == threads.HUMAN:
             hooks.on_human_reply(*args, at)
@@ -194,6 +196,7 @@ class Intake:
                 raise DeliveryInFlight("this delivery is being enqueued; retry shortly")
             return Submitted(job_id=first, duplicate=True)
         handled: str | None = None
+        opened = False
         try:
             at_ms = now_ms(self._clock)
             pending = Outcome.for_ticket(
@@ -205,7 +208,7 @@ class Intake:
                 updated_at_ms=at_ms,
             )
             if kind:
-                handled = self._converse_general(ticket, kind, pending, at_ms)
+                handled, opened = self._converse_general(ticket, kind, pending, at_ms)
             else:
                 self._outcomes.mark_pending(pending)
             if handled is None:
@@ -222,12 +225,13 @@ class Intake:
         except redis.RedisError:
             # The message is queued; a later duplicate is still caught by the outcome store.
             log.warning("dedupe claim not extended; it expires in %ss", CLAIM_TTL_S)
-        return Submitted(job_id=message.message_id, duplicate=False, handled=handled)
+        return Submitted(job_id=message.message_id, duplicate=False, handled=handled, opened=opened)
 
     def _converse_general(
         self, ticket: Ticket, kind: str, pending: Outcome, at_ms: int
-    ) -> str | None:
-        """The conversation step on its own (the broker is not this Redis); None: answer it."""
+    ) -> tuple[str | None, bool]:
+        """The conversation step on its own (the broker is not this Redis): (what became of
+        the event, None to answer it; whether it opened the thread)."""
         k = self._keys
         decided = self._converse(
             keys=[k.ticket(ticket.key), k.outcomes_index, k.outcomes_counts, k.thread(ticket.key)],
@@ -242,8 +246,9 @@ class Intake:
                 self._thread_max,
             ],
         )
-        decided = decided.decode() if isinstance(decided, bytes) else str(decided)
-        return {"recorded": RECORDED, "human_owned": HUMAN_OWNED}.get(decided)
+        what, opened = decided
+        what = what.decode() if isinstance(what, bytes) else str(what)
+        return {"recorded": RECORDED, "human_owned": HUMAN_OWNED}.get(what), int(opened) == 1
 
     def _submit_direct(
         self,
@@ -268,7 +273,7 @@ class Intake:
         dq = k.dramatiq_queue(message.queue_name)
         arrivals, hour = self._demand.arrival_field(at_ms / 1000)
         entry = threads.message_entry(ticket, at_ms) if kind else ""
-        ok, job_id = self._intake(
+        reply = self._intake(
             keys=[
                 dedupe_key,
                 k.ticket(ticket.key),
@@ -296,8 +301,9 @@ class Intake:
                 self._thread_max,
             ],
         )
-        code = int(ok)
+        code, job_id = int(reply[0]), reply[1]
         if code == -1:
             raise DeliveryInFlight("this delivery is being enqueued; retry shortly")
         handled = {2: RECORDED, 3: HUMAN_OWNED}.get(code)
-        return Submitted(job_id=str(job_id), duplicate=code == 0, handled=handled)
+        opened = len(reply) > 2 and int(reply[2]) == 1
+        return Submitted(job_id=str(job_id), duplicate=code == 0, handled=handled, opened=opened)

@@ -14,18 +14,21 @@
 -- Returns {1, job id} when queued, {0, first job id} for a duplicate delivery, {-1, claim}
 -- when the general path (RabbitMQ, or a process that died mid-way) holds an unconfirmed claim,
 -- {2, job id} for an event recorded and not answered, {3, job id} for a customer message
--- recorded because a person owns the ticket.
+-- recorded because a person owns the ticket; a third element is 1 when the event opened its
+-- ticket's thread.
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', tonumber(ARGV[2])) == false then
   local first = redis.call('GET', KEYS[1]) or ''
   if string.sub(first, 1, 6) == 'claim:' then return {-1, first} end
   return {0, first}
 end
+local opened = 0
 if ARGV[12] ~= '' then
-  local decided = converse(KEYS[2], KEYS[3], KEYS[4], KEYS[8], ARGV[12], {
+  local decided
+  decided, opened = converse(KEYS[2], KEYS[3], KEYS[4], KEYS[8], ARGV[12], {
     event_id = ARGV[3], entry = ARGV[13], pending_doc = ARGV[4], now_ms = tonumber(ARGV[5]),
     tkey = ARGV[6], ttl = tonumber(ARGV[7]), max = tonumber(ARGV[14])})
-  if decided == 'recorded' then return {2, ARGV[1]} end
-  if decided == 'human_owned' then return {3, ARGV[1]} end
+  if decided == 'recorded' then return {2, ARGV[1], opened} end
+  if decided == 'human_owned' then return {3, ARGV[1], opened} end
 else
   -- As OutcomeStore's "pending" transition: a new event replaces the ticket's state.
   local cur_status = redis.call('HGET', KEYS[2], 'status')
@@ -42,4 +45,4 @@ if ARGV[10] ~= '' then
   redis.call('HINCRBY', KEYS[7], ARGV[10], 1)
   redis.call('EXPIRE', KEYS[7], tonumber(ARGV[11]))
 end
-return {1, ARGV[1]}
+return {1, ARGV[1], opened}

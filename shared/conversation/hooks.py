@@ -25,8 +25,8 @@ def on_agent_answered(
 def on_customer_message(
     client: Any, keys: Keys, tenant: str, source: str, ticket: str, text: str, at_ms: int
 ) -> None:
-    """A customer wrote on a ticket (any but its first message). `text` is personal data:
-    never log it."""
+    """A customer wrote on a ticket that already had a thread (not the message that opened
+    the conversation). `text` is personal data: never log it."""
 
 
 def on_human_reply(

@@ -33,10 +33,8 @@ local function owned(c, why)
   return doc, entry
 end
 
--- kind: 'customer' | 'human' | 'bot' | 'solved' | 'closed'. Returns 'enqueue' (answer it),
--- 'human_owned' (a customer message a person owns: recorded) or 'recorded'.
--- c: {event_id, entry, pending_doc, now_ms, tkey, ttl, max}
-local function converse(ticket, index, counts, thread, kind, c)
+-- The state change of one event (see `converse`).
+local function converse_step(ticket, index, counts, thread, kind, c)
   push_entry(ticket, thread, c.entry, c.max, c.ttl)
   if kind == 'customer' then
     local owner = redis.call('HGET', ticket, 'owner')
@@ -65,4 +63,14 @@ local function converse(ticket, index, counts, thread, kind, c)
     redis.call('EXPIRE', ticket, c.ttl)
   end
   return 'recorded'
+end
+
+-- kind: 'customer' | 'human' | 'bot' | 'solved' | 'closed'. Returns 'enqueue' (answer it),
+-- 'human_owned' (a customer message a person owns: recorded) or 'recorded', and 1 when this
+-- event opened the thread (the ticket had none), else 0.
+-- c: {event_id, entry, pending_doc, now_ms, tkey, ttl, max}
+local function converse(ticket, index, counts, thread, kind, c)
+  local first = redis.call('EXISTS', thread) == 0 and 1 or 0
+  local decided = converse_step(ticket, index, counts, thread, kind, c)
+  return decided, first
 end

@@ -200,3 +200,20 @@ def test_malformed_events_are_422(
     doc = {**generic_ticket(1), **over}
     resp = post(client, doc)
     assert resp.status_code == 422, resp.text
+
+
+def test_intake_says_which_event_opened_the_thread(
+    hook: tuple[TestClient, dramatiq.Broker, Settings], r: redis.Redis
+) -> None:
+    from producers.enqueue import build_intake
+    from shared.models import Lane, Ticket
+
+    _client, broker, settings = hook
+    intake = build_intake(settings, broker, r, ManualClock(NOW_S))
+    # A conversation's first message opens its thread (a reply on an unknown ticket too);
+    # later events do not: only those are the customer "coming back" (the hooks' view)
+    first = intake.submit(Ticket.model_validate(message(1, ticket="T-5")), Lane.LIVE)
+    later = intake.submit(Ticket.model_validate(message(2, ticket="T-5")), Lane.LIVE)
+    human = intake.submit(Ticket.model_validate(message(3, ticket="T-6", role="agent")), Lane.LIVE)
+    assert (first.opened, later.opened, human.opened) == (True, False, True)
+    assert human.handled == "recorded"
