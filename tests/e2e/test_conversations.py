@@ -232,3 +232,30 @@ def test_a_follow_up_past_the_lifetime_spend_goes_to_a_person(
     assert current(store).reason == "lifetime_cap" and current(store).cost_micros == 0
     assert simulator.stats()["requests"] == calls
     assert "member of our team" in callback.received[1]["body"]["reply"]
+
+
+def test_solved_before_the_answer_is_not_answered(
+    namespace: str, private_simulator: SimulatorProcess
+) -> None:
+    settings = make_settings(
+        namespace,
+        llm_base_url=private_simulator.base_url,
+        llm_api_key="sk-conversations",
+        webhook_secret_generic=SECRET,
+        pacing="off",
+    )
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    store = OutcomeStore(client, Keys(namespace))
+    with CallbackReceiver() as callback, WebhookServer(settings) as app:
+        # Given a ticket, and the vendor marking it solved before any worker took it
+        post(app, generic_ticket(1, callback_url=callback.url))
+        solved = post(app, generic_ticket(2, ticket_id="T-1", event_type="ticket.solved"))
+        assert solved["handled"] == "recorded"
+        # When a worker gets to the waiting message
+        with RunningWorker(settings, threads=2):
+            assert wait(lambda: outcome_of(store, "evt-1"), 30)
+    client.close()
+    # Then it is not answered: no model call, no reply, a clear outcome
+    final = current(store)
+    assert final.status is OutcomeStatus.HUMAN_OWNED and final.reason == "ticket_solved"
+    assert private_simulator.stats()["requests"] == 0 and callback.received == []
