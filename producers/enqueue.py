@@ -242,7 +242,7 @@ class Intake:
                 pending.model_dump_json(),
                 at_ms,
                 ticket.key,
-                TICKET_RETENTION_S,
+                self._ticket_ttl_s,
                 self._thread_max,
             ],
         )

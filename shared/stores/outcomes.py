@@ -124,10 +124,10 @@ class OutcomeStore:
         return self._write(outcome, "force")
 
     def sweep(self, now_ms: int, batch: int = SWEEP_BATCH) -> int:
-        """Delete every final ticket not changed for its retention: its hash, its index entry
-        and its place in the counts, atomically per batch; returns how many. One still in
-        flight is kept (its retention starts again). Without it the index and the counts would
-        grow for ever (the hash's TTL alone leaves them behind)."""
+        """Delete every final ticket not changed for its retention: its hash, its thread, its
+        index entry and its place in the counts, atomically per batch; returns how many. One
+        still in flight is kept (its retention starts again). Without it the index and the
+        counts would grow for ever (the hash's TTL alone leaves them behind)."""
         cutoff_ms = now_ms - self._retention_s * 1000
         removed = 0
         while True:
@@ -136,7 +136,7 @@ class OutcomeStore:
                 self._sweep(
                     keys=[self._keys.outcomes_index, self._keys.outcomes_counts],
                     args=[self._keys.ticket(""), cutoff_ms, batch, now_ms,
-                          ticket_ttl_s(self._retention_s)],
+                          ticket_ttl_s(self._retention_s), self._keys.thread("")],
                 ),
             )  # fmt: skip
             removed += int(gone)

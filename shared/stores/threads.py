@@ -21,7 +21,7 @@ from typing import Any, cast
 
 import redis
 
-from shared.keys import TICKET_RETENTION_S, Keys
+from shared.keys import Keys
 from shared.models import AuthorRole, EventType, Outcome, Ticket
 
 # A message is kept in the thread up to this many characters (the event's full text travels
@@ -197,7 +197,8 @@ class ThreadStore:
         """Hand a ticket a person owned back to the agent; False when no such ticket is
         stored. The release is an entry in the thread."""
         ticket = self._keys.ticket(ticket_key)
-        if not self._r.exists(ticket):
+        ttl_s = int(self._r.ttl(ticket))
+        if ttl_s == -2:  # no such ticket
             return False
         entry = json.dumps({"k": "rel", "at": at_ms}, separators=(",", ":"))
         thread = self._keys.thread(ticket_key)
@@ -205,7 +206,8 @@ class ThreadStore:
         pipe.hset(ticket, mapping={"owner": "", "owner_reason": "", "replies": 0})
         pipe.rpush(thread, entry)
         pipe.ltrim(thread, -max_messages, -1)
-        pipe.expire(thread, TICKET_RETENTION_S)
+        if ttl_s > 0:
+            pipe.expire(thread, ttl_s)  # the thread lives as long as its ticket
         pipe.execute()
         return True
 
