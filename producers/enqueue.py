@@ -8,6 +8,11 @@ When the broker is a Redis broker on the same Redis (the default), all three hap
 Lua script (`intake.lua`): one round trip, and no crash window between claim and queue. The
 general path below serves RabbitMQ. The fast path writes dramatiq's queue layout directly, so
 dramatiq's enqueue middleware hooks do not run for it (paceline's middleware has none).
+
+A live event is also one step of a conversation (shared/stores/threads.py): paceline's own
+replies coming back are acknowledged and dropped before anything is written; every other
+event is added to its ticket's thread in the same script, and only a customer's message on a
+ticket no person owns is queued to be answered. The rest are recorded (`Submitted.handled`).
 """
 
 from __future__ import annotations
@@ -24,11 +29,15 @@ import redis
 
 from shared.broker import queue_prefix
 from shared.clock import Clock, now_ms
+from shared.conversation import hooks
+from shared.conversation.own import own_event_reason
 from shared.errors import DeliveryInFlight
 from shared.keys import TICKET_RETENTION_S, Keys, delivery_key
+from shared.lua import lua_source
 from shared.messages import ticket_message
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.settings import Settings
+from shared.stores import threads
 from shared.stores.demand import DEMAND_TTL_S, DemandStore
 from shared.stores.outcomes import OutcomeStore, ticket_ttl_s
 
@@ -63,13 +72,24 @@ def build_intake(
         outcome_retention_s=settings.outcome_retention_s,
         queue_prefix=queue_prefix(settings),
         tz=settings.tz,
+        thread_max_messages=settings.thread_max_messages,
+        own_authors=settings.own_authors(),
     )
+
+
+# What became of an event that was not queued (`Submitted.handled`).
+DROPPED = "dropped"  # paceline's own reply coming back: acknowledged, nothing written
+RECORDED = "recorded"  # in the thread: a human's reply, another bot's, a status change
+HUMAN_OWNED = "human_owned"  # a customer message on a ticket a person owns: recorded
 
 
 @dataclass(frozen=True)
 class Submitted:
     job_id: str
     duplicate: bool
+    handled: str | None = None
+    # The event opened its ticket's thread (a conversation's first message).
+    opened: bool = False
 
 
 class Intake:
@@ -85,6 +105,8 @@ class Intake:
         queue_prefix: str | None = None,
         direct_redis: bool | None = None,
         tz: ZoneInfo | None = None,
+        thread_max_messages: int = 20,
+        own_authors: frozenset[tuple[str, str]] = frozenset({("generic", "paceline")}),
     ) -> None:
         self._broker = broker
         self._r = client
@@ -96,12 +118,18 @@ class Intake:
         # Live arrivals by hour of the budget day (PACELINE_TIMEZONE): the forecast's input.
         self._demand = DemandStore(client, keys, tz or ZoneInfo("UTC"))
         self._queue_prefix = queue_prefix
+        self._thread_max = thread_max_messages
+        self._own_authors = own_authors
+        self._converse = client.register_script(
+            lua_source("shared.stores", "converse", "converse_general")
+        )
         if direct_redis is None:
             direct_redis = shares_redis(broker, client)
         self._direct = direct_redis and queue_prefix is None
         if self._direct:
             source = resources.files("producers").joinpath("intake.lua").read_text()
-            self._intake = client.register_script(source)
+            prelude = lua_source("shared.stores", "converse")
+            self._intake = client.register_script(prelude + "\n" + source)
 
     def submit(
         self,
@@ -114,6 +142,12 @@ class Intake:
         """Enqueue `ticket` once per delivery id (default: its event id) of its tenant and
         source. The job id is returned only once the message is on the queue: the Redis fast
         path writes it in the same script, a RabbitMQ publish waits for the broker's confirm."""
+        # Only the live lane holds conversations; a replay or redrive is a one-shot ticket.
+        kind = ""
+        if lane is Lane.LIVE:
+            if own_event_reason(ticket, self._own_authors) is not None:
+                return Submitted(job_id="", duplicate=False, handled=DROPPED)
+            kind = threads.kind_of(ticket)
         delivered = delivery_key(ticket.tenant_id, ticket.source, delivery_id or ticket.event_id)
         dedupe_key = self._keys.dedupe(delivered)
         queue = f"{self._queue_prefix}.{lane.queue_name}" if self._queue_prefix else None
@@ -121,7 +155,32 @@ class Intake:
             ticket, lane, queue_name=queue, at_ms=now_ms(self._clock), **(options or {})
         )
         if self._direct:
-            return self._submit_direct(ticket, lane, dedupe_key, message)
+            submitted = self._submit_direct(ticket, lane, dedupe_key, message, kind)
+        else:
+            submitted = self._submit_general(ticket, lane, dedupe_key, message, kind)
+        if kind and not submitted.duplicate:
+            self._call_hooks(ticket, kind, submitted.opened)
+        return submitted
+
+    def _call_hooks(self, ticket: Ticket, kind: str, opened: bool) -> None:
+        at = now_ms(self._clock)
+        args = (self._r, self._keys, ticket.tenant_id, ticket.source, ticket.ticket_id)
+        if kind == threads.CUSTOMER and not opened:
+            hooks.on_customer_message(*args, ticket.body, at)
+        elif kind == threads.HUMAN:
+            hooks.on_human_reply(*args, at)
+        elif kind in (threads.SOLVED, threads.CLOSED):
+            by_human = self._r.hget(self._keys.ticket(ticket.key), "human_replied") is not None
+            hooks.on_solved(*args, at, by_human)
+
+    def _submit_general(
+        self,
+        ticket: Ticket,
+        lane: Lane,
+        dedupe_key: str,
+        message: dramatiq.Message[Any],
+        kind: str,
+    ) -> Submitted:
         # The claim starts short and is stretched to the full window only once the message is
         # on the queue: a process or Redis dying in between leaves a claim that expires in
         # seconds, not one that turns the vendor's retry into a "duplicate" for a week.
@@ -136,35 +195,68 @@ class Intake:
             if first.startswith(CLAIMING):
                 raise DeliveryInFlight("this delivery is being enqueued; retry shortly")
             return Submitted(job_id=first, duplicate=True)
+        handled: str | None = None
+        opened = False
         try:
             at_ms = now_ms(self._clock)
-            self._outcomes.mark_pending(
-                Outcome.for_ticket(
-                    ticket,
-                    lane,
-                    OutcomeStatus.PENDING,
-                    job_id=message.message_id,
-                    enqueued_at_ms=at_ms,
-                    updated_at_ms=at_ms,
-                )
+            pending = Outcome.for_ticket(
+                ticket,
+                lane,
+                OutcomeStatus.PENDING,
+                job_id=message.message_id,
+                enqueued_at_ms=at_ms,
+                updated_at_ms=at_ms,
             )
-            self._broker.enqueue(message)
+            if kind:
+                handled, opened = self._converse_general(ticket, kind, pending, at_ms)
+            else:
+                self._outcomes.mark_pending(pending)
+            if handled is None:
+                self._broker.enqueue(message)
         except BaseException:
             self._r.delete(dedupe_key)
             raise
         try:
             pipe = self._r.pipeline(transaction=False)
             pipe.set(dedupe_key, message.message_id, ex=self._window_s)
-            if lane is Lane.LIVE:
+            if lane is Lane.LIVE and handled is None:
                 self._demand.count_arrivals(self._clock.now_s(), pipe=pipe)
             pipe.execute()
         except redis.RedisError:
             # The message is queued; a later duplicate is still caught by the outcome store.
             log.warning("dedupe claim not extended; it expires in %ss", CLAIM_TTL_S)
-        return Submitted(job_id=message.message_id, duplicate=False)
+        return Submitted(job_id=message.message_id, duplicate=False, handled=handled, opened=opened)
+
+    def _converse_general(
+        self, ticket: Ticket, kind: str, pending: Outcome, at_ms: int
+    ) -> tuple[str | None, bool]:
+        """The conversation step on its own (the broker is not this Redis): (what became of
+        the event, None to answer it; whether it opened the thread)."""
+        k = self._keys
+        decided = self._converse(
+            keys=[k.ticket(ticket.key), k.outcomes_index, k.outcomes_counts, k.thread(ticket.key)],
+            args=[
+                kind,
+                ticket.event_id,
+                threads.message_entry(ticket, at_ms),
+                pending.model_dump_json(),
+                at_ms,
+                ticket.key,
+                self._ticket_ttl_s,
+                self._thread_max,
+            ],
+        )
+        what, opened = decided
+        what = what.decode() if isinstance(what, bytes) else str(what)
+        return {"recorded": RECORDED, "human_owned": HUMAN_OWNED}.get(what), int(opened) == 1
 
     def _submit_direct(
-        self, ticket: Ticket, lane: Lane, dedupe_key: str, message: dramatiq.Message[Any]
+        self,
+        ticket: Ticket,
+        lane: Lane,
+        dedupe_key: str,
+        message: dramatiq.Message[Any],
+        kind: str,
     ) -> Submitted:
         at_ms = now_ms(self._clock)
         outcome = Outcome.for_ticket(
@@ -180,7 +272,8 @@ class Intake:
         k = self._keys
         dq = k.dramatiq_queue(message.queue_name)
         arrivals, hour = self._demand.arrival_field(at_ms / 1000)
-        ok, job_id = self._intake(
+        entry = threads.message_entry(ticket, at_ms) if kind else ""
+        reply = self._intake(
             keys=[
                 dedupe_key,
                 k.ticket(ticket.key),
@@ -189,6 +282,7 @@ class Intake:
                 dq,
                 dq + ".msgs",
                 arrivals,
+                k.thread(ticket.key),
             ],
             args=[
                 message.message_id,
@@ -200,10 +294,16 @@ class Intake:
                 self._ticket_ttl_s,
                 redis_id,
                 queued.encode(),
-                hour if lane is Lane.LIVE else "",
+                hour if lane is Lane.LIVE and kind == threads.CUSTOMER else "",
                 DEMAND_TTL_S,
+                kind,
+                entry,
+                self._thread_max,
             ],
         )
-        if int(ok) == -1:
+        code, job_id = int(reply[0]), reply[1]
+        if code == -1:
             raise DeliveryInFlight("this delivery is being enqueued; retry shortly")
-        return Submitted(job_id=str(job_id), duplicate=int(ok) == 0)
+        handled = {2: RECORDED, 3: HUMAN_OWNED}.get(code)
+        opened = len(reply) > 2 and int(reply[2]) == 1
+        return Submitted(job_id=str(job_id), duplicate=code == 0, handled=handled, opened=opened)

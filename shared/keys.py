@@ -130,7 +130,18 @@ KEY_TABLE: tuple[KeySpec, ...] = (
     KeySpec("parked:inflight", "zset", "none", "member being released, by take ms"),
     KeySpec("parked:reason", "hash", "none", "parked member -> reason"),
     KeySpec("dedupe:<delivery_key>", "string", "dedupe window", "first job id"),
-    KeySpec("ticket:<ticket_key>", "hash", "outcome retention (swept) + 1 day", "the outcome"),
+    KeySpec(
+        "ticket:<ticket_key>",
+        "hash",
+        "outcome retention (swept) + 1 day",
+        "the outcome and conversation",
+    ),
+    KeySpec(
+        "thread:<ticket_key>",
+        "list",
+        "outcome retention (swept) + 1 day",
+        "the ticket's last N thread entries",
+    ),
     KeySpec("outcomes:index", "zset", "none (swept at outcome retention)", "key by update ms"),
     KeySpec("outcomes:index:counts", "hash", "none", "status -> tickets in it (swept too)"),
     KeySpec("dlq:entries", "hash", "retention (by sweep)", "entry id -> JSON entry"),
@@ -254,6 +265,10 @@ class Keys:
 
     def ticket(self, ticket_key: str) -> str:
         return self._k("ticket", ticket_key)
+
+    def thread(self, ticket_key: str) -> str:
+        """A live ticket's bounded conversation (shared/stores/threads.py)."""
+        return self._k("thread", ticket_key)
 
     @property
     def outcomes_index(self) -> str:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.keys import event_key, ticket_key
 
@@ -59,6 +59,33 @@ def printable_id(value: str) -> str:
 _UNPRINTABLE = frozenset({"Cc", "Cf", "Cs", "Co", "Zl", "Zp"})
 
 
+class EventType(StrEnum):
+    """What happened on the ticket (docs/conversations.md maps each vendor's events here)."""
+
+    TICKET_CREATED = "ticket.created"
+    MESSAGE_CREATED = "message.created"
+    TICKET_SOLVED = "ticket.solved"
+    TICKET_CLOSED = "ticket.closed"
+
+
+class AuthorRole(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"  # a person on the support team
+    BOT = "bot"  # an automation: paceline's own (dropped) or another's (recorded)
+
+
+class Author(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    role: AuthorRole = AuthorRole.CUSTOMER
+    id: str = Field(default="", max_length=200)
+
+    @field_validator("id")
+    @classmethod
+    def _printable_id(cls, value: str) -> str:
+        return printable_id(value)
+
+
 class Requester(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -90,6 +117,25 @@ class Ticket(BaseModel):
     source: str = Field(default="generic", pattern=r"^[a-z][a-z0-9_]{0,31}$")
     # Thin vendor payloads (an id and little else) are marked so the worker can enrich them.
     needs_enrichment: bool = False
+    # Conversations: what this event is and who wrote it; `body` is this event's message
+    # text. Defaults keep a one-shot ticket what it always was: created by its customer.
+    event_type: EventType = EventType.TICKET_CREATED
+    author: Author | None = None
+    # The idempotency key (or marker) of one of paceline's own replies, when the sender
+    # echoes it back: such an event is paceline's own and is dropped (no loop).
+    marker: str | None = Field(
+        default=None, max_length=1_000, validation_alias=AliasChoices("marker", "idempotency_key")
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _requester_for_later_events(cls, data: Any) -> Any:
+        """A later event (a reply, a status change) may name no requester: it belongs to the
+        ticket's. Only a new ticket must say who asked."""
+        if isinstance(data, dict) and data.get("requester") is None:
+            if data.get("event_type", EventType.TICKET_CREATED.value) != "ticket.created":
+                return {**data, "requester": {"id": "unknown"}}
+        return data
 
     @field_validator("event_id", "ticket_id", "tenant_id")
     @classmethod
@@ -114,6 +160,14 @@ class Ticket(BaseModel):
         reply marker, the reservation index and the requeue marker."""
         return event_key(self.tenant_id, self.source, self.ticket_id, self.event_id)
 
+    @property
+    def author_role(self) -> AuthorRole:
+        return self.author.role if self.author is not None else AuthorRole.CUSTOMER
+
+    @property
+    def author_id(self) -> str:
+        return self.author.id if self.author is not None and self.author.id else self.requester.id
+
     def to_message(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
@@ -125,6 +179,9 @@ class OutcomeStatus(StrEnum):
     ESCALATED = "escalated"
     REJECTED = "rejected"
     DEAD_LETTERED = "dead_lettered"
+    # A customer message on a ticket a person owns (escalated, or a human replied): recorded
+    # in the thread, not answered.
+    HUMAN_OWNED = "human_owned"
 
     @property
     def is_final(self) -> bool:
@@ -136,6 +193,7 @@ _FINAL = {
     OutcomeStatus.ESCALATED,
     OutcomeStatus.REJECTED,
     OutcomeStatus.DEAD_LETTERED,
+    OutcomeStatus.HUMAN_OWNED,
 }
 
 

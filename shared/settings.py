@@ -123,6 +123,16 @@ class Settings(BaseSettings):
     # may reach loopback, private, link-local addresses only when this is true (tests, demos).
     allow_private_networks: bool = False
 
+    # --- conversations (docs/conversations.md) ------------------------------------------
+    # Entries kept per ticket thread (messages and outcomes; older ones are cut, and counted).
+    thread_max_messages: int = Field(default=20, ge=2, le=500)
+    # Model spend on one ticket over all its events; past it the ticket goes to a person.
+    ticket_lifetime_cap_usd: Decimal = Field(default=Decimal("0.25"), gt=0)
+    # paceline's own author ids per source (`zendesk:12345,jira:5b10a...`): events they
+    # author are its own replies coming back, dropped. Intercom's `intercom_admin_id` and the
+    # generic source's `paceline` are always included.
+    own_author_ids: str = ""
+
     # --- replies back to the ticketing systems (each vendor skipped until its token is set) --
     reply_timeout_s: float = Field(default=10.0, gt=0)
     zendesk_api_url: str | None = None  # https://<subdomain>.zendesk.com
@@ -209,6 +219,15 @@ class Settings(BaseSettings):
             ) from None
         return value
 
+    @field_validator("own_author_ids")
+    @classmethod
+    def _source_author_pairs(cls, value: str) -> str:
+        for item in filter(None, (i.strip() for i in value.split(","))):
+            source, sep, author = item.partition(":")
+            if not (sep and author.strip()) or source.strip() not in WEBHOOK_SOURCES:
+                raise ValueError("must be source:author_id pairs, comma separated")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_scheme(cls, value: str) -> str:
@@ -271,6 +290,21 @@ class Settings(BaseSettings):
     @property
     def effective_broker_url(self) -> str:
         return self.broker_url or self.redis_url
+
+    @property
+    def ticket_lifetime_cap_micros(self) -> int:
+        return usd_to_micros(self.ticket_lifetime_cap_usd)
+
+    def own_authors(self) -> frozenset[tuple[str, str]]:
+        """(source, author id) pairs that are paceline itself."""
+        pairs = {("generic", "paceline")}
+        if self.intercom_admin_id:
+            pairs.add(("intercom", self.intercom_admin_id))
+        for item in self.own_author_ids.split(","):
+            source, sep, author = item.strip().partition(":")
+            if sep and source and author:
+                pairs.add((source.strip(), author.strip()))
+        return frozenset(pairs)
 
     @property
     def ceiling_micros(self) -> int:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import uvicorn
 
 from shared.settings import Settings
@@ -93,6 +94,59 @@ class CallbackReceiver:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class EchoingHelpdesk(CallbackReceiver):
+    """A helpdesk integration that posts every reply it receives back to paceline as a new
+    customer message on the same ticket, carrying the reply's idempotency key."""
+
+    def __init__(self, webhook_url: str, secret: str) -> None:
+        super().__init__()
+        self.webhook_url = webhook_url
+        self.secret = secret
+        self.echoed = 0
+        self.answers: list[int] = []
+        receiver = self
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                with receiver.lock:
+                    received.append({"headers": dict(self.headers), "body": body})
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+                threading.Thread(target=receiver.echo, args=(body, dict(self.headers))).start()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self.server.RequestHandlerClass = Handler
+
+    def echo(self, body: dict[str, Any], headers: dict[str, str]) -> None:
+        n = 100 + len(self.received)
+        doc = generic_ticket(
+            n,
+            ticket_id=body["ticket_id"],
+            tenant_id=body.get("tenant_id") or "acme",
+            event_type="message.created",
+        )
+        doc.update(body=body.get("reply") or "", idempotency_key=headers["Idempotency-Key"])
+        doc.update(callback_url=self.url, author={"role": "customer", "id": "u-1"})
+        raw = json.dumps(doc).encode()
+        try:
+            resp = httpx.post(
+                self.webhook_url, content=raw, headers=sign_generic(self.secret, raw), timeout=10
+            )
+            status = resp.status_code
+        except httpx.HTTPError:
+            status = 0
+        with self.lock:
+            self.echoed += 1
+            self.answers.append(status)
 
 
 def tkey(ticket_id: str, tenant: str = "acme", source: str = "generic") -> str:

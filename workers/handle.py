@@ -14,6 +14,7 @@ cannot help.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -24,8 +25,11 @@ from shared.history.emit import thread_messages
 from shared.ledger import ReservationBudget
 from shared.messages import may_post_reply
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
+from shared.redact import ticket_text
 from shared.stores.parking import parkable
+from workers import conversation_turn
 from workers.admission.decision import CLOSED, OPTION
+from workers.agent.prompt import has_thread
 from workers.failures.dead_letter import record_dead_letter
 from workers.message_shape import poison_doc, read_ticket_message
 from workers.worker_context import WorkerContext
@@ -38,6 +42,15 @@ PROVIDER_PARK_MAX_MS = 300_000
 
 
 def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> None:
+    # What the handling holds for log redaction beyond the message's own text (the ticket's
+    # thread, workers/ticket_text.py holds the rest), released when it returns.
+    with contextlib.ExitStack() as held:
+        _handle(ctx, message, args, kwargs, held)
+
+
+def _handle(
+    ctx: WorkerContext, message: Any, args: Any, kwargs: Any, held: contextlib.ExitStack
+) -> None:
     opts: dict[str, Any] = message.options.get(OPTION) or {}
     read = read_ticket_message(message.actor_name, args, kwargs)
     lane, ticket = read.lane, read.ticket
@@ -54,9 +67,21 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
     base = _base_outcome(ticket, lane, message, rid)
     assert ctx.agent is not None
 
+    # 0. a live event is a turn of its ticket's conversation: a person may own it, or a
+    # lifetime cap have been reached (workers/conversation_turn.py); then no model call.
+    thread = None
+    if lane is Lane.LIVE:
+        conv = conversation_turn.load(ctx, ticket)
+        held.enter_context(ticket_text(*conv.texts()))
+        if conversation_turn.not_answering(ctx, message, ticket, lane, conv) is not None:
+            _close(ctx, opts, rid)
+            return
+        if has_thread(ticket):
+            thread = (conv.before(ticket.event_id), conv.cut)
+
     # 1. run
     try:
-        result = ctx.agent.run(ticket, budget, model=str(opts["model"]))
+        result = ctx.agent.run(ticket, budget, model=str(opts["model"]), thread=thread)
     except TransientError as exc:
         # The provider is still failing after our bounded retries: park, don't dead-letter.
         _close(ctx, opts, rid)
@@ -104,7 +129,10 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
     # unless it asked), 3. record, 4. close
     if may_post_reply(lane, message.options):
         ctx.replies.send(ticket, outcome)
-    recorded = ctx.outcomes.finalize(outcome, thread_messages(ticket, outcome))
+    if lane is Lane.LIVE:
+        recorded = conversation_turn.finalize(ctx, ticket, outcome)
+    else:
+        recorded = ctx.outcomes.finalize(outcome, thread_messages(ticket, outcome))
     _close(ctx, opts, rid)
     if recorded:
         _record_demand(ctx, lane, outcome)

@@ -30,6 +30,7 @@ from shared.clock import Clock, now_ms
 from shared.keys import Keys
 from shared.messages import POST_REPLIES
 from shared.models import Lane, Ticket
+from shared.stores.threads import CUSTOMER, kind_of
 
 CHECKPOINT_TTL_S = 30 * 24 * 3600
 CHECKPOINT_EVERY = 500
@@ -215,7 +216,9 @@ class Replayer:
             if len(summary.invalid_reasons) < MAX_INVALID_REASONS:
                 summary.invalid_reasons.append(f"line {record.line_no}: {record.error}")
             return
-        if not filt.keep(ticket):
+        # Only customers' words are answered: a person's reply, a bot's message or a status
+        # change in the history is no ticket to replay (docs/conversations.md).
+        if not filt.keep(ticket) or kind_of(ticket) != CUSTOMER:
             summary.skipped_by_filter += 1
             return
         if estimator is not None:

@@ -134,7 +134,16 @@ def create_app(
         except _DEPENDENCY_ERRORS as exc:
             log.warning("enqueue failed: source=%s error=%s", source_name, type(exc).__name__)
             return responses.unavailable("queue")
-        return responses.accepted(submitted.job_id, submitted.duplicate)
+        if submitted.handled is not None:
+            # Ids only: what became of an event that is not answered (its own reply coming
+            # back is how a self-triggered loop would start).
+            log.info(
+                "event %s: source=%s ticket=%s",
+                submitted.handled,
+                source_name,
+                parsed.ticket.ticket_id,
+            )
+        return responses.accepted(submitted.job_id, submitted.duplicate, submitted.handled)
 
     return app
 

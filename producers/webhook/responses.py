@@ -34,5 +34,10 @@ def unavailable(what: str) -> JSONResponse:
     return response
 
 
-def accepted(job_id: str, duplicate: bool) -> JSONResponse:
-    return JSONResponse({"job_id": job_id, "duplicate": duplicate}, status_code=202)
+def accepted(job_id: str, duplicate: bool, handled: str | None = None) -> JSONResponse:
+    """`handled` says what became of an event that is not answered: `dropped` (paceline's
+    own reply echoed back), `recorded` or `human_owned` (docs/conversations.md)."""
+    doc: dict[str, object] = {"job_id": job_id or None, "duplicate": duplicate}
+    if handled is not None:
+        doc["handled"] = handled
+    return JSONResponse(doc, status_code=202)

@@ -88,7 +88,7 @@ def enqueue(
                 message, code = describe(exc)
                 fail(f"line {number}: not enqueued: {message}", code)
             report.job_ids.append(submitted.job_id)
-            typer.echo(submitted.job_id)
+            typer.echo(submitted.job_id or submitted.handled or "")
     finally:
         broker.close()
         client.close()

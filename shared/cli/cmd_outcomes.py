@@ -13,6 +13,7 @@ from shared.keys import Keys
 from shared.models import OutcomeStatus
 from shared.redis_client import make_redis
 from shared.stores.outcomes import OutcomeStore
+from shared.stores.threads import ThreadStore
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 # `show`'s rows in this order, the rest by name.
@@ -22,6 +23,29 @@ SHOW_FIRST = ("ticket_id", "tenant_id", "status", "reason", "lane", "model", "re
 def _store() -> OutcomeStore:
     settings = settings_or_exit()
     return OutcomeStore(make_redis(settings, max_connections=4), Keys(settings.namespace))
+
+
+def _threads() -> ThreadStore:
+    settings = settings_or_exit()
+    return ThreadStore(make_redis(settings, max_connections=2), Keys(settings.namespace))
+
+
+def _print_thread(conv: dict[str, object]) -> None:
+    owner = conv["owner_reason"] if conv["owner"] else "the agent"
+    typer.echo(
+        f"conversation: owned by {owner}; phase {conv['phase'] or 'open'}; "
+        f"{conv['auto_replies']} automatic replies; lifetime ${conv['lifetime_cost_usd']}"
+    )
+    if conv["cut"]:
+        typer.echo(f"({conv['cut']} older entries cut)")
+    rows = []
+    for entry in conv["thread"]:  # type: ignore[attr-defined]
+        who = entry.get("role") or entry.get("status") or entry.get("kind")
+        what = entry.get("event_type") or entry.get("reason") or ""
+        text = " ".join(str(entry.get("text") or "").split())
+        rows.append((local_iso(entry.get("at_ms") or 0), entry.get("event_id") or "", who, what,
+                     text[:80]))  # fmt: skip
+    print_table(("at", "event", "who / outcome", "event / reason", "text"), rows)
 
 
 def register(app: typer.Typer) -> None:
@@ -37,6 +61,9 @@ def register(app: typer.Typer) -> None:
         source: Annotated[
             str | None, typer.Option(help="The ticket's source, when one tenant has the id twice.")
         ] = None,
+        thread: Annotated[
+            bool, typer.Option("--thread", help="Also the ticket's conversation: every event.")
+        ] = False,
         as_json: JsonOpt = False,
     ) -> None:
         """One ticket's outcome; several tenants or sources using the id are listed instead."""
@@ -51,10 +78,13 @@ def register(app: typer.Typer) -> None:
                 Exit.USAGE,
             )
         doc = found[0].public()
+        conv = _threads().load(found[0].key).public() if thread else None
         if as_json:
-            print_json(doc)
+            print_json({**doc, "conversation": conv} if conv is not None else doc)
             return
         show(doc, title=f"ticket {ticket_id}", first=SHOW_FIRST)
+        if conv is not None:
+            _print_thread(conv)
 
     @outcomes.command("list")
     def list_(

@@ -17,6 +17,7 @@ import typer
 # Each module exposes `register(app)`. Imports are cheap: heavy work happens inside commands.
 COMMAND_MODULES = (
     "shared.cli.cmd_outcomes",
+    "shared.cli.cmd_tickets",
     "shared.cli.cmd_worker",
     "shared.cli.cmd_enqueue",
     "shared.cli.cmd_send",

@@ -102,7 +102,8 @@ def forget_in_database(
 def forget_in_redis(
     client: redis.Redis, keys: Keys, tenant: str, requester: str, alias: str
 ) -> int:
-    """Stored outcomes of the requester: the reply erased, the requester pseudonymised."""
+    """Stored outcomes of the requester: the reply erased, the requester pseudonymised, and
+    the ticket's conversation thread (their words and the answers) deleted."""
     store = OutcomeStore(client, keys)
     rewrite = client.register_script(_REWRITE)
     changed = 0
@@ -111,6 +112,7 @@ def forget_in_redis(
             continue
         doc = outcome.model_copy(update={"requester_id": alias, "reply": None})
         changed += int(cast(int, rewrite(keys=[keys.ticket(key)], args=[doc.model_dump_json()])))
+        client.delete(keys.thread(key))
     return changed
 
 

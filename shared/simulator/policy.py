@@ -15,7 +15,7 @@ from typing import Any
 
 from shared.simulator import wording
 from shared.simulator.conversation import SEARCH_TOOL, Conversation, read_conversation
-from shared.simulator.ticket import TicketText, read_ticket
+from shared.simulator.ticket import TicketText, earlier_messages, read_ticket
 
 LOOKUP_TOOL = "lookup_customer_history"
 ESCALATE_TOOL = "escalate_to_human"
@@ -95,6 +95,10 @@ def decide(
     if conv.turn < min(len(calls), MAX_CALLS_BEFORE_REPLY):
         return Decision(script.rule, tool_call=calls[conv.turn], slow_ms=slow_ms)
     text = _final_text(script, conv, rng)
+    earlier = earlier_messages(messages)
+    if earlier and script.final == "reply":
+        # A follow-up's answer says what it read, so a test can see the thread reached it.
+        text = f"Following up on our {earlier} earlier messages: {text}"
     if script.final == "long":
         return Decision(script.rule, content=text, fill_max_tokens=True, slow_ms=slow_ms)
     if REPLY_TOOL in offered:

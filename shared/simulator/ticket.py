@@ -59,6 +59,19 @@ def content_text(content: Any) -> str:
     return ""
 
 
+_EARLIER = re.compile(r"^Earlier in this conversation: (\d+) messages", re.MULTILINE)
+
+
+def earlier_messages(messages: Sequence[Mapping[str, Any]]) -> int:
+    """How many earlier messages of the conversation the agent's prompt carries (its note
+    before the `<thread>` block), 0 for a first message."""
+    for m in messages:
+        if m.get("role") == "user":
+            found = _EARLIER.search(content_text(m.get("content")))
+            return int(found.group(1)) if found else 0
+    return 0
+
+
 def read_ticket(messages: Sequence[Mapping[str, Any]]) -> TicketText:
     user_texts = [content_text(m.get("content")) for m in messages if m.get("role") == "user"]
     text = ""

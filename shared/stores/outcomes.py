@@ -44,27 +44,31 @@ class OutcomeStore:
         # without a round trip (dramatiq runs both in the same thread).
         self._local = threading.local()
 
-    def _write(self, outcome: Outcome, mode: str, messages: str = "") -> bool:
+    def _write(
+        self, outcome: Outcome, mode: str, messages: str = "", conversation: list[Any] | None = None
+    ) -> bool:
         doc = outcome.model_dump_json()
         key = outcome.key
-        ok = self._script(
-            keys=[
-                self._keys.ticket(key),
-                self._keys.outcomes_index,
-                self._keys.outcomes_counts,
-                self._keys.history_stream,
-            ],
-            args=[
-                outcome.status.value,
-                outcome.event_id,
-                doc,
-                outcome.updated_at_ms,
-                key,
-                ticket_ttl_s(self._retention_s),
-                mode,
-                messages,
-            ],
-        )
+        keys = [
+            self._keys.ticket(key),
+            self._keys.outcomes_index,
+            self._keys.outcomes_counts,
+            self._keys.history_stream,
+        ]
+        args: list[Any] = [
+            outcome.status.value,
+            outcome.event_id,
+            doc,
+            outcome.updated_at_ms,
+            key,
+            ticket_ttl_s(self._retention_s),
+            mode,
+            messages,
+        ]
+        if conversation:
+            keys.append(self._keys.thread(key))
+            args.extend(conversation)
+        ok = self._script(keys=keys, args=args)
         # A refused write (already final) leaves nothing: the reader then asks Redis.
         self._local.written = outcome if ok else None
         return bool(ok)
@@ -86,22 +90,44 @@ class OutcomeStore:
         """Move to a non-final state (parked, pending); refused once the event is final."""
         return self._write(outcome, "any")
 
-    def finalize(self, outcome: Outcome, messages: Sequence[Mapping[str, Any]] = ()) -> bool:
+    def finalize(
+        self,
+        outcome: Outcome,
+        messages: Sequence[Mapping[str, Any]] = (),
+        *,
+        thread_entry: str = "",
+        thread_max: int = 20,
+        owner_reason: str = "",
+        auto_reply: bool = False,
+    ) -> bool:
         """Write a final status once per event; False means it was already final. The outcome
         and `messages` (its thread, `shared/history/emit.py`'s `thread_messages`) go to the
-        history stream in the same script."""
+        history stream in the same script. A live conversation's event also appends
+        `thread_entry` to the ticket's thread (shared/stores/threads.py), adds its cost to the
+        ticket's lifetime spend, counts an automatic reply, and with `owner_reason` hands the
+        ticket to a person."""
         assert outcome.status.is_final, outcome.status
-        return self._write(outcome, "final", json.dumps(list(messages)) if messages else "")
+        conversation = None
+        if thread_entry:
+            conversation = [
+                thread_entry,
+                outcome.cost_micros,
+                thread_max,
+                owner_reason,
+                "1" if auto_reply else "",
+            ]
+        history = json.dumps(list(messages)) if messages else ""
+        return self._write(outcome, "final", history, conversation)
 
     def force(self, outcome: Outcome) -> bool:
         """Overwrite even a final state: only for an operator's requeue of a dead letter."""
         return self._write(outcome, "force")
 
     def sweep(self, now_ms: int, batch: int = SWEEP_BATCH) -> int:
-        """Delete every final ticket not changed for its retention: its hash, its index entry
-        and its place in the counts, atomically per batch; returns how many. One still in
-        flight is kept (its retention starts again). Without it the index and the counts would
-        grow for ever (the hash's TTL alone leaves them behind)."""
+        """Delete every final ticket not changed for its retention: its hash, its thread, its
+        index entry and its place in the counts, atomically per batch; returns how many. One
+        still in flight is kept (its retention starts again). Without it the index and the
+        counts would grow for ever (the hash's TTL alone leaves them behind)."""
         cutoff_ms = now_ms - self._retention_s * 1000
         removed = 0
         while True:
@@ -110,7 +136,7 @@ class OutcomeStore:
                 self._sweep(
                     keys=[self._keys.outcomes_index, self._keys.outcomes_counts],
                     args=[self._keys.ticket(""), cutoff_ms, batch, now_ms,
-                          ticket_ttl_s(self._retention_s)],
+                          ticket_ttl_s(self._retention_s), self._keys.thread("")],
                 ),
             )  # fmt: skip
             removed += int(gone)

@@ -5,6 +5,17 @@ in constant time. The body is the JSON the admin writes with Freshdesk placehold
 wrapped (`{"freshdesk_webhook": {"ticket_id", "ticket_subject", ...}}`) or flat. No delivery
 id and no timestamp: dedupe is on a hash of the bytes.
 Reply: `POST /api/v2/tickets/{id}/notes` with `private: true`.
+
+Conversation events: Freshdesk's automation rules send the JSON the admin writes, one rule
+per event, so the admin names the event in it (docs/conversations.md has the bodies):
+- a "ticket created" rule: no `event_type` (or `ticket.created`) -> ticket.created;
+- a rule on "Reply is sent" / "Note is added" by an agent: `"event_type": "message.created",
+  "author_role": "agent", "author_id": "{{ticket.agent.id}}"`; a rule on the customer's
+  reply: `"author_role": "customer"`; the text in `ticket_latest_public_comment`
+  (`{{ticket.latest_public_comment}}`);
+- a rule on "Status is changed" to Resolved / Closed: `"event_type": "ticket.solved"` /
+  `"ticket.closed"`, or no `event_type` and `ticket_status` Resolved / Closed.
+paceline's own notes come back authored by its API agent: `PACELINE_OWN_AUTHOR_IDS=freshdesk:<id>`.
 """
 
 from __future__ import annotations
@@ -17,8 +28,13 @@ from pydantic import SecretStr
 from shared.settings import Settings
 from shared.vendors.base import Inbound, Parsed, ReplyRequest, basic_auth, path_id
 from shared.vendors.payload import (
+    CLOSED,
+    CREATED,
+    CUSTOMER,
+    SOLVED,
     build_ticket,
     content_hash,
+    event_fields,
     load_object,
     obj,
     priority_of,
@@ -49,9 +65,13 @@ class FreshdeskSource:
         doc = load_object(inbound.body)
         fields = obj(doc, "freshdesk_webhook") or doc
         delivery_id = content_hash(inbound.body)
-        body = text(fields.get("ticket_description_text")) or strip_html(
-            text(fields.get("ticket_description"))
-        )
+        event = _event(fields)
+        if event["event_type"] == CREATED:
+            body = text(fields.get("ticket_description_text")) or strip_html(
+                text(fields.get("ticket_description"))
+            )
+        else:
+            body = strip_html(text(fields.get("ticket_latest_public_comment")))
         ticket = build_ticket(
             {
                 "event_id": delivery_id,
@@ -63,7 +83,8 @@ class FreshdeskSource:
                 "priority": priority_of(fields.get("ticket_priority")),
                 "tags": string_list(fields.get("ticket_tags")),
                 "source": self.name,
-                "needs_enrichment": not body,
+                "needs_enrichment": not body and event["event_type"] == CREATED,
+                **event,
             }
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
@@ -77,6 +98,17 @@ class FreshdeskSource:
         # Freshdesk's API key is the basic-auth user; the password is ignored ("X" by convention).
         auth = basic_auth(s.freshdesk_api_key.get_secret_value(), SecretStr("X"))
         return ReplyRequest("POST", url, {"body": note, "private": True}, auth)
+
+
+_STATUS = {"resolved": SOLVED, "closed": CLOSED}
+
+
+def _event(fields: dict[str, Any]) -> dict[str, Any]:
+    named = text(fields.get("event_type"))
+    status = _STATUS.get(text(fields.get("ticket_status")).lower())
+    kind = named or status or CREATED
+    role = text(fields.get("author_role")).lower() or CUSTOMER
+    return event_fields(kind, role, text(fields.get("author_id")))
 
 
 def _requester(fields: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,16 @@ the answer echoes the challenge and nothing is enqueued. Body: `{"type", "author
 {"id"}, "payload": event}` (a bare event is accepted too); event previews carry no message
 body and are marked for enrichment. Dedupe on the event `id`.
 Reply: `POST /conversations/{id}/comments` (comments are internal to the team).
+
+Conversation events, from the event's `type` (Front's event types):
+- `inbound` -> message.created by the customer (Front does not say whether it opens the
+  conversation; a first message simply has no thread yet);
+- `outbound`, `out_reply` -> message.created by an agent (`source.data.id`, the teammate);
+- `comment` -> message.created by an agent (the comment's `author.id`); paceline's own
+  comments come back authored by its API teammate: `PACELINE_OWN_AUTHOR_IDS=front:tea_...`;
+- `archive` -> ticket.closed; `trash` -> ticket.closed;
+- any other type -> acknowledged (200) and ignored. A bare event without a type is
+  ticket.created.
 """
 
 from __future__ import annotations
@@ -16,8 +26,15 @@ from typing import Any
 from shared.settings import Settings
 from shared.vendors.base import Inbound, Parsed, ReplyRequest, bearer_auth, path_id
 from shared.vendors.payload import (
+    AGENT,
+    CLOSED,
+    CREATED,
+    CUSTOMER,
+    MESSAGE,
     build_ticket,
     content_hash,
+    event_fields,
+    ignored,
     load_object,
     obj,
     short_digest,
@@ -57,6 +74,14 @@ class FrontSource:
             return Parsed(handshake={"challenge": challenge[:200]})
         doc = load_object(inbound.body)
         event = obj(doc, "payload") or doc
+        kind = text(event.get("type"))
+        if kind and kind not in _TYPES:
+            return Parsed(handshake=ignored(kind))
+        event_type, role = _TYPES.get(kind, (CREATED, CUSTOMER))
+        teammate = obj(event, "source", "data") if kind in ("outbound", "out_reply") else {}
+        if kind == "comment":
+            teammate = obj(event, "target", "data", "author")
+        fields = event_fields(event_type, role, text(teammate.get("id")))
         conversation = obj(event, "conversation")
         message = obj(event, "target", "data")
         delivery_id = text(event.get("id")) or content_hash(inbound.body)
@@ -71,7 +96,8 @@ class FrontSource:
                 "body": body,
                 "tags": string_list(conversation.get("tags")),
                 "source": self.name,
-                "needs_enrichment": not body,
+                "needs_enrichment": not body and role == CUSTOMER,
+                **fields,
             }
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
@@ -83,6 +109,16 @@ class FrontSource:
         cid = path_id(ticket_id, PREFIX, ID_FORMAT)
         url = f"{s.front_api_url.rstrip('/')}/conversations/{cid}/comments"
         return ReplyRequest("POST", url, {"body": note}, bearer_auth(s.front_api_token))
+
+
+_TYPES = {
+    "inbound": (MESSAGE, CUSTOMER),
+    "outbound": (MESSAGE, AGENT),
+    "out_reply": (MESSAGE, AGENT),
+    "comment": (MESSAGE, AGENT),
+    "archive": (CLOSED, AGENT),
+    "trash": (CLOSED, AGENT),
+}
 
 
 def _requester(conversation: dict[str, Any], message: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,15 @@ The body is the conversation object; the event name is in `X-HelpScout-Event` (e
 of the bytes. Help Scout's test delivery (`X-HelpScout-Event: helpscout.test`) is answered
 without enqueuing.
 Reply: `POST /v2/conversations/{id}/notes`.
+
+Conversation events, from `X-HelpScout-Event`; the text and author of a reply are the newest
+thread's (`threads`, newest first, `createdBy`: `{id, type: customer|user}`):
+- `convo.created` (or no header) -> ticket.created, by the customer;
+- `convo.customer.reply.created` -> message.created by the customer;
+- `convo.agent.reply.created`, `convo.note.created` -> message.created by an agent (the
+  user's id; paceline's notes come back as its API user: `PACELINE_OWN_AUTHOR_IDS=helpscout:<id>`);
+- `convo.status` with `status` closed -> ticket.closed;
+- any other event -> acknowledged (200) and ignored.
 """
 
 from __future__ import annotations
@@ -15,8 +24,15 @@ from typing import Any
 from shared.settings import Settings
 from shared.vendors.base import Inbound, Parsed, ReplyRequest, bearer_auth, path_id
 from shared.vendors.payload import (
+    AGENT,
+    CLOSED,
+    CREATED,
+    CUSTOMER,
+    MESSAGE,
     build_ticket,
     content_hash,
+    event_fields,
+    ignored,
     load_object,
     obj,
     string_list,
@@ -48,7 +64,14 @@ class HelpScoutSource:
             return Parsed(handshake={"ok": True, "event": "helpscout.test"})
         doc = load_object(inbound.body)
         delivery_id = content_hash(inbound.body)
-        body = _first_customer_text(doc)
+        kind = text(inbound.header(EVENT_HEADER))
+        event = _event(kind, doc)
+        if event is None:
+            return Parsed(handshake=ignored(kind))
+        if event["event_type"] == CREATED:
+            body = _first_customer_text(doc)
+        else:
+            body = strip_html(text(_newest_thread(doc).get("body")))
         ticket = build_ticket(
             {
                 "event_id": delivery_id,
@@ -60,7 +83,8 @@ class HelpScoutSource:
                 "tags": string_list(doc.get("tags"), key="tag"),
                 "created_at": text(doc.get("createdAt")) or None,
                 "source": self.name,
-                "needs_enrichment": not body,
+                "needs_enrichment": not body and event["event_type"] == CREATED,
+                **event,
             }
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
@@ -72,6 +96,26 @@ class HelpScoutSource:
         cid = path_id(ticket_id, PREFIX, ID_FORMAT)
         url = f"{s.helpscout_api_url.rstrip('/')}/v2/conversations/{cid}/notes"
         return ReplyRequest("POST", url, {"text": note}, bearer_auth(s.helpscout_api_token))
+
+
+def _event(kind: str, doc: dict[str, Any]) -> dict[str, Any] | None:
+    if kind in ("", "convo.created"):
+        return event_fields(CREATED)
+    author = obj(_newest_thread(doc), "createdBy")
+    if kind == "convo.customer.reply.created":
+        return event_fields(MESSAGE, CUSTOMER, text(author.get("id")))
+    if kind in ("convo.agent.reply.created", "convo.note.created"):
+        return event_fields(MESSAGE, AGENT, text(author.get("id")))
+    if kind == "convo.status" and text(doc.get("status")).lower() == "closed":
+        return event_fields(CLOSED, AGENT)
+    return None
+
+
+def _newest_thread(doc: dict[str, Any]) -> dict[str, Any]:
+    threads = doc.get("threads") or obj(doc, "_embedded").get("threads")
+    if isinstance(threads, list) and threads and isinstance(threads[0], dict):
+        return threads[0]
+    return {}
 
 
 def _first_customer_text(doc: dict[str, Any]) -> str:

@@ -4,6 +4,17 @@ Body: a notification (`{"id", "topic", "app_id", "data": {"item": conversation}}
 `ping` topic is the handshake Intercom sends when a webhook is set up: answered, not
 enqueued. No timestamp is signed, so replays are stopped by dedupe on the notification `id`.
 Reply: `POST /conversations/{id}/reply`, `message_type: note` as the configured admin.
+
+Conversation events, from the notification `topic`; the text and author of a reply are the
+newest of `data.item.conversation_parts.conversation_parts`:
+- `conversation.user.created` -> ticket.created, by the customer (`source.author`);
+- `conversation.user.replied` -> message.created by the customer;
+- `conversation.admin.replied`, `conversation.admin.noted` -> message.created by an agent
+  (the part's `author.id`; paceline's own notes are by `PACELINE_INTERCOM_ADMIN_ID`: dropped);
+- `conversation.operator.replied` (Fin, workflows) -> message.created by a bot (recorded);
+- `conversation.admin.closed` -> ticket.closed;
+- `ping` -> the handshake; any other topic -> acknowledged (200) and ignored.
+A part whose author `type` is `bot` is a bot's whatever the topic.
 """
 
 from __future__ import annotations
@@ -14,8 +25,16 @@ from typing import Any
 from shared.settings import Settings
 from shared.vendors.base import Inbound, Parsed, ReplyRequest, bearer_auth, path_id
 from shared.vendors.payload import (
+    AGENT,
+    BOT,
+    CLOSED,
+    CREATED,
+    CUSTOMER,
+    MESSAGE,
     build_ticket,
     content_hash,
+    event_fields,
+    ignored,
     load_object,
     obj,
     priority_of,
@@ -46,10 +65,22 @@ class IntercomSource:
         doc = load_object(inbound.body)
         if text(doc.get("topic")) == "ping":
             return Parsed(handshake={"ok": True, "topic": "ping"})
+        topic = text(doc.get("topic"))
+        if topic and topic not in _TOPICS:
+            return Parsed(handshake=ignored(topic))
         item = obj(doc, "data", "item")
         delivery_id = text(doc.get("id")) or content_hash(inbound.body)
         source = obj(item, "source")
-        body = strip_html(text(source.get("body")))
+        event_type, role = _TOPICS.get(topic, (CREATED, CUSTOMER))
+        part = _newest_part(item)
+        author = obj(part, "author")
+        if text(author.get("type")) == "bot":
+            role = BOT
+        event = event_fields(event_type, role, text(author.get("id")))
+        if event_type == CREATED:
+            body = strip_html(text(source.get("body")))
+        else:
+            body = strip_html(text(part.get("body")))
         ticket = build_ticket(
             {
                 "event_id": delivery_id,
@@ -61,7 +92,8 @@ class IntercomSource:
                 "priority": priority_of(item.get("priority")),
                 "tags": string_list(obj(item, "tags").get("tags")),
                 "source": self.name,
-                "needs_enrichment": not body,
+                "needs_enrichment": not body and event_type == CREATED,
+                **event,
             }
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
@@ -79,6 +111,23 @@ class IntercomSource:
             "body": note,
         }
         return ReplyRequest("POST", url, doc, bearer_auth(s.intercom_api_token))
+
+
+_TOPICS = {
+    "conversation.user.created": (CREATED, CUSTOMER),
+    "conversation.user.replied": (MESSAGE, CUSTOMER),
+    "conversation.admin.replied": (MESSAGE, AGENT),
+    "conversation.admin.noted": (MESSAGE, AGENT),
+    "conversation.operator.replied": (MESSAGE, BOT),
+    "conversation.admin.closed": (CLOSED, AGENT),
+}
+
+
+def _newest_part(item: dict[str, Any]) -> dict[str, Any]:
+    parts = obj(item, "conversation_parts").get("conversation_parts")
+    if isinstance(parts, list) and parts and isinstance(parts[-1], dict):
+        return parts[-1]
+    return {}
 
 
 def _requester(item: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:

@@ -5,6 +5,17 @@ body (what was signed; `X-Atlassian-Webhook-Identifier` is not signed, so a repl
 any value there). Body: `{"webhookEvent", "issue": {"key", "fields": {...}}, "comment"?}`; a
 description in Atlassian Document Format is flattened to its text.
 Reply: `POST /rest/api/2/issue/{key}/comment`, marked internal for JSM.
+
+Conversation events, from `webhookEvent`:
+- `jira:issue_created` -> ticket.created, by the reporter (the customer);
+- `comment_created` (or `jira:issue_updated` carrying a `comment`) -> message.created; the
+  author is the customer when they are the issue's reporter or their `accountType` is
+  `customer` (a JSM portal customer), a bot for `accountType` `app`, else an agent.
+  paceline's own comments are by its API account: `PACELINE_OWN_AUTHOR_IDS=jira:<accountId>`.
+  Both deliveries of one comment dedupe on its id (`comment.id`, in the signed body);
+- `jira:issue_updated` whose `changelog` moves `status` to Resolved or Done -> ticket.solved,
+  to Closed -> ticket.closed;
+- anything else -> acknowledged (200) and ignored.
 """
 
 from __future__ import annotations
@@ -15,8 +26,17 @@ from typing import Any
 from shared.settings import Settings
 from shared.vendors.base import Inbound, Parsed, ReplyRequest, basic_auth, bearer_auth, path_id
 from shared.vendors.payload import (
+    AGENT,
+    BOT,
+    CLOSED,
+    CREATED,
+    CUSTOMER,
+    MESSAGE,
+    SOLVED,
     build_ticket,
     content_hash,
+    event_fields,
+    ignored,
     load_object,
     obj,
     priority_of,
@@ -50,6 +70,12 @@ class JiraSource:
         fields = obj(issue, "fields")
         delivery_id = content_hash(inbound.body)
         comment = obj(doc, "comment")
+        event = _event(doc, fields, comment)
+        if event is None:
+            return Parsed(handshake=ignored(text(doc.get("webhookEvent")) or "event"))
+        issue_id = text(issue.get("key")) or text(issue.get("id"))
+        if comment and text(comment.get("id")):
+            delivery_id = content_hash(f"comment:{issue_id}:{text(comment.get('id'))}".encode())
         # A comment event is the customer's latest words; an issue event is its description.
         body = adf_text(comment.get("body")) if comment else adf_text(fields.get("description"))
         person = obj(comment, "author") if comment else obj(fields, "reporter")
@@ -64,7 +90,8 @@ class JiraSource:
                 "priority": priority_of(obj(fields, "priority").get("name")),
                 "tags": string_list(fields.get("labels")),
                 "source": self.name,
-                "needs_enrichment": not body,
+                "needs_enrichment": not body and event["event_type"] == CREATED,
+                **event,
             }
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
@@ -83,6 +110,38 @@ class JiraSource:
         # The property makes it an internal comment in JSM; plain Jira ignores it.
         internal = [{"key": "sd.public.comment", "value": {"internal": True}}]
         return ReplyRequest("POST", url, {"body": note, "properties": internal}, auth)
+
+
+_DONE = {"resolved": SOLVED, "done": SOLVED, "closed": CLOSED}
+
+
+def _event(
+    doc: dict[str, Any], fields: dict[str, Any], comment: dict[str, Any]
+) -> dict[str, Any] | None:
+    kind = text(doc.get("webhookEvent"))
+    if comment and kind in ("comment_created", "jira:issue_updated", ""):
+        author = obj(comment, "author")
+        account = text(author.get("accountId")) or text(author.get("name"))
+        reporter = obj(fields, "reporter")
+        reporter_id = text(reporter.get("accountId")) or text(reporter.get("name"))
+        kind_of_account = text(author.get("accountType"))
+        if kind_of_account == "app":
+            role = BOT
+        elif kind_of_account == "customer" or (account and account == reporter_id):
+            role = CUSTOMER
+        else:
+            role = AGENT
+        return event_fields(MESSAGE, role, account)
+    if kind in ("jira:issue_created", ""):
+        return event_fields(CREATED)
+    if kind == "jira:issue_updated":
+        items = obj(doc, "changelog").get("items")
+        for item in items if isinstance(items, list) else []:
+            if isinstance(item, dict) and text(item.get("field")).lower() == "status":
+                status = _DONE.get(text(item.get("toString")).lower())
+                if status:
+                    return event_fields(status, AGENT)
+    return None
 
 
 def adf_text(node: Any, depth: int = 0) -> str:

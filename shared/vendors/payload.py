@@ -110,3 +110,23 @@ _PRIORITY = {
 def priority_of(value: Any) -> str:
     """Each vendor's priority words (and Freshdesk's 1-4) on our four levels."""
     return _PRIORITY.get(text(value).strip().lower(), "normal")
+
+
+# Conversation events (docs/conversations.md): each adapter names what a delivery is.
+CREATED, MESSAGE, SOLVED, CLOSED = (
+    "ticket.created",
+    "message.created",
+    "ticket.solved",
+    "ticket.closed",
+)
+CUSTOMER, AGENT, BOT = "customer", "agent", "bot"
+
+
+def event_fields(event_type: str, role: str = CUSTOMER, author_id: str = "") -> dict[str, Any]:
+    """The `event_type` and `author` fields of a normalised ticket."""
+    return {"event_type": event_type, "author": {"role": role, "id": author_id}}
+
+
+def ignored(kind: str) -> dict[str, Any]:
+    """The answer to a delivery that is no conversation event (acknowledged, not enqueued)."""
+    return {"ok": True, "ignored": kind[:80]}

@@ -6,6 +6,18 @@ Two body shapes are accepted: event-subscription webhooks (`{"id", "account_id",
 Dedupe: the event `id` (signed, in the body), else a digest of the signed timestamp and body;
 never the invocation-id header, which is not signed.
 Reply: `PUT /api/v2/tickets/{id}.json`, a comment with `public: false`.
+
+Conversation events, from the event `type` (Zendesk's ticket event webhooks):
+- `zen:event-type:ticket.created` -> ticket.created, by the customer (`detail.requester_id`);
+- `zen:event-type:ticket.comment_added` -> message.created, text `event.comment.body`, author
+  `event.comment.author`: `is_staff` true -> agent, else customer;
+- `zen:event-type:ticket.status_changed` with `event.current` SOLVED / CLOSED ->
+  ticket.solved / ticket.closed;
+- any other type or status -> acknowledged (200) and ignored.
+A trigger webhook (no `type`) is ticket.created unless its body says otherwise: the admin's
+JSON may carry `"event_type"` and `"author": {"role": "{{current_user.role}}", "id":
+"{{current_user.id}}"}` (Zendesk roles: end-user -> customer, agent/admin -> agent).
+paceline's own comments come back authored by its API user: `PACELINE_OWN_AUTHOR_IDS=zendesk:<id>`.
 """
 
 from __future__ import annotations
@@ -16,8 +28,16 @@ from typing import Any
 from shared.settings import Settings
 from shared.vendors.base import Inbound, Parsed, ReplyRequest, basic_auth, bearer_auth, path_id
 from shared.vendors.payload import (
+    AGENT,
+    CLOSED,
+    CREATED,
+    CUSTOMER,
+    MESSAGE,
+    SOLVED,
     build_ticket,
     content_hash,
+    event_fields,
+    ignored,
     load_object,
     obj,
     priority_of,
@@ -54,7 +74,16 @@ class ZendeskSource:
         ticket_doc = obj(doc, "detail") or obj(doc, "ticket")
         signed_at = (inbound.header(TIMESTAMP_HEADER) or "").strip().encode()
         delivery_id = text(doc.get("id")) or content_hash(signed_at + inbound.body)
-        body = text(ticket_doc.get("description")) or text(obj(ticket_doc, "comment").get("body"))
+        event = _event(doc)
+        if event is None:
+            return Parsed(handshake=ignored(text(doc.get("type")) or "event"))
+        comment = obj(doc, "event", "comment")
+        if event["event_type"] == CREATED:
+            body = text(ticket_doc.get("description")) or text(
+                obj(ticket_doc, "comment").get("body")
+            )
+        else:
+            body = text(comment.get("body")) or text(obj(ticket_doc, "comment").get("body"))
         ticket = build_ticket(
             {
                 "event_id": delivery_id,
@@ -67,7 +96,8 @@ class ZendeskSource:
                 "tags": string_list(ticket_doc.get("tags")),
                 "created_at": text(ticket_doc.get("created_at")) or None,
                 "source": self.name,
-                "needs_enrichment": not body,
+                "needs_enrichment": not body and event["event_type"] == CREATED,
+                **event,
             }
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
@@ -86,6 +116,29 @@ class ZendeskSource:
         return ReplyRequest(
             "PUT", url, {"ticket": {"comment": {"body": note, "public": False}}}, auth
         )
+
+
+_ROLES = {"end-user": CUSTOMER, "end_user": CUSTOMER, "agent": AGENT, "admin": AGENT}
+_STATUS = {"solved": SOLVED, "closed": CLOSED}
+
+
+def _event(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """The delivery's conversation event; None when it is none (acknowledged, ignored)."""
+    kind = text(doc.get("type"))
+    if not kind:
+        author = obj(doc, "author")
+        role = _ROLES.get(text(author.get("role")).lower(), CUSTOMER)
+        return event_fields(text(doc.get("event_type")) or CREATED, role, text(author.get("id")))
+    if kind == "zen:event-type:ticket.created":
+        return event_fields(CREATED)
+    if kind == "zen:event-type:ticket.comment_added":
+        author = obj(doc, "event", "comment", "author")
+        role = AGENT if author.get("is_staff") is True else CUSTOMER
+        return event_fields(MESSAGE, role, text(author.get("id")))
+    if kind == "zen:event-type:ticket.status_changed":
+        status = _STATUS.get(text(obj(doc, "event").get("current")).lower())
+        return event_fields(status) if status else None
+    return None
 
 
 def _requester(ticket_doc: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ ORDER = [
     "core",
     "agent",
     "webhook",
+    "conversations",
     "replay",
     "scheduler",
     "slo",

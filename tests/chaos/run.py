@@ -22,6 +22,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from tests.chaos.scenarios_conversation import echo_loop
 from tests.chaos.scenarios_history import archiver_and_database
 from tests.chaos.scenarios_process import redis_restart, scheduler_failover, sigkill_workers
 from tests.chaos.scenarios_redrive import redrive_interrupts
@@ -47,6 +48,7 @@ SCENARIOS: dict[str, tuple[Scenario, bool, float]] = {
     "poisoncall": (poison_call, False, 30),
     "history": (archiver_and_database, False, 90),
     "redrive": (redrive_interrupts, False, 90),
+    "echo": (echo_loop, False, 60),
 }
 HEADER = (
     "scenario",

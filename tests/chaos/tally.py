@@ -16,7 +16,7 @@ import redis
 
 from shared.keys import Keys, unscoped
 
-FINAL = ("answered", "escalated", "rejected", "dead_lettered")
+FINAL = ("answered", "escalated", "rejected", "dead_lettered", "human_owned")
 COLUMNS = ("answered", "escalated", "parked", "rejected", "dead_lettered")
 
 

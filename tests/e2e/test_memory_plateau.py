@@ -80,8 +80,11 @@ def test_outcomes_plateau_at_their_retention_under_steady_load(
     assert summary["total"] == r.zcard(keys.outcomes_index) == sizes[-1][1] < n
     assert summary[OutcomeStatus.ANSWERED.value] == sizes[-1][1]
     # And every key Redis expires itself carries a TTL within its retention
+    # (the tickets' threads are swept with them)
+    assert len(list(r.scan_iter(match=keys.thread("*"), count=1000))) == sizes[-1][1]
     for pattern, most_s in (
         (keys.ticket("*"), RETENTION_S + OUTCOME_SWEEP_GRACE_S),
+        (keys.thread("*"), RETENTION_S + OUTCOME_SWEEP_GRACE_S),
         (f"{namespace}:dedupe:*", settings.dedupe_window_s),
         (keys.reservation("*"), settings.reservation_lease_s + RESERVATION_EXTRA_TTL_S),
     ):

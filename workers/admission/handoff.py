@@ -15,6 +15,7 @@ from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.settings import Settings
 from workers.admission.acknowledge import acknowledge_handoff
 from workers.admission.slo import HANDOFF_REASON
+from workers.conversation_record import finalize
 from workers.worker_context import WorkerContext
 
 log = logging.getLogger("paceline.admission")
@@ -45,9 +46,14 @@ def hand_off(ctx: WorkerContext, message: Any, ticket: Ticket, lane: Lane) -> No
         latency_ms=waited_ms,
         updated_at_ms=now_ms,
     )
-    # As the actor does: the reply first (its failure is kept on the reason), then the record.
+    # As the actor does: the reply first (its failure is kept on the reason), then the record
+    # (a live ticket's as a turn of its conversation: the hand-off sticks).
     ctx.replies.send(ticket, outcome)
-    if ctx.outcomes.finalize(outcome, thread_messages(ticket, outcome)):
+    if lane is Lane.LIVE:
+        recorded = finalize(ctx, ticket, outcome)
+    else:
+        recorded = ctx.outcomes.finalize(outcome, thread_messages(ticket, outcome))
+    if recorded:
         pipe = ctx.redis.pipeline(transaction=False)
         ctx.demand.record_first_response(
             pipe, now_ms / 1000, waited_ms, ctx.settings.live_max_wait_s, handoff=True

@@ -26,7 +26,13 @@ from workers.agent.circuit_hook import CircuitHook
 from workers.agent.context_window import context_shares
 from workers.agent.guard import ReplyCheck
 from workers.agent.llm import AssistantMessage, LLMClient, ToolCall
-from workers.agent.prompt import SYSTEM_PROMPT, first_messages, truncate
+from workers.agent.prompt import (
+    SYSTEM_PROMPT,
+    THREAD_CONTEXT_MAX_BYTES,
+    first_messages,
+    has_thread,
+    truncate,
+)
 from workers.agent.result import AgentResult, RunState, StopRun, ToolTrace
 from workers.agent.tools import ToolBox, ToolOutcome
 from workers.agent.tools.knowledge import cited
@@ -79,7 +85,8 @@ class Agent:
         Equal to `prompt_tokens_upper_bound(first_messages(...), schemas)`, without
         re-counting the parts every ticket shares (a test holds the two equal)."""
         _, user = first_messages(ticket, self._ticket_bytes)
-        return self._fixed_tokens + len(user["content"].encode("utf-8"))
+        extra = THREAD_CONTEXT_MAX_BYTES if has_thread(ticket) else 0
+        return self._fixed_tokens + len(user["content"].encode("utf-8")) + extra
 
     def close(self) -> None:
         self._llm.close()
@@ -92,6 +99,7 @@ class Agent:
         model: str | None = None,
         max_output_tokens: int | None = None,
         deadline_s: float | None = None,
+        thread: tuple[list[dict[str, Any]], int] | None = None,
     ) -> AgentResult:
         """Answer or escalate one ticket. Provider errors that outlive the retry policy are
         raised (TransientError / PermanentError); every bound ends in an escalation."""
@@ -105,7 +113,7 @@ class Agent:
         )
         wanted = min(max_output_tokens or s.max_output_tokens, s.max_output_tokens)
         try:
-            return self._loop(ticket, budget, run, wanted)
+            return self._loop(ticket, budget, run, wanted, thread)
         except StopRun as stop:
             return self._escalate(run, stop.reason)
         except PacelineError as exc:
@@ -114,9 +122,16 @@ class Agent:
             exc.cost_micros = run.cost_micros
             raise
 
-    def _loop(self, ticket: Ticket, budget: CallBudget, run: RunState, wanted: int) -> AgentResult:
+    def _loop(
+        self,
+        ticket: Ticket,
+        budget: CallBudget,
+        run: RunState,
+        wanted: int,
+        thread: tuple[list[dict[str, Any]], int] | None = None,
+    ) -> AgentResult:
         bound = self._tools.bind(ticket, budget)
-        messages = first_messages(ticket, self._ticket_bytes)
+        messages = first_messages(ticket, self._ticket_bytes, thread)
         seen: set[tuple[str, str]] = set()
         call_ids: set[str] = set()
         for step in range(1, self._settings.max_steps + 1):

@@ -174,3 +174,27 @@ def test_progress_counts_rows(tmp_path: Path, namespace: str, r: redis.Redis) ->
     # Then progress is reported in rows (and the byte offset for the bar's share)
     assert [n for _, n in seen] == [256, 512, 600]
     assert seen[-1][0] == path.stat().st_size
+
+
+def test_only_customers_messages_are_replayed(
+    tmp_path: Path, namespace: str, r: redis.Redis
+) -> None:
+    # Given a history holding a customer's ticket, a person's reply, a bot's note and a status
+    jsonl = tmp_path / "conversation.jsonl"
+    base = {"ticket_id": "C-1", "tenant_id": "acme", "requester": {"id": "u"}}
+    rows = [
+        {**base, "event_id": "c1"},
+        {**base, "event_id": "c2", "event_type": "message.created",
+         "author": {"role": "agent", "id": "a"}},
+        {**base, "event_id": "c3", "event_type": "message.created",
+         "author": {"role": "bot", "id": "b"}},
+        {**base, "event_id": "c4", "event_type": "ticket.solved"},
+        {**base, "event_id": "c5", "event_type": "message.created"},
+    ]  # fmt: skip
+    jsonl.write_text("".join(json.dumps(row) + "\n" for row in rows), "utf-8")
+    # When it is replayed
+    result = _replay(namespace, str(jsonl), "--json")
+    assert result.exit_code == 0, result.output
+    # Then only the customer's two messages reach the replay lane; the rest are skipped
+    assert sorted(t["event_id"] for t in _queued(r, namespace)) == ["c1", "c5"]
+    assert json.loads(result.stdout)["skipped_by_filter"] == 3

@@ -67,3 +67,22 @@ def test_an_index_entry_whose_hash_already_expired_is_still_removed(
     # Then the sweep still takes its index entry out, and nothing else
     assert store.sweep(T0_MS + RETENTION_S * 1000) == 1
     assert r.zcard(keys.outcomes_index) == 0
+
+
+def test_a_conversation_goes_with_its_ticket_and_a_human_owned_one_is_swept_too(
+    namespace: str, r: redis.Redis
+) -> None:
+    keys = Keys(namespace)
+    store = OutcomeStore(r, keys, RETENTION_S)
+    # Given a live ticket answered at T0 with its thread, and one a person owns since T0
+    answered = outcome(1, OutcomeStatus.ANSWERED, T0_MS)
+    store.finalize(answered, thread_entry='{"k":"out"}', thread_max=20, auto_reply=True)
+    owned = outcome(2, OutcomeStatus.HUMAN_OWNED, T0_MS)
+    store.finalize(owned, thread_entry='{"k":"out"}', thread_max=20)
+    assert r.exists(keys.thread(answered.key)) and r.exists(keys.thread(owned.key))
+    # When their retention has passed
+    assert store.sweep(T0_MS + RETENTION_S * 1000) == 2
+    # Then both go, thread and all (a human-owned ticket is final, never kept as in flight)
+    for o in (answered, owned):
+        assert store.get(o.key) is None and not r.exists(keys.thread(o.key))
+    assert store.summary()["total"] == 0
