@@ -165,6 +165,11 @@ KEY_TABLE: tuple[KeySpec, ...] = (
         "<n|micros|prompt|cached|completion>:<model> -> agent runs",
     ),
     KeySpec("demand:slo:<day>", "hash", "8 days", "live first responses within/past the SLO"),
+    KeySpec("resolution:ticket:<ticket_key>", "hash", "retention", "a ticket's resolution state"),
+    KeySpec("resolution:window", "zset", "none", "answered ticket key by window close ms"),
+    KeySpec(
+        "resolution:day:<day>", "hash", "8 days", "<counter>:<tenant> -> tickets (resolutions)"
+    ),
     # dramatiq's Redis broker (its dispatch.lua lists them), under `<ns>:dq`.
     KeySpec("dq:<queue>", "list", "none", "queued message ids"),
     KeySpec("dq:<queue>.msgs", "hash", "none", "message id -> message"),
@@ -357,6 +362,24 @@ class Keys:
 
     def demand_slo(self, day: str) -> str:
         return self._k("demand", "slo", day)
+
+    def resolution(self, ticket_key: str) -> str:
+        return self._k("resolution", "ticket", ticket_key)
+
+    @property
+    def resolution_prefix(self) -> str:
+        return self._k("resolution", "ticket") + ":"
+
+    @property
+    def resolution_window(self) -> str:
+        return self._k("resolution", "window")
+
+    def resolution_day(self, day: str) -> str:
+        return self._k("resolution", "day", day)
+
+    @property
+    def resolution_day_prefix(self) -> str:
+        return self._k("resolution", "day") + ":"
 
     def scan_pattern(self) -> str:
         """Every key of this namespace; tests use it to clean up only what they wrote."""

@@ -19,6 +19,7 @@ from typing import Any
 
 import redis
 
+from shared.conversation import hooks
 from shared.errors import AdmissionError, BudgetError, InvalidTicket, PermanentError, TransientError
 from shared.history.emit import thread_messages
 from shared.ledger import ReservationBudget
@@ -108,6 +109,7 @@ def handle_ticket(ctx: WorkerContext, message: Any, args: Any, kwargs: Any) -> N
     _close(ctx, opts, rid)
     if recorded:
         _record_demand(ctx, lane, outcome)
+        _record_resolution(ctx, ticket, lane, outcome)
     log.info(
         "ticket %s",
         outcome.status.value,
@@ -138,6 +140,14 @@ def _record_demand(ctx: WorkerContext, lane: Lane, outcome: Outcome) -> None:
         pipe.execute()
     except redis.RedisError as exc:
         log.warning("demand not recorded: %s", type(exc).__name__)
+
+
+def _record_resolution(ctx: WorkerContext, ticket: Ticket, lane: Lane, outcome: Outcome) -> None:
+    """An answer starts the ticket's resolution window; an escalation makes it unresolved."""
+    if outcome.status is OutcomeStatus.ANSWERED:
+        hooks.on_agent_answered(ctx.resolutions, ticket, lane)
+    elif outcome.status is OutcomeStatus.ESCALATED:
+        hooks.on_escalated(ctx.resolutions, ticket, lane)
 
 
 def _base_outcome(ticket: Ticket, lane: Lane, message: Any, rid: str | None) -> Outcome:

@@ -1,0 +1,1 @@
+"""Conversations: a ticket's follow-ups and whether the agent resolved it."""
