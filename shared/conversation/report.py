@@ -72,12 +72,14 @@ class ResolutionStats:
             "resolutions": self.resolutions,
             "resolution_rate": self.resolution_rate,
             "cost_per_resolution_usd": None if per is None else per / 1_000_000,
+            "cost_per_resolution_micros": per,
             "median_messages_to_resolution": self.median_messages,
             "handled": self.handled,
             "unresolved": self.cohort_unresolved,
             "awaiting": self.awaiting,
             "resolved_by": dict(sorted(self.how.items())),
             "spend_usd": self.spend_micros / 1_000_000,
+            "spend_micros": self.spend_micros,
             "commercial_usd_per_resolution": float(COMMERCIAL_USD_PER_RESOLUTION),
         }
 

@@ -1,0 +1,83 @@
+"""`paceline outcomes summary`: counts by status, and resolutions with what each cost.
+
+Without filters the counts are the store's O(1) counters; `--tenant` or `--day` counts the
+outcomes of that tenant last updated on that budget day instead (a walk of the index from the
+day's start). The resolution figures are one budget day's (today unless `--day`), for one
+tenant or all (shared/conversation/report.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from shared.cli.common import Exit, fail
+from shared.cli.output import console, print_table
+from shared.clock import SystemClock, budget_day, day_bounds_s
+from shared.conversation.report import COMMERCIAL_MICROS_PER_RESOLUTION, resolution_report
+from shared.conversation.resolutions import Resolutions
+from shared.display import TICKET_PLACES, usd
+from shared.keys import Keys
+from shared.ledger import Ledger
+from shared.models import OutcomeStatus
+from shared.redis_client import make_redis
+from shared.settings import Settings
+from shared.stores.outcomes import OutcomeStore
+
+
+def summary_doc(settings: Settings, *, tenant: str | None, day: str | None) -> dict[str, Any]:
+    clock = SystemClock()
+    if day is None:
+        day = budget_day(clock.now_s(), settings.tz)
+    else:
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            fail(f"--day: {day!r} is not a date (YYYY-MM-DD)", Exit.USAGE)
+    client = make_redis(settings, max_connections=4)
+    keys = Keys(settings.namespace)
+    store = OutcomeStore(client, keys)
+    filtered = tenant is not None or day != budget_day(clock.now_s(), settings.tz)
+    counts = _counts(store, settings, tenant, day) if filtered else store.summary()
+    res = Resolutions(client, keys, settings, clock)
+    ledger = Ledger(client, keys, settings, clock)
+    figures = resolution_report(res, ledger, [day], tenant).as_json()
+    return {**counts, **figures, "day": day, "tenant": tenant}
+
+
+def _counts(
+    store: OutcomeStore, settings: Settings, tenant: str | None, day: str
+) -> dict[str, int]:
+    """Status counts of the outcomes of `tenant` (all when None) last updated on `day`."""
+    start_s, end_s = day_bounds_s(_noon_s(day, settings), settings.tz)
+    counts = {s.value: 0 for s in OutcomeStatus}
+    for outcome in store.iter_outcomes(since_ms=int(start_s * 1000)):
+        if outcome.updated_at_ms >= end_s * 1000:
+            continue
+        if tenant is None or outcome.tenant_id == tenant:
+            counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
+    counts["total"] = sum(counts[s.value] for s in OutcomeStatus)
+    return counts
+
+
+def _noon_s(day: str, settings: Settings) -> float:
+    d = date.fromisoformat(day)
+    return datetime(d.year, d.month, d.day, 12, tzinfo=settings.tz).timestamp()
+
+
+def print_summary(doc: dict[str, Any]) -> None:
+    statuses = [(s.value, doc[s.value]) for s in OutcomeStatus] + [("total", doc["total"])]
+    print_table(("status", "tickets"), statuses, right=("tickets",))
+    who = f"tenant {doc['tenant']}" if doc["tenant"] else "all tenants"
+    rate = doc["resolution_rate"]
+    ours = usd(doc["cost_per_resolution_micros"], TICKET_PLACES)
+    median = doc["median_messages_to_resolution"]
+    console().print(
+        f"\nResolutions {doc['day']} ({who}): {doc['resolutions']} resolved, "
+        f"rate {'—' if rate is None else f'{rate:.0%}'} of {doc['handled'] - doc['awaiting']} "
+        f"decided ({doc['awaiting']} awaiting), median "
+        f"{'—' if median is None else f'{median:g}'} messages\n"
+        f"Cost per resolution: {ours} (all model spend {usd(doc['spend_micros'])}); "
+        f"commercial agents charge {usd(COMMERCIAL_MICROS_PER_RESOLUTION, 2)}",
+        highlight=False,
+    )
