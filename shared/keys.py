@@ -166,10 +166,8 @@ KEY_TABLE: tuple[KeySpec, ...] = (
     ),
     KeySpec("demand:slo:<day>", "hash", "8 days", "live first responses within/past the SLO"),
     KeySpec("resolution:ticket:<ticket_key>", "hash", "retention", "a ticket's resolution state"),
-    KeySpec("resolution:window", "zset", "none", "answered ticket key by window close ms"),
-    KeySpec(
-        "resolution:day:<day>", "hash", "8 days", "<counter>:<tenant> -> tickets (resolutions)"
-    ),
+    KeySpec("resolution:window", "zset", "none", "awaiting ticket key by last answer ms"),
+    KeySpec("resolution:bucket:<bucket>", "hash", "8 days", "a quarter hour's resolution counts"),
     # dramatiq's Redis broker (its dispatch.lua lists them), under `<ns>:dq`.
     KeySpec("dq:<queue>", "list", "none", "queued message ids"),
     KeySpec("dq:<queue>.msgs", "hash", "none", "message id -> message"),
@@ -374,12 +372,12 @@ class Keys:
     def resolution_window(self) -> str:
         return self._k("resolution", "window")
 
-    def resolution_day(self, day: str) -> str:
-        return self._k("resolution", "day", day)
+    def resolution_bucket(self, bucket: str) -> str:
+        return self._k("resolution", "bucket", bucket)
 
     @property
-    def resolution_day_prefix(self) -> str:
-        return self._k("resolution", "day") + ":"
+    def resolution_bucket_prefix(self) -> str:
+        return self._k("resolution", "bucket") + ":"
 
     def scan_pattern(self) -> str:
         """Every key of this namespace; tests use it to clean up only what they wrote."""

@@ -143,11 +143,15 @@ def _record_demand(ctx: WorkerContext, lane: Lane, outcome: Outcome) -> None:
 
 
 def _record_resolution(ctx: WorkerContext, ticket: Ticket, lane: Lane, outcome: Outcome) -> None:
-    """An answer starts the ticket's resolution window; an escalation makes it unresolved."""
+    """A live answer starts the ticket's resolution window; an escalation makes it unresolved
+    (a replay of history is no conversation)."""
+    if lane is Lane.REPLAY:
+        return
+    args = (ctx.redis, ctx.keys, ticket.tenant_id, ticket.source, ticket.ticket_id)
     if outcome.status is OutcomeStatus.ANSWERED:
-        hooks.on_agent_answered(ctx.resolutions, ticket, lane)
+        hooks.on_agent_answered(*args, outcome.updated_at_ms, outcome.cost_micros)
     elif outcome.status is OutcomeStatus.ESCALATED:
-        hooks.on_escalated(ctx.resolutions, ticket, lane)
+        hooks.on_escalated(*args, outcome.updated_at_ms, outcome.reason or "escalated")
 
 
 def _base_outcome(ticket: Ticket, lane: Lane, message: Any, rid: str | None) -> Outcome:

@@ -14,7 +14,6 @@ from typing import Any
 from redis import Redis
 
 from shared.clock import Clock, SystemClock
-from shared.conversation.resolutions import Resolutions
 from shared.keys import Keys
 from shared.knowledge import IndexCache, KnowledgeStore, Searcher, build_embedder
 from shared.ledger import Ledger
@@ -66,8 +65,6 @@ class WorkerContext:
     # Live demand (the forecast's input) and the live lane's first-response SLO.
     demand: DemandStore
     slo: SloPolicy
-    # Whether the agent resolved each ticket it answered (shared/conversation).
-    resolutions: Resolutions
     # One Sentry event per dead letter (a no-op while Sentry is off).
     report_dead_letter: Callable[[DeadLetter], object] = report_dead_letter
     agent: Agent | None = None
@@ -116,7 +113,6 @@ class WorkerContext:
             knowledge=knowledge,
             demand=DemandStore(client, keys, settings.tz),
             slo=SloPolicy.from_settings(settings),
-            resolutions=Resolutions(client, keys, settings, clock),
         )
         if with_agent:
             # The tenants' webhook secrets join the settings' in the reply check.

@@ -8,13 +8,17 @@ tenant or all (shared/conversation/report.py).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from shared.cli.common import Exit, fail
 from shared.cli.output import console, print_table
-from shared.clock import SystemClock, budget_day, day_bounds_s
-from shared.conversation.report import COMMERCIAL_MICROS_PER_RESOLUTION, resolution_report
+from shared.clock import SystemClock, budget_day
+from shared.conversation.report import (
+    COMMERCIAL_MICROS_PER_RESOLUTION,
+    day_range_ms,
+    resolution_report,
+)
 from shared.conversation.resolutions import Resolutions
 from shared.display import TICKET_PLACES, usd
 from shared.keys import Keys
@@ -39,30 +43,24 @@ def summary_doc(settings: Settings, *, tenant: str | None, day: str | None) -> d
     store = OutcomeStore(client, keys)
     filtered = tenant is not None or day != budget_day(clock.now_s(), settings.tz)
     counts = _counts(store, settings, tenant, day) if filtered else store.summary()
-    res = Resolutions(client, keys, settings, clock)
     ledger = Ledger(client, keys, settings, clock)
-    figures = resolution_report(res, ledger, [day], tenant).as_json()
-    return {**counts, **figures, "day": day, "tenant": tenant}
+    figures = resolution_report(Resolutions(client, keys), ledger, [day], settings.tz, tenant)
+    return {**counts, **figures.as_json(), "day": day, "tenant": tenant}
 
 
 def _counts(
     store: OutcomeStore, settings: Settings, tenant: str | None, day: str
 ) -> dict[str, int]:
     """Status counts of the outcomes of `tenant` (all when None) last updated on `day`."""
-    start_s, end_s = day_bounds_s(_noon_s(day, settings), settings.tz)
+    start_ms, end_ms = day_range_ms(day, settings.tz)
     counts = {s.value: 0 for s in OutcomeStatus}
-    for outcome in store.iter_outcomes(since_ms=int(start_s * 1000)):
-        if outcome.updated_at_ms >= end_s * 1000:
+    for outcome in store.iter_outcomes(since_ms=start_ms):
+        if outcome.updated_at_ms >= end_ms:
             continue
         if tenant is None or outcome.tenant_id == tenant:
             counts[outcome.status.value] = counts.get(outcome.status.value, 0) + 1
     counts["total"] = sum(counts[s.value] for s in OutcomeStatus)
     return counts
-
-
-def _noon_s(day: str, settings: Settings) -> float:
-    d = date.fromisoformat(day)
-    return datetime(d.year, d.month, d.day, 12, tzinfo=settings.tz).timestamp()
 
 
 def print_summary(doc: dict[str, Any]) -> None:

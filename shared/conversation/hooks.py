@@ -1,68 +1,90 @@
-"""What the conversation flow tells the resolution state (resolutions.py), one call per event.
+"""Points in a conversation where resolution tracking plugs in (issue 22, item 5).
 
-The worker calls `on_agent_answered` / `on_escalated` once an event's final outcome is
-recorded; the conversation intake calls `on_customer_message`, `on_human_reply` and `on_solved`
-for the vendor's events. Each is one Redis round trip and never fails the ticket: the outcome
-is already recorded, so a Redis error here is logged and the resolution count misses it.
+Each function is called once per event, after the event's state change is stored, by the
+process that stored it: the webhook intake for customer messages, human replies and status
+changes; the worker for its own answers and escalations. They never raise into the caller:
+the event is already recorded, so a failure here is logged (no ticket text) and the
+resolution count misses it. `at_ms` is the injected clock's time; `ticket` is the ticket id
+(with `tenant` and `source` it names one ticket: `shared.keys.ticket_key`); money is integer
+micro-dollars. `client` and `keys` are the caller's Redis and key layout: each call is one
+round trip of resolutions.py's script, which needs no settings (the scheduler applies the
+window).
 
-Replays of history are not conversations (no customer reads their answers): they are ignored.
+Only live conversations call these (a replay of history has no customer to read it).
 """
 
 from __future__ import annotations
 
 import logging
-
-import redis
+from typing import Any
 
 from shared.conversation.classify import Verdict, classify
 from shared.conversation.resolutions import Resolutions
-from shared.models import Lane, Ticket
+from shared.keys import Keys, ticket_key
 
 log = logging.getLogger("paceline.conversation")
 
 
 def _record(
-    res: Resolutions, event: str, ticket: Ticket, lane: Lane, *, by_human: bool = False
+    client: Any,
+    keys: Keys,
+    event: str,
+    tenant: str,
+    source: str,
+    ticket: str,
+    at_ms: int,
+    *,
+    by_human: bool = False,
 ) -> str | None:
-    if lane is Lane.REPLAY:
-        return None
     try:
-        return res.record(event, ticket.tenant_id, ticket.key, by_human=by_human)
-    except redis.RedisError as exc:
+        return Resolutions(client, keys).record(
+            event, tenant, ticket_key(tenant, source, ticket), at_ms, by_human=by_human
+        )
+    except Exception as exc:  # never into the caller: its event is already stored
         log.warning(
             "resolution not recorded: %s",
             type(exc).__name__,
-            extra={"ticket_id": ticket.ticket_id, "tenant_id": ticket.tenant_id},
+            extra={"ticket_id": ticket, "tenant_id": tenant, "event": event},
         )
         return None
 
 
-def on_agent_answered(res: Resolutions, ticket: Ticket, lane: Lane = Lane.LIVE) -> str | None:
-    """The agent's answer went out: the resolution window (re)starts."""
-    return _record(res, "answered", ticket, lane)
-
-
-def on_escalated(res: Resolutions, ticket: Ticket, lane: Lane = Lane.LIVE) -> str | None:
-    """Handed to a person (the agent's escalation or admission's hand-off): unresolved."""
-    return _record(res, "escalated", ticket, lane)
+def on_agent_answered(
+    client: Any, keys: Keys, tenant: str, source: str, ticket: str, at_ms: int, cost_micros: int
+) -> str | None:
+    """The agent posted an answer (outcome `answered`): the resolution window (re)starts.
+    `cost_micros` is not needed: a period's spend is read from the budget books."""
+    return _record(client, keys, "answered", tenant, source, ticket, at_ms)
 
 
 def on_customer_message(
-    res: Resolutions, ticket: Ticket, text: str, lane: Lane = Lane.LIVE
-) -> tuple[Verdict, str | None]:
-    """A customer wrote on the ticket: confirmed resolves it, unsatisfied or asking for a
-    person unresolves it, anything else stops the window until the next answer."""
+    client: Any, keys: Keys, tenant: str, source: str, ticket: str, text: str, at_ms: int
+) -> Verdict:
+    """A customer wrote on a ticket (any but its first message): confirmed resolves it,
+    unsatisfied or asking for a person unresolves it, anything else stops the window until
+    the next answer. `text` is personal data: never logged, never stored here."""
     verdict = classify(text)
-    return verdict, _record(res, verdict.value, ticket, lane)
+    _record(client, keys, verdict.value, tenant, source, ticket, at_ms)
+    return verdict
 
 
-def on_human_reply(res: Resolutions, ticket: Ticket, lane: Lane = Lane.LIVE) -> str | None:
-    """A person replied on the ticket: it is theirs, not a resolution of the agent's."""
-    return _record(res, "human", ticket, lane)
+def on_human_reply(
+    client: Any, keys: Keys, tenant: str, source: str, ticket: str, at_ms: int
+) -> str | None:
+    """A person on the support team replied: the ticket is theirs, not the agent's to resolve."""
+    return _record(client, keys, "human", tenant, source, ticket, at_ms)
 
 
 def on_solved(
-    res: Resolutions, ticket: Ticket, by_human: bool, lane: Lane = Lane.LIVE
+    client: Any, keys: Keys, tenant: str, source: str, ticket: str, at_ms: int, by_human: bool
 ) -> str | None:
-    """The vendor marked the ticket solved: resolved, unless a person replied or solved it."""
-    return _record(res, "solved", ticket, lane, by_human=by_human)
+    """The vendor marked the ticket solved or closed: resolved, unless a person had replied."""
+    return _record(client, keys, "solved", tenant, source, ticket, at_ms, by_human=by_human)
+
+
+def on_escalated(
+    client: Any, keys: Keys, tenant: str, source: str, ticket: str, at_ms: int, reason: str
+) -> str | None:
+    """The ticket went to a person (the agent escalated, admission's SLO hand-off, or a
+    lifetime cap): unresolved. `reason` is a code, never counted by ticket."""
+    return _record(client, keys, "escalated", tenant, source, ticket, at_ms)

@@ -11,17 +11,20 @@
   embeddings) divided by the resolutions in the period. None when nothing was resolved.
 - `median_messages`: messages (customer's and agent's) in a resolved conversation.
 
-Periods are budget days (`PACELINE_TIMEZONE`), as the books are; the day hashes and the books
-are kept 8 days in Redis (the history database keeps the rest).
+Periods are budget days (`PACELINE_TIMEZONE`), as the books are: the quarter hours of the day
+(resolutions.py). Both are kept 8 days in Redis.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from shared.clock import day_bounds_s
 from shared.conversation.resolutions import Resolutions
 from shared.ledger import Ledger
 
@@ -101,29 +104,39 @@ def histogram_median(hist: Counter[int]) -> float | None:
     return sum(middle) / len(middle)
 
 
-def day_stats(res: Resolutions, ledger: Ledger, day: str) -> dict[str, ResolutionStats]:
-    """Every tenant's figures for one day: those with resolution counts or with spend."""
+def day_range_ms(day: str, tz: ZoneInfo) -> tuple[int, int]:
+    """[start, end) of budget day `day` (YYYY-MM-DD) in `tz`, in epoch ms."""
+    d = date.fromisoformat(day)
+    start_s, end_s = day_bounds_s(datetime(d.year, d.month, d.day, 12, tzinfo=tz).timestamp(), tz)
+    return int(start_s * 1000), int(end_s * 1000)
+
+
+def day_stats(
+    res: Resolutions, ledger: Ledger, day: str, tz: ZoneInfo
+) -> dict[str, ResolutionStats]:
+    """Every tenant's figures for one budget day: those with resolution counts or spend."""
     stats: dict[str, ResolutionStats] = {}
 
     def of(tenant: str) -> ResolutionStats:
         return stats.setdefault(tenant, ResolutionStats())
 
-    for name, raw in res.day_counts(day).items():
-        counter, _, tenant = name.rpartition(":")
-        n = int(raw)
-        kind, _, detail = counter.partition(":")
-        if kind == "handled":
-            of(tenant).handled += n
-        elif kind == "c_resolved":
-            of(tenant).cohort_resolved += n
-        elif kind == "c_unresolved":
-            of(tenant).cohort_unresolved += n
-        elif kind == "resolved":
-            of(tenant).resolutions += n
-        elif kind == "how":
-            of(tenant).how[detail] += n
-        elif kind == "msgs" and detail.isdigit():
-            of(tenant).messages[int(detail)] += n
+    for counts in res.counts(*day_range_ms(day, tz)):
+        for name, raw in counts.items():
+            counter, _, tenant = name.rpartition(":")
+            n = int(raw)
+            kind, _, detail = counter.partition(":")
+            if kind == "handled":
+                of(tenant).handled += n
+            elif kind == "c_resolved":
+                of(tenant).cohort_resolved += n
+            elif kind == "c_unresolved":
+                of(tenant).cohort_unresolved += n
+            elif kind == "resolved":
+                of(tenant).resolutions += n
+            elif kind == "how":
+                of(tenant).how[detail] += n
+            elif kind == "msgs" and detail.isdigit():
+                of(tenant).messages[int(detail)] += n
     for scope, micros in ledger.day_books(day)["spent"].items():
         kind, _, tenant = scope.partition(":")
         if kind in ("tenant", "kb") and tenant:
@@ -132,12 +145,12 @@ def day_stats(res: Resolutions, ledger: Ledger, day: str) -> dict[str, Resolutio
 
 
 def resolution_report(
-    res: Resolutions, ledger: Ledger, days: list[str], tenant: str | None = None
+    res: Resolutions, ledger: Ledger, days: list[str], tz: ZoneInfo, tenant: str | None = None
 ) -> ResolutionStats:
     """The figures over `days`, for one tenant or all of them."""
     total = ResolutionStats()
     for day in days:
-        for name, stats in day_stats(res, ledger, day).items():
+        for name, stats in day_stats(res, ledger, day, tz).items():
             if tenant is None or name == tenant:
                 total.add(stats)
     return total

@@ -1,35 +1,43 @@
 -- resolution: the one state machine of a ticket's resolution (shared/conversation/resolutions.py).
 -- A ticket's hash (`<ns>:resolution:ticket:<ticket key>`): state (open | awaiting | unresolved |
--- resolved), tenant, day (the budget day the agent first handled it: its cohort), cmsgs / amsgs
--- (customer and agent messages), human (1 once a person owns it), how, at_ms, deadline_ms.
--- The window zset holds ticket keys by the ms their window closes (state awaiting only).
--- A day's hash (`<ns>:resolution:day:<day>`) holds per tenant t:
---   handled:t, c_resolved:t, c_unresolved:t  (the cohort: tickets first handled that day)
---   resolved:t, how:<how>:t, msgs:<n>:t       (resolutions that happened that day)
--- `resolved` is terminal: later events leave it (and the day's counts) as they are.
+-- resolved), tenant, bucket (the quarter hour the agent first handled it: its cohort), cmsgs /
+-- amsgs (customer and agent messages), human (1 once a person owns it), how, at_ms.
+-- The window zset holds ticket keys by the ms of the agent's last answer (state awaiting only);
+-- the scheduler resolves those older than the window.
+-- A quarter hour's hash (`<ns>:resolution:bucket:<n>`, n = ms // 900000, UTC, so any time
+-- zone's day is a whole number of them) holds per tenant t:
+--   handled:t, c_resolved:t, c_unresolved:t  (the cohort: tickets first handled then)
+--   resolved:t, how:<how>:t, msgs:<n>:t       (resolutions that happened then)
+-- `resolved` is terminal: later events leave it (and the counts) as they are.
 
 local MAX_MSGS_BUCKET = 50
+local BUCKET_MS = 900000
 
-local function bump_cohort(day_prefix, day, tenant, field, by, ttl)
-  if not day or day == '' then return end
-  local key = day_prefix .. day
-  -- A cohort whose day hash has expired is not written again (it would come back partial).
+local function bucket_of(ms)
+  return string.format('%d', math.floor(tonumber(ms) / BUCKET_MS))
+end
+
+local function bump_cohort(prefix, bucket, tenant, field, by)
+  if not bucket or bucket == '' then return end
+  local key = prefix .. bucket
+  -- A cohort whose hash has expired is not written again (it would come back partial).
   if redis.call('EXISTS', key) == 0 then return end
   redis.call('HINCRBY', key, field .. ':' .. tenant, by)
 end
 
-local function resolve(tkey, member, window, day_key, day_prefix, how, now_ms, ttl_day)
-  local st = redis.call('HMGET', tkey, 'state', 'tenant', 'day', 'cmsgs', 'amsgs')
-  local state, tenant, day = st[1], st[2], st[3]
+local function resolve(tkey, member, window, prefix, how, at_ms, ttl)
+  local st = redis.call('HMGET', tkey, 'state', 'tenant', 'bucket', 'cmsgs', 'amsgs')
+  local state, tenant, cohort = st[1], st[2], st[3]
   local msgs = (tonumber(st[4]) or 0) + (tonumber(st[5]) or 0)
-  redis.call('HSET', tkey, 'state', 'resolved', 'how', how, 'at_ms', now_ms)
-  redis.call('HDEL', tkey, 'deadline_ms')
+  local key = prefix .. bucket_of(at_ms)
+  redis.call('HSET', tkey, 'state', 'resolved', 'how', how,
+             'at_ms', string.format('%d', tonumber(at_ms)))
   redis.call('ZREM', window, member)
-  bump_cohort(day_prefix, day, tenant, 'c_resolved', 1, ttl_day)
-  if state == 'unresolved' then bump_cohort(day_prefix, day, tenant, 'c_unresolved', -1, ttl_day) end
-  redis.call('HINCRBY', day_key, 'resolved:' .. tenant, 1)
-  redis.call('HINCRBY', day_key, 'how:' .. how .. ':' .. tenant, 1)
-  redis.call('HINCRBY', day_key, 'msgs:' .. math.min(msgs, MAX_MSGS_BUCKET) .. ':' .. tenant, 1)
-  redis.call('EXPIRE', day_key, ttl_day)
+  bump_cohort(prefix, cohort, tenant, 'c_resolved', 1)
+  if state == 'unresolved' then bump_cohort(prefix, cohort, tenant, 'c_unresolved', -1) end
+  redis.call('HINCRBY', key, 'resolved:' .. tenant, 1)
+  redis.call('HINCRBY', key, 'how:' .. how .. ':' .. tenant, 1)
+  redis.call('HINCRBY', key, 'msgs:' .. math.min(msgs, MAX_MSGS_BUCKET) .. ':' .. tenant, 1)
+  redis.call('EXPIRE', key, ttl)
   return 'resolved'
 end

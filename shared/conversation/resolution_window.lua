@@ -2,23 +2,23 @@
 -- member is resolved only while it is still in the window zset, due, and awaiting, and the
 -- same call removes it, so two schedulers (or a repeated tick) never count it twice.
 -- KEYS: 1 the window zset
--- ARGV: 1 now ms, 2 ticket-hash key prefix, 3 day-hash key prefix, 4 day ttl s,
---       then pairs: ticket key, the budget day its window closed in
--- Returns the number resolved.
-local window, now_ms = KEYS[1], tonumber(ARGV[1])
-local ticket_prefix, day_prefix, ttl_day = ARGV[2], ARGV[3], tonumber(ARGV[4])
+-- ARGV: 1 answered at or before this ms is due (now - window), 2 window ms,
+--       3 ticket-hash key prefix, 4 bucket-hash key prefix, 5 bucket ttl s, 6 limit
+-- Returns the number resolved. Each counts in the quarter hour its window closed, so a
+-- scheduler that comes late still counts it on the right day.
+local window, due_ms, window_ms = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
+local ticket_prefix, prefix, ttl = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local due = redis.call('ZRANGEBYSCORE', window, '-inf', due_ms, 'WITHSCORES', 'LIMIT', 0,
+                       tonumber(ARGV[6]))
 local resolved = 0
-for i = 5, #ARGV, 2 do
-  local member, day = ARGV[i], ARGV[i + 1]
-  local due = tonumber(redis.call('ZSCORE', window, member))
-  if due and due <= now_ms then
-    local tkey = ticket_prefix .. member
-    if redis.call('HGET', tkey, 'state') == 'awaiting' then
-      resolve(tkey, member, window, day_prefix .. day, day_prefix, 'window', due, ttl_day)
-      resolved = resolved + 1
-    else
-      redis.call('ZREM', window, member)
-    end
+for i = 1, #due, 2 do
+  local member, answered_ms = due[i], tonumber(due[i + 1])
+  local tkey = ticket_prefix .. member
+  if redis.call('HGET', tkey, 'state') == 'awaiting' then
+    resolve(tkey, member, window, prefix, 'window', answered_ms + window_ms, ttl)
+    resolved = resolved + 1
+  else
+    redis.call('ZREM', window, member)
   end
 end
-return resolved
+return {resolved, #due / 2}

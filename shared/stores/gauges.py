@@ -53,7 +53,7 @@ class StateGauges:
         self.circuit = ProviderCircuit(client, self._keys, settings, self._clock)
         self.spend = SpendSeries(client, settings, self._clock)
         self.demand = DemandStore(client, self._keys, settings.tz)
-        self.resolutions = Resolutions(client, self._keys, settings, self._clock)
+        self.resolutions = Resolutions(client, self._keys)
         self._amqp = is_rabbitmq(settings)
         self._prefix = queue_prefix(settings)
 
@@ -118,7 +118,7 @@ class StateGauges:
 
     def resolution_figures(self) -> dict[str, dict[str, Any]]:
         """Today's resolution figures: `global` and one `tenant:<t>` per tenant."""
-        by_tenant = day_stats(self.resolutions, self.ledger, self.ledger.day())
+        by_tenant = day_stats(self.resolutions, self.ledger, self.ledger.day(), self._settings.tz)
         total = ResolutionStats()
         for stats in by_tenant.values():
             total.add(stats)

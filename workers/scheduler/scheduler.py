@@ -109,7 +109,7 @@ class Scheduler:
         self._broker: dramatiq.Broker | None = None
         self.dead_letters = DeadLetterRegistry(client, self.keys, clock)
         self.outcomes = OutcomeStore(client, self.keys, settings.outcome_retention_s)
-        self.resolutions = Resolutions(client, self.keys, settings, clock)
+        self.resolutions = Resolutions(client, self.keys)
         self._ticks = 0
         self._next_outcome_sweep_s = float("-inf")
 
@@ -139,13 +139,15 @@ class Scheduler:
 
     def close_resolution_windows(self) -> int:
         """Answered tickets with no customer message within the window: resolved."""
-        closed = 0
-        while closed < MAX_RESOLVE_PER_TICK:
-            n = self.resolutions.close_due(CLOSE_BATCH)
-            closed += n
-            if n < CLOSE_BATCH:
+        now_ms = int(self.clock.now_s() * 1000)
+        window_ms = int(self.settings.resolution_window_h * 3_600_000)
+        resolved = seen = 0
+        while seen < MAX_RESOLVE_PER_TICK:
+            n, looked = self.resolutions.close_due(now_ms, window_ms, CLOSE_BATCH)
+            resolved, seen = resolved + n, seen + looked
+            if looked < CLOSE_BATCH:
                 break
-        return closed
+        return resolved
 
     def release_again(self) -> dict[str, int]:
         """Another release within the tick, with the bucket as it is now (a caller that ran

@@ -7,13 +7,11 @@ import time
 import httpx
 import redis
 
-from shared.clock import SystemClock, budget_day
+from shared.clock import budget_day
 from shared.conversation import hooks
-from shared.conversation.resolutions import Resolutions
 from shared.keys import Keys
-from shared.models import Ticket
 from tests.conftest import make_settings
-from tests.helpers import WebhookServer, generic_ticket
+from tests.helpers import WebhookServer
 
 TOKEN = "ops-token-for-tests-1234"
 
@@ -23,17 +21,20 @@ def test_the_panel_shows_each_tenant_and_the_commercial_figure(
 ) -> None:
     settings = make_settings(namespace, ops_token=TOKEN)
     keys = Keys(namespace)
-    res = Resolutions(r, keys, settings, SystemClock())
-    day = budget_day(time.time(), settings.tz)
+    now_ms = int(time.time() * 1000)
+    day = budget_day(now_ms / 1000, settings.tz)
+
+    def ticket(tenant: str, n: int) -> tuple[redis.Redis, Keys, str, str, str]:
+        return (r, keys, tenant, "generic", f"T-{n}")
+
     # Given acme: 3 answered, 2 confirmed, 1 unsatisfied, $0.50 spent; globex: 1 awaiting
     r.hset(keys.books(day), mapping={"spent:tenant:acme": 500_000, "spent:global": 500_000})
-    acme = [Ticket.model_validate(generic_ticket(n, tenant_id="acme")) for n in range(3)]
-    for t in acme:
-        hooks.on_agent_answered(res, t)
-    hooks.on_customer_message(res, acme[0], "thanks, that worked")
-    hooks.on_customer_message(res, acme[1], "perfect, all good")
-    hooks.on_customer_message(res, acme[2], "that didn't help")
-    hooks.on_agent_answered(res, Ticket.model_validate(generic_ticket(9, tenant_id="globex")))
+    for n in range(3):
+        hooks.on_agent_answered(*ticket("acme", n), now_ms, 0)
+    hooks.on_customer_message(*ticket("acme", 0), "thanks, that worked", now_ms)
+    hooks.on_customer_message(*ticket("acme", 1), "perfect, all good", now_ms)
+    hooks.on_customer_message(*ticket("acme", 2), "that didn't help", now_ms)
+    hooks.on_agent_answered(*ticket("globex", 9), now_ms, 0)
     # When the operator opens the page
     with WebhookServer(settings) as app:
         html = httpx.get(f"{app.url}/ops", headers={"Authorization": f"Bearer {TOKEN}"}).text
