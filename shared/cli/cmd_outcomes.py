@@ -108,12 +108,15 @@ def register(app: typer.Typer) -> None:
         day: Annotated[
             str | None, typer.Option(help="A budget day, YYYY-MM-DD (default: today).")
         ] = None,
+        days: Annotated[
+            int, typer.Option(min=1, max=8, help="Resolutions over this many days to --day.")
+        ] = 1,
         as_json: JsonOpt = False,
     ) -> None:
-        """Counts by status, and the day's resolutions and cost per resolution."""
+        """Counts by status, and the resolutions and cost per resolution of a day (or days)."""
         from shared.cli.summary import print_summary, summary_doc
 
-        doc = summary_doc(settings_or_exit(), tenant=tenant, day=day)
+        doc = summary_doc(settings_or_exit(), tenant=tenant, day=day, days=days)
         if as_json:
             print_json(doc)
             return

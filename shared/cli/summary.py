@@ -2,13 +2,13 @@
 
 Without filters the counts are the store's O(1) counters; `--tenant` or `--day` counts the
 outcomes of that tenant last updated on that budget day instead (a walk of the index from the
-day's start). The resolution figures are one budget day's (today unless `--day`), for one
-tenant or all (shared/conversation/report.py).
+day's start). The resolution figures are one budget day's (today unless `--day`), or `--days
+N` ending with it, for one tenant or all (shared/conversation/report.py).
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from shared.cli.common import Exit, fail
@@ -29,7 +29,9 @@ from shared.settings import Settings
 from shared.stores.outcomes import OutcomeStore
 
 
-def summary_doc(settings: Settings, *, tenant: str | None, day: str | None) -> dict[str, Any]:
+def summary_doc(
+    settings: Settings, *, tenant: str | None, day: str | None, days: int = 1
+) -> dict[str, Any]:
     clock = SystemClock()
     if day is None:
         day = budget_day(clock.now_s(), settings.tz)
@@ -44,8 +46,9 @@ def summary_doc(settings: Settings, *, tenant: str | None, day: str | None) -> d
     filtered = tenant is not None or day != budget_day(clock.now_s(), settings.tz)
     counts = _counts(store, settings, tenant, day) if filtered else store.summary()
     ledger = Ledger(client, keys, settings, clock)
-    figures = resolution_report(Resolutions(client, keys), ledger, [day], settings.tz, tenant)
-    return {**counts, **figures.as_json(), "day": day, "tenant": tenant}
+    period = [str(date.fromisoformat(day) - timedelta(days=n)) for n in range(days - 1, -1, -1)]
+    figures = resolution_report(Resolutions(client, keys), ledger, period, settings.tz, tenant)
+    return {**counts, **figures.as_json(), "day": day, "days": period, "tenant": tenant}
 
 
 def _counts(
@@ -71,7 +74,7 @@ def print_summary(doc: dict[str, Any]) -> None:
     ours = usd(doc["cost_per_resolution_micros"], TICKET_PLACES)
     median = doc["median_messages_to_resolution"]
     console().print(
-        f"\nResolutions {doc['day']} ({who}): {doc['resolutions']} resolved, "
+        f"\nResolutions {_period(doc['days'])} ({who}): {doc['resolutions']} resolved, "
         f"rate {'—' if rate is None else f'{rate:.0%}'} of {doc['handled'] - doc['awaiting']} "
         f"decided ({doc['awaiting']} awaiting), median "
         f"{'—' if median is None else f'{median:g}'} messages\n"
@@ -79,3 +82,7 @@ def print_summary(doc: dict[str, Any]) -> None:
         f"commercial agents charge {usd(COMMERCIAL_MICROS_PER_RESOLUTION, 2)}",
         highlight=False,
     )
+
+
+def _period(days: list[str]) -> str:
+    return days[0] if len(days) == 1 else f"{days[0]} to {days[-1]}"
