@@ -19,8 +19,14 @@ from shared.models import OutcomeStatus
 from shared.stores.gauges import StateGauges
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import CallbackReceiver, WebhookServer, generic_ticket, sign_generic, tkey
-from tests.helpers import wait_for
+from tests.helpers import (
+    CallbackReceiver,
+    WebhookServer,
+    generic_ticket,
+    sign_generic,
+    tkey,
+    wait_for,
+)
 from tests.shared.cli.helpers import clean_env, paceline
 from workers.runtime import RunningWorker
 from workers.scheduler import Scheduler
