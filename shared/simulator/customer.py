@@ -35,8 +35,10 @@ class Conversation:
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Conversation:
         messages = doc.get("messages")
-        if not isinstance(messages, list) or not messages or not all(
-            isinstance(m, str) and m.strip() for m in messages
+        if (
+            not isinstance(messages, list)
+            or not messages
+            or not all(isinstance(m, str) and m.strip() for m in messages)
         ):
             raise ValueError("a conversation needs `messages`: a list of non-empty texts")
         return cls(
