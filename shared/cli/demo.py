@@ -121,6 +121,28 @@ def summarise(
     }
 
 
+def resolution_figures(client: Any, settings: Any, extra_s: float = 10.0) -> dict[str, Any]:
+    """Today's resolutions once the answers' windows have closed (the scheduler closes them;
+    the demo's window is seconds long): rate and cost per resolution beside the commercial
+    figure."""
+    from shared.clock import SystemClock
+    from shared.conversation.report import resolution_report
+    from shared.conversation.resolutions import Resolutions
+    from shared.keys import Keys
+    from shared.ledger import Ledger
+
+    keys = Keys(settings.namespace)
+    res = Resolutions(client, keys)
+    deadline = time.monotonic() + settings.resolution_window_h * 3600 + extra_s
+    while res.awaiting() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    ledger = Ledger(client, keys, settings, SystemClock())
+    doc = resolution_report(res, ledger, [ledger.day()], settings.tz).as_json()
+    keep = ("resolutions", "resolution_rate", "cost_per_resolution_usd",
+            "cost_per_resolution_micros", "commercial_usd_per_resolution", "awaiting")  # fmt: skip
+    return {k: doc[k] for k in keep}
+
+
 def _pct(sorted_values: list[int], pct: int) -> int | None:
     if not sorted_values:
         return None
@@ -148,7 +170,18 @@ def print_summary(doc: dict[str, Any]) -> None:
             "latency_p95_ms",
             "answered_pct",
             "labels_matched",
-            "elapsed_s",
         )
     ]
+    if "resolutions" in doc:
+        from shared.conversation.report import COMMERCIAL_MICROS_PER_RESOLUTION
+        from shared.display import TICKET_PLACES
+
+        rate = doc["resolution_rate"]
+        rows += [
+            ("resolutions", doc["resolutions"]),
+            ("resolution_rate", "—" if rate is None else f"{rate:.1%}"),
+            ("cost_per_resolution", usd(doc["cost_per_resolution_micros"], TICKET_PLACES)),
+            ("commercial_per_resolution", usd(COMMERCIAL_MICROS_PER_RESOLUTION, 2)),
+        ]
+    rows.append(("elapsed_s", doc.get("elapsed_s")))
     print_table(("what", "value"), rows, title="paceline demo")
