@@ -8,8 +8,11 @@
 local tkey, window = KEYS[1], KEYS[2]
 local event, member, tenant, at_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local prefix, ttl_ticket, ttl = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-local st = redis.call('HMGET', tkey, 'state', 'bucket', 'human')
+local st = redis.call('HMGET', tkey, 'state', 'bucket', 'human', 'at_ms')
 local state, cohort, human = st[1], st[2], st[3] == '1'
+-- The same answer told twice (two callers, a retried call) moves nothing: one ticket's
+-- answers never share a millisecond.
+if event == 'answered' and state == 'awaiting' and st[4] == at_ms then return state end
 
 local function handled_first()
   -- The first time the agent handles the ticket: it joins this quarter hour's cohort.

@@ -58,7 +58,8 @@ class Decision:
 class _Script:
     rule: str
     calls: list[ToolCall] = field(default_factory=list)
-    final: str = "reply"  # reply | echo | leak | escalated | long | closing | retry
+    final: str = "reply"  # reply | echo | leak | escalated | long
+    tone: str = ""  # a follow-up's reply: "closing" (it worked), "retry" (it did not)
     endless: Callable[[int], ToolCall] | None = None  # `loop`/`runaway`: never a reply
     variant: int = 0  # `leak_email:N`: how the leaked address is disguised
 
@@ -163,9 +164,9 @@ def _followup_script(ticket: TicketText, thread: Thread) -> _Script | None:
                            final="escalated")  # fmt: skip
         first = TicketText(thread.first_question, "", ())
         query = f"{first.keywords()} troubleshooting"
-        return _Script("followup:unsatisfied", [_call(SEARCH_TOOL, query=query)], final="retry")
+        return _Script("followup:unsatisfied", [_call(SEARCH_TOOL, query=query)], tone="retry")
     if confirms(said):
-        return _Script("followup:confirmed", final="closing")
+        return _Script("followup:confirmed", tone="closing")
     return None
 
 
@@ -205,9 +206,9 @@ def _final_text(script: _Script, conv: Conversation, rng: Any) -> str:
         return wording.escalated_reply(rng)
     if script.final == "long":
         return wording.long_text(0)
-    if script.final == "closing":
+    if script.tone == "closing":
         return wording.closing_reply(rng)
-    if script.final == "retry":
+    if script.tone == "retry":
         return wording.retry_reply(rng, conv.first_article_title, conv.first_article_url)
     return wording.reply_body(
         rng, conv.first_article_title, conv.first_article_url, conv.searched_nothing

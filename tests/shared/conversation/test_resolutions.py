@@ -272,3 +272,17 @@ def test_histogram_median() -> None:
     assert histogram_median(Counter({2: 1, 4: 1})) == 3
     assert histogram_median(Counter({2: 5, 3: 1, 9: 1})) == 2
     assert histogram_median(Counter({2: 2, 6: 2})) == 4
+
+
+def test_the_same_answer_told_twice_counts_once(namespace: str, r: redis.Redis) -> None:
+    # Two callers (or a retried call) report one answer: its time is the same
+    c = Conv(namespace, r)
+    c.answered(1)
+    c.answered(1)
+    got = c.res.get(c.key(1))
+    assert got is not None and got.agent_messages == 1
+    # A later answer (a follow-up's) is another one
+    c.now_ms += 1
+    c.answered(1)
+    got = c.res.get(c.key(1))
+    assert got is not None and got.agent_messages == 2 and c.stats().handled == 1
