@@ -256,12 +256,13 @@ def _run_demo(
 ) -> None:
     from shared.cli.demo import (
         feed,
+        play_conversations,
         print_summary,
         resolution_figures,
         summarise,
         wait_for_outcomes,
     )
-    from shared.data import load_sample
+    from shared.data import conversations_path, load_sample
     from shared.keys import Keys
     from shared.redis_client import make_redis
     from shared.settings import load_settings
@@ -282,11 +283,14 @@ def _run_demo(
     client = make_redis(settings, max_connections=4)
     store = OutcomeStore(client, Keys(namespace))
     counts = wait_for_outcomes(store, len(fed.accepted), timeout_s, stack.check_alive)
+    played = play_conversations(webhook_url, secret, store, conversations_path())
     resolved = resolution_figures(client, settings)
     if "archiver" in stack.procs:
         _wait_archived(settings)
     doc = summarise(store, fed, expect, time.monotonic() - started)
     doc.update(resolved)
+    doc["conversations"] = len(played)
+    doc["conversation_messages"] = sum(p.sent for p in played)
     doc["namespace"] = namespace
     if as_json:
         print_json(doc)

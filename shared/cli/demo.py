@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shared.models import Outcome, OutcomeStatus
+from shared.simulator.customer import Conversation, Played, ScriptedCustomer, load_conversations
 from shared.stores.outcomes import OutcomeStore
 
 FINAL_OR_PARKED = ("answered", "escalated", "rejected", "dead_lettered", "parked")
@@ -59,6 +60,30 @@ def feed(webhook_url: str, secret: str, tickets: list[dict[str, Any]], threads: 
                 else:
                     fed.accepted.append(ticket_id)
     return fed
+
+
+def play_conversations(
+    webhook_url: str, secret: str, store: OutcomeStore, path: str, timeout_s: float = 60
+) -> list[Played]:
+    """The scripted customers: each conversation message by message, every follow-up sent
+    once the answer to the last message is final (shared/simulator/customer.py)."""
+    from pathlib import Path
+
+    conversations = load_conversations(Path(path))
+    with httpx.Client(timeout=10) as client:
+
+        def post(doc: dict[str, Any]) -> None:
+            body = json.dumps(doc).encode()
+            client.post(f"{webhook_url}/webhooks/generic", content=body, headers=sign(secret, body))
+
+        def status(conv: Conversation, event_id: str) -> str | None:
+            found = store.find(conv.ticket_id, conv.tenant_id)
+            o = found[0] if found else None
+            return o.status.value if o and o.event_id == event_id and o.status.is_final else None
+
+        customer = ScriptedCustomer(post, status, timeout_s=timeout_s)
+        with ThreadPoolExecutor(4) as pool:
+            return list(pool.map(customer.play, conversations))
 
 
 def wait_for_outcomes(
@@ -172,6 +197,9 @@ def print_summary(doc: dict[str, Any]) -> None:
             "labels_matched",
         )
     ]
+    if "conversations" in doc:
+        rows.append(("conversations (messages)",
+                     f"{doc['conversations']} ({doc['conversation_messages']})"))  # fmt: skip
     if "resolutions" in doc:
         from shared.conversation.report import COMMERCIAL_MICROS_PER_RESOLUTION
         from shared.display import TICKET_PLACES
