@@ -13,6 +13,7 @@ from shared.simulator.customer import Conversation, ScriptedCustomer, load_conve
 from shared.stores.outcomes import OutcomeStore
 from tests.conftest import SimulatorProcess, make_settings
 from tests.helpers import CallbackReceiver, WebhookServer, sign_generic, tkey
+from tests.shared.cli.helpers import clean_env, paceline
 from workers.runtime import RunningWorker
 
 SECRET = "e2e-webhook-secret-4b8c"
@@ -71,3 +72,28 @@ def test_a_bad_script_line_is_named(tmp_path: Path) -> None:
     script.write_text(json.dumps(SCRIPTS[0]) + "\n" + '{"ticket_id": "x", "messages": []}\n')
     with pytest.raises(ValueError, match=r"bad\.jsonl:2: a conversation needs"):
         load_conversations(script)
+
+
+def test_simulate_plays_conversations_through_the_running_stack(
+    namespace: str, simulator: SimulatorProcess, tmp_path: Path
+) -> None:
+    settings = make_settings(namespace, llm_base_url=simulator.base_url,
+                             llm_api_key="sk-test-e2e", webhook_secret_generic=SECRET)  # fmt: skip
+    script = tmp_path / "conversations.jsonl"
+    script.write_text("\n".join(json.dumps(s) for s in SCRIPTS) + "\n")
+    env = clean_env(namespace, webhook_secret_generic=SECRET)
+    with WebhookServer(settings) as app, RunningWorker(settings, threads=2):
+        done = paceline("simulate", "--conversations", str(script), "--url", app.url, "--json",
+                        env=env, timeout_s=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    rows = {r["ticket_id"]: r for r in doc["conversations"]}
+    assert rows["C-1"]["statuses"] == ["answered", "answered"]
+    assert rows["C-1"]["resolution"] == "awaiting"  # until the customer's thanks is read
+    assert (rows["C-2"]["stopped"], rows["C-2"]["resolution"]) == ("handed_over", "unresolved")
+    assert doc["today"]["handled"] == 2
+    # A script that does not parse is one line naming it
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{}\n")
+    done = paceline("simulate", "--conversations", str(bad), env=env)
+    assert done.returncode == 2 and "bad.jsonl:1" in done.stderr
