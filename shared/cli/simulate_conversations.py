@@ -65,7 +65,7 @@ def run_conversations(settings: Settings, path: Path, url: str, as_json: bool) -
 
         played = ScriptedCustomer(post, status, timeout_s=ANSWER_TIMEOUT_S).play_all(scripts)
     res = Resolutions(client, keys)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for conv, p in zip(scripts, played, strict=True):
         state = res.get(ticket_key(conv.tenant_id, "generic", conv.ticket_id))
         rows.append({
