@@ -8,7 +8,8 @@
 -- zone's day is a whole number of them) holds per tenant t:
 --   handled:t, c_resolved:t, c_unresolved:t  (the cohort: tickets first handled then)
 --   resolved:t, how:<how>:t, msgs:<n>:t       (resolutions that happened then)
--- `resolved` is terminal: later events leave it (and the counts) as they are.
+-- `resolved` is terminal: later events leave it (and the counts) as they are. Each resolution
+-- also goes to the history stream, in the same script.
 
 local MAX_MSGS_BUCKET = 50
 local BUCKET_MS = 900000
@@ -25,7 +26,7 @@ local function bump_cohort(prefix, bucket, tenant, field, by)
   redis.call('HINCRBY', key, field .. ':' .. tenant, by)
 end
 
-local function resolve(tkey, member, window, prefix, how, at_ms, ttl)
+local function resolve(tkey, member, window, prefix, how, at_ms, ttl, history)
   local st = redis.call('HMGET', tkey, 'state', 'tenant', 'bucket', 'cmsgs', 'amsgs')
   local state, tenant, cohort = st[1], st[2], st[3]
   local msgs = (tonumber(st[4]) or 0) + (tonumber(st[5]) or 0)
@@ -39,5 +40,8 @@ local function resolve(tkey, member, window, prefix, how, at_ms, ttl)
   redis.call('HINCRBY', key, 'how:' .. how .. ':' .. tenant, 1)
   redis.call('HINCRBY', key, 'msgs:' .. math.min(msgs, MAX_MSGS_BUCKET) .. ':' .. tenant, 1)
   redis.call('EXPIRE', key, ttl)
+  -- The history database keeps every resolution (shared/history/events.py, kind `resolution`).
+  redis.call('XADD', history, '*', 'k', 'resolution', 'key', member, 'tenant', tenant,
+             'how', how, 'msgs', msgs, 'at', string.format('%d', tonumber(at_ms)))
   return 'resolved'
 end

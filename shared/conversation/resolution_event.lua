@@ -1,11 +1,11 @@
 -- resolution_event: one conversation event moves a ticket's resolution state (common above).
--- KEYS: 1 the ticket's hash, 2 the window zset
+-- KEYS: 1 the ticket's hash, 2 the window zset, 3 the history stream
 -- ARGV: 1 event (answered | escalated | confirmed | unsatisfied | asks_person | other |
 --       human | solved), 2 ticket key (window member), 3 tenant, 4 event ms,
 --       5 bucket-hash key prefix, 6 ticket ttl s, 7 bucket ttl s,
 --       8 '1' when the vendor says a person solved it (solved)
 -- Returns the state after the event.
-local tkey, window = KEYS[1], KEYS[2]
+local tkey, window, history = KEYS[1], KEYS[2], KEYS[3]
 local event, member, tenant, at_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local prefix, ttl_ticket, ttl = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local st = redis.call('HMGET', tkey, 'state', 'bucket', 'human', 'at_ms')
@@ -64,7 +64,7 @@ elseif event == 'human' then
 elseif event == 'solved' then
   if ARGV[8] == '1' then redis.call('HSET', tkey, 'human', 1); human = true end
   if cohort and not human then
-    result = resolve(tkey, member, window, prefix, 'solved', at_ms, ttl)
+    result = resolve(tkey, member, window, prefix, 'solved', at_ms, ttl, history)
   elseif cohort then result = unresolve()
   else result = state or 'open' end
 else
@@ -74,7 +74,7 @@ else
   if not cohort then
     result = state  -- not answered yet: nothing to judge
   elseif event == 'confirmed' and not human then
-    result = resolve(tkey, member, window, prefix, 'confirmed', at_ms, ttl)
+    result = resolve(tkey, member, window, prefix, 'confirmed', at_ms, ttl, history)
   elseif event == 'unsatisfied' or event == 'asks_person' then
     result = unresolve()
   elseif state == 'awaiting' then

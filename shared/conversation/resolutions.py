@@ -66,7 +66,11 @@ class Resolutions:
         if event not in EVENTS:
             raise ValueError(f"unknown resolution event {event!r}")
         state = self._event(
-            keys=[self._keys.resolution(ticket_key), self._keys.resolution_window],
+            keys=[
+                self._keys.resolution(ticket_key),
+                self._keys.resolution_window,
+                self._keys.history_stream,
+            ],
             args=[
                 event,
                 ticket_key,
@@ -86,7 +90,7 @@ class Resolutions:
         resolved, seen = cast(
             list[int],
             self._window(
-                keys=[self._keys.resolution_window],
+                keys=[self._keys.resolution_window, self._keys.history_stream],
                 args=[
                     int(now_ms) - int(window_ms),
                     int(window_ms),
