@@ -8,7 +8,7 @@
 local tkey, window, history = KEYS[1], KEYS[2], KEYS[3]
 local event, member, tenant, at_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local prefix, ttl_ticket, ttl = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
-local st = redis.call('HMGET', tkey, 'state', 'bucket', 'human', 'at_ms')
+local st = redis.call('HMGET', tkey, 'state', 'bucket', 'human', 'at_ms', 'cmsgs', 'amsgs')
 local state, cohort, human = st[1], st[2], st[3] == '1'
 -- The same answer told twice (two callers, a retried call) moves nothing: one ticket's
 -- answers never share a millisecond.
@@ -41,14 +41,11 @@ redis.call('EXPIRE', tkey, ttl_ticket)
 local result
 if event == 'answered' then
   cohort = handled_first()
-  -- The ticket was asked at least once before it was answered (its first message).
-  if (tonumber(redis.call('HGET', tkey, 'cmsgs')) or 0) == 0 then
-    redis.call('HSET', tkey, 'cmsgs', 1)
-  end
-  redis.call('HINCRBY', tkey, 'amsgs', 1)
   -- The agent answering again (a follow-up, a released hand-off) takes the ticket back.
   if state == 'unresolved' then bump_cohort(prefix, cohort, tenant, 'c_unresolved', -1) end
-  redis.call('HSET', tkey, 'state', 'awaiting', 'human', 0, 'at_ms', at_ms)
+  -- The ticket was asked at least once before it was answered (its first message).
+  redis.call('HSET', tkey, 'state', 'awaiting', 'human', 0, 'at_ms', at_ms,
+             'cmsgs', math.max(tonumber(st[5]) or 0, 1), 'amsgs', (tonumber(st[6]) or 0) + 1)
   redis.call('ZADD', window, tonumber(at_ms), member)
   result = 'awaiting'
 elseif event == 'escalated' then
