@@ -33,7 +33,8 @@ class Verdict(StrEnum):
 # Phrases, written accent-free and lower case; matched on word boundaries.
 ASKS_PERSON = (
     # en
-    "human", "real person", "a person", "someone real", "speak to someone", "talk to someone",
+    "a human", "human agent", "human being", "real human", "to human", "human please",
+    "real person", "a person", "someone real", "speak to someone", "talk to someone",
     "speak to an agent", "talk to an agent", "speak to a person", "talk to a person",
     "live agent", "representative", "your manager", "a manager", "not a bot", "stop the bot",
     "call me", "customer service agent",
