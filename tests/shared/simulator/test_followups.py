@@ -31,7 +31,7 @@ def test_thanks_that_worked_closes_without_tools(simulator: SimulatorProcess) ->
         ask(client(simulator.base_url), followup(FIRST, "Thanks, that worked!"))
     )
     assert name == "send_reply"
-    assert json.loads(arguments)["body"].startswith("Great to hear that it is sorted!")
+    assert "Great to hear that it is sorted!" in json.loads(arguments)["body"]
 
 
 def test_a_first_didnt_help_searches_again_then_apologises(simulator: SimulatorProcess) -> None:
@@ -45,7 +45,7 @@ def test_a_first_didnt_help_searches_again_then_apologises(simulator: SimulatorP
     feed_back(messages, completion, {"articles": ARTICLES})
     name, arguments = tool_call(ask(llm, messages))
     body = json.loads(arguments)["body"]
-    assert name == "send_reply" and body.startswith("I am sorry that did not solve it.")
+    assert name == "send_reply" and "I am sorry that did not solve it." in body
     assert "Tracking your parcel" in body
 
 
