@@ -17,6 +17,7 @@ from shared.clock import SystemClock, budget_day
 from shared.conversation.report import (
     COMMERCIAL_MICROS_PER_RESOLUTION,
     day_range_ms,
+    per_tenant,
     resolution_report,
 )
 from shared.conversation.resolutions import Resolutions
@@ -47,8 +48,13 @@ def summary_doc(
     counts = _counts(store, settings, tenant, day) if filtered else store.summary()
     ledger = Ledger(client, keys, settings, clock)
     period = [str(date.fromisoformat(day) - timedelta(days=n)) for n in range(days - 1, -1, -1)]
-    figures = resolution_report(Resolutions(client, keys), ledger, period, settings.tz, tenant)
-    return {**counts, **figures.as_json(), "day": day, "days": period, "tenant": tenant}
+    res = Resolutions(client, keys)
+    figures = resolution_report(res, ledger, period, settings.tz, tenant)
+    doc = {**counts, **figures.as_json(), "day": day, "days": period, "tenant": tenant}
+    if tenant is None:
+        tenants = per_tenant(res, ledger, period, settings.tz)
+        doc["by_tenant"] = {t: s.as_json() for t, s in tenants.items()}
+    return doc
 
 
 def _counts(
@@ -82,6 +88,24 @@ def print_summary(doc: dict[str, Any]) -> None:
         f"commercial agents charge {usd(COMMERCIAL_MICROS_PER_RESOLUTION, 2)}",
         highlight=False,
     )
+    rows = _tenant_rows(doc)
+    if rows:
+        print_table(
+            ("tenant", "resolved", "rate", "awaiting", "spend", "per resolution"),
+            rows,
+            right=("resolved", "rate", "awaiting", "spend", "per resolution"),
+        )
+
+
+def _tenant_rows(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
+    rows = []
+    for tenant, t in doc.get("by_tenant", {}).items():
+        rate = t["resolution_rate"]
+        rows.append((
+            tenant, t["resolutions"], "—" if rate is None else f"{rate:.0%}", t["awaiting"],
+            usd(t["spend_micros"]), usd(t["cost_per_resolution_micros"], TICKET_PLACES),
+        ))  # fmt: skip
+    return rows
 
 
 def _period(days: list[str]) -> str:

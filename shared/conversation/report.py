@@ -144,6 +144,17 @@ def day_stats(
     return stats
 
 
+def per_tenant(
+    res: Resolutions, ledger: Ledger, days: list[str], tz: ZoneInfo
+) -> dict[str, ResolutionStats]:
+    """Each tenant's figures over `days`."""
+    found: dict[str, ResolutionStats] = {}
+    for day in days:
+        for name, stats in day_stats(res, ledger, day, tz).items():
+            found.setdefault(name, ResolutionStats()).add(stats)
+    return dict(sorted(found.items()))
+
+
 def resolution_report(
     res: Resolutions, ledger: Ledger, days: list[str], tz: ZoneInfo, tenant: str | None = None
 ) -> ResolutionStats:

@@ -111,6 +111,10 @@ def test_a_resolution_is_counted_when_the_window_closes(
     text = paceline("outcomes", "summary", "--day", closed_day, "--days", "2",
                     env=clean_env(namespace)).stdout  # fmt: skip
     assert "2 resolved" in text and "commercial agents charge $0.99" in text
+    # And, for all tenants, each tenant's row
+    every = paceline("outcomes", "summary", "--json", "--day", closed_day, "--days", "2",
+                     env=clean_env(namespace))  # fmt: skip
+    assert json.loads(every.stdout)["by_tenant"]["acme"]["resolutions"] == 2
 
     # And the metrics on the closing day (the scheduler's state gauges, on its clock)
     metrics = Metrics(CollectorRegistry())
