@@ -165,8 +165,18 @@ KEY_TABLE: tuple[KeySpec, ...] = (
         "<n|micros|prompt|cached|completion>:<model> -> agent runs",
     ),
     KeySpec("demand:slo:<day>", "hash", "8 days", "live first responses within/past the SLO"),
-    KeySpec("resolution:ticket:<ticket_key>", "hash", "retention", "a ticket's resolution state"),
-    KeySpec("resolution:window", "zset", "none", "awaiting ticket key by last answer ms"),
+    KeySpec(
+        "resolution:ticket:<ticket_key>",
+        "hash",
+        "30 days from its last event",
+        "a ticket's resolution state",
+    ),
+    KeySpec(
+        "resolution:window",
+        "zset",
+        "none (left when resolved)",
+        "awaiting ticket key by last answer ms",
+    ),
     KeySpec("resolution:bucket:<bucket>", "hash", "8 days", "a quarter hour's resolution counts"),
     # dramatiq's Redis broker (its dispatch.lua lists them), under `<ns>:dq`.
     KeySpec("dq:<queue>", "list", "none", "queued message ids"),
