@@ -176,6 +176,19 @@ KEY_TABLE: tuple[KeySpec, ...] = (
         "<n|micros|prompt|cached|completion>:<model> -> agent runs",
     ),
     KeySpec("demand:slo:<day>", "hash", "8 days", "live first responses within/past the SLO"),
+    KeySpec(
+        "resolution:ticket:<ticket_key>",
+        "hash",
+        "30 days from its last event",
+        "a ticket's resolution state",
+    ),
+    KeySpec(
+        "resolution:window",
+        "zset",
+        "none (left when resolved)",
+        "awaiting ticket key by last answer ms",
+    ),
+    KeySpec("resolution:bucket:<bucket>", "hash", "8 days", "a quarter hour's resolution counts"),
     # dramatiq's Redis broker (its dispatch.lua lists them), under `<ns>:dq`.
     KeySpec("dq:<queue>", "list", "none", "queued message ids"),
     KeySpec("dq:<queue>.msgs", "hash", "none", "message id -> message"),
@@ -372,6 +385,24 @@ class Keys:
 
     def demand_slo(self, day: str) -> str:
         return self._k("demand", "slo", day)
+
+    def resolution(self, ticket_key: str) -> str:
+        return self._k("resolution", "ticket", ticket_key)
+
+    @property
+    def resolution_prefix(self) -> str:
+        return self._k("resolution", "ticket") + ":"
+
+    @property
+    def resolution_window(self) -> str:
+        return self._k("resolution", "window")
+
+    def resolution_bucket(self, bucket: str) -> str:
+        return self._k("resolution", "bucket", bucket)
+
+    @property
+    def resolution_bucket_prefix(self) -> str:
+        return self._k("resolution", "bucket") + ":"
 
     def scan_pattern(self) -> str:
         """Every key of this namespace; tests use it to clean up only what they wrote."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -137,6 +138,26 @@ class Metrics:
             ["result", "kind"], registry=r,
         )  # fmt: skip
 
+        # Today's resolutions per scope (global, tenant:<t>): docs/conversations.md.
+        self.resolutions = Gauge(
+            "paceline_resolutions", "Tickets resolved today", ["scope"], registry=r
+        )
+        self.resolution_rate = Gauge(
+            "paceline_resolution_rate",
+            "Share resolved of today's handled tickets already decided",
+            ["scope"],
+            registry=r,
+        )
+        self.cost_per_resolution = Gauge(
+            "paceline_cost_per_resolution_micros",
+            "Today's model spend divided by today's resolutions (µ$)",
+            ["scope"],
+            registry=r,
+        )
+        self.resolutions_awaiting = Gauge(
+            "paceline_resolutions_awaiting", "Answered tickets whose window is open", registry=r
+        )
+
     # --- the ledger (the scheduler calls this on each tick) ---------------------------
     def collect_ledger_gauges(
         self,
@@ -171,6 +192,17 @@ class Metrics:
         for field, count in first_responses.items():
             kind, _, result = field.rpartition("_")
             self.first_responses.labels(result, kind or "answer").set(count)
+
+    def set_resolutions(self, by_scope: Mapping[str, Mapping[str, Any]], awaiting: int) -> None:
+        """`by_scope`: scope -> the report's JSON figures (shared/conversation/report.py)."""
+        for scope, doc in by_scope.items():
+            label = label_value(scope)
+            self.resolutions.labels(label).set(doc["resolutions"])
+            if doc["resolution_rate"] is not None:
+                self.resolution_rate.labels(label).set(doc["resolution_rate"])
+            if doc["cost_per_resolution_micros"] is not None:
+                self.cost_per_resolution.labels(label).set(doc["cost_per_resolution_micros"])
+        self.resolutions_awaiting.set(awaiting)
 
     # --- admission and parking ---------------------------------------------------------
     def admission(self, *, decision: str, reason: str, lane: str) -> None:

@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     ticket_deadline_s: float = Field(default=60.0, gt=0)
     context_window_tokens: int = Field(default=128_000, ge=1_000)
 
+    # --- conversations (shared/conversation) -------------------------------------------
+    # An answered ticket with no customer message for this long counts as resolved.
+    resolution_window_h: float = Field(default=24.0, gt=0, le=24 * 90)
+
     # --- the help centre (shared/knowledge) ----------------------------------------------
     # None: wordllama in process (offline, free); a model name: the provider's embeddings.
     embedding_model: str | None = None

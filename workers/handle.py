@@ -20,6 +20,7 @@ from typing import Any
 
 import redis
 
+from shared.conversation import hooks
 from shared.errors import AdmissionError, BudgetError, InvalidTicket, PermanentError, TransientError
 from shared.history.emit import thread_messages
 from shared.ledger import ReservationBudget
@@ -136,6 +137,7 @@ def _handle(
     _close(ctx, opts, rid)
     if recorded:
         _record_demand(ctx, lane, outcome)
+        _record_resolution(ctx, ticket, lane, outcome)
     log.info(
         "ticket %s",
         outcome.status.value,
@@ -166,6 +168,19 @@ def _record_demand(ctx: WorkerContext, lane: Lane, outcome: Outcome) -> None:
         pipe.execute()
     except redis.RedisError as exc:
         log.warning("demand not recorded: %s", type(exc).__name__)
+
+
+def _record_resolution(ctx: WorkerContext, ticket: Ticket, lane: Lane, outcome: Outcome) -> None:
+    """A redriven answer starts the ticket's resolution window; an escalation makes it
+    unresolved. Live tickets tell the hooks through their conversation turn; a replay of
+    history is no conversation."""
+    if lane is not Lane.REDRIVE:
+        return
+    args = (ctx.redis, ctx.keys, ticket.tenant_id, ticket.source, ticket.ticket_id)
+    if outcome.status is OutcomeStatus.ANSWERED:
+        hooks.on_agent_answered(*args, outcome.updated_at_ms, outcome.cost_micros)
+    elif outcome.status is OutcomeStatus.ESCALATED:
+        hooks.on_escalated(*args, outcome.updated_at_ms, outcome.reason or "escalated")
 
 
 def _base_outcome(ticket: Ticket, lane: Lane, message: Any, rid: str | None) -> Outcome:

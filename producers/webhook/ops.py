@@ -16,6 +16,7 @@ from html import escape
 from itertools import islice
 from pathlib import Path
 from string import Template
+from typing import Any
 from urllib.parse import parse_qs
 
 import dramatiq
@@ -33,7 +34,8 @@ from producers.webhook.ops_month import MonthView, month_page, month_start
 from shared.broker import queue_prefix
 from shared.budget_status import budget_status
 from shared.clock import Clock, budget_day
-from shared.display import local_iso, safe_text, usd
+from shared.conversation.report import COMMERCIAL_MICROS_PER_RESOLUTION
+from shared.display import TICKET_PLACES, local_iso, safe_text, usd
 from shared.keys import Keys
 from shared.models import Lane
 from shared.settings import Settings, price_table
@@ -233,6 +235,9 @@ def _render(
         )
         or "<tr><td colspan='3'>no dead letters</td></tr>"
     )
+    resolution_rows = "".join(
+        _resolution_row(scope, doc) for scope, doc in snap["resolutions"].items()
+    )
     c = snap["circuit"]
     circuit_row = (
         f"<tr><td class='state-{c['state']}'>{c['state']}</td><td class='n'>{c['opens']}</td>"
@@ -265,4 +270,24 @@ def _render(
         dlq_size=snap["dlq_size"],
         dlq_rows=dlq_rows,
         circuit_row=circuit_row,
+        resolution_rows=resolution_rows,
+        resolutions_awaiting=snap["resolutions_awaiting"],
+        resolution_window_h=f"{settings.resolution_window_h:g}",
+        commercial_usd=usd(COMMERCIAL_MICROS_PER_RESOLUTION, 2),
+    )
+
+
+def _resolution_row(scope: str, doc: dict[str, Any]) -> str:
+    """One tenant's (or, first, every tenant's) resolutions today."""
+    name = "all tenants" if scope == "global" else scope.removeprefix("tenant:")
+    rate = doc["resolution_rate"]
+    median = doc["median_messages_to_resolution"]
+    return (
+        f"<tr data-scope='{escape(scope, quote=True)}'><td>{escape(safe_text(name))}</td>"
+        f"<td class='n'>{doc['resolutions']}</td>"
+        f"<td class='n'>{'—' if rate is None else f'{rate:.1%}'}</td>"
+        f"<td class='n'>{doc['unresolved']}</td><td class='n'>{doc['awaiting']}</td>"
+        f"<td class='n'>{'—' if median is None else f'{median:g}'}</td>"
+        f"<td class='n'>{usd(doc['spend_micros'])}</td>"
+        f"<td class='n'>{usd(doc['cost_per_resolution_micros'], TICKET_PLACES)}</td></tr>"
     )

@@ -133,10 +133,21 @@ def register(app: typer.Typer) -> None:
         )
 
     @outcomes.command()
-    def summary(as_json: JsonOpt = False) -> None:
-        """Counts by status."""
-        counts = _store().summary()
+    def summary(
+        tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+        day: Annotated[
+            str | None, typer.Option(help="A budget day, YYYY-MM-DD (default: today).")
+        ] = None,
+        days: Annotated[
+            int, typer.Option(min=1, max=8, help="Resolutions over this many days to --day.")
+        ] = 1,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Counts by status, and the resolutions and cost per resolution of a day (or days)."""
+        from shared.cli.summary import print_summary, summary_doc
+
+        doc = summary_doc(settings_or_exit(), tenant=tenant, day=day, days=days)
         if as_json:
-            print_json(counts)
+            print_json(doc)
             return
-        print_table(("status", "tickets"), list(counts.items()), right=("tickets",))
+        print_summary(doc)

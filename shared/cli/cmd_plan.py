@@ -9,6 +9,10 @@ from typing import Any
 import typer
 
 from shared.cli.common import Exit, fail, print_json, settings_or_exit
+from shared.conversation.report import (
+    COMMERCIAL_MICROS_PER_RESOLUTION,
+    COMMERCIAL_USD_PER_RESOLUTION,
+)
 from shared.display import PLAN_PLACES, usd
 from shared.errors import SettingsError
 from shared.money import MICROS_PER_USD
@@ -70,6 +74,26 @@ def plan_document(plan: Plan, inputs: PlanInput) -> dict[str, Any]:
     }
 
 
+def resolution_plan(doc: dict[str, Any], inputs: PlanInput, rate: Decimal) -> dict[str, Any]:
+    """A month (30 days) of resolutions at `rate`: every ticket's spend, resolved or not,
+    divided by the resolved ones, beside what the commercial per-resolution price would bill."""
+    tickets_per_day = Fraction(inputs.rph) * Fraction(inputs.hours_per_day)
+    per_day = tickets_per_day * Fraction(rate)
+    per_month = per_day * 30
+    month_micros = doc["cost_per_month_micros"]
+    commercial = per_month * COMMERCIAL_MICROS_PER_RESOLUTION
+    return {
+        "resolution_rate": float(rate),
+        "tickets_per_day": _f(tickets_per_day),
+        "resolutions_per_day": _f(per_day),
+        "resolutions_per_month": _f(per_month),
+        "cost_per_resolution_micros": int(Fraction(month_micros) / per_month),
+        "cost_per_month_micros": month_micros,
+        "commercial_cost_per_month_micros": int(commercial),
+        "commercial_usd_per_resolution": float(COMMERCIAL_USD_PER_RESOLUTION),
+    }
+
+
 def _render(doc: dict[str, Any], notes: list[str]) -> None:
     from shared.cli.output import console, table
 
@@ -109,6 +133,16 @@ def _render(doc: dict[str, Any], notes: list[str]) -> None:
     out.print("working")
     for line in doc["working"]:
         out.print("  " + line)
+    res = doc.get("resolutions")
+    if res:
+        out.print(
+            f"resolutions at {res['resolution_rate']:.0%}: {res['resolutions_per_month']:,g} a "
+            f"month cost {usd(res['cost_per_month_micros'], PLAN_PLACES)}, "
+            f"{usd(res['cost_per_resolution_micros'], 4)} each (all tickets' spend over the "
+            f"resolved ones); at the commercial "
+            f"{usd(COMMERCIAL_MICROS_PER_RESOLUTION, 2)}/resolution: "
+            f"{usd(res['commercial_cost_per_month_micros'], PLAN_PLACES)}"
+        )
 
 
 def _live(settings: Settings) -> tuple[int | None, Decimal | None, str | None]:
@@ -165,6 +199,11 @@ def register(app: typer.Typer) -> None:
         hours_per_day: str = typer.Option("24", "--hours-per-day", help="Hours of traffic a day."),
         ceiling_usd: str | None = typer.Option(
             None, "--ceiling-usd", help="Default: the live ceiling (budget set), else settings."
+        ),
+        resolution_rate: str | None = typer.Option(
+            None,
+            "--resolution-rate",
+            help="Share of tickets resolved, 0-1: what a month of resolutions costs.",
         ),
         as_json: bool = typer.Option(False, "--json", help="Print one JSON document."),
     ) -> None:
@@ -231,6 +270,10 @@ def register(app: typer.Typer) -> None:
         except SettingsError:
             fail(f"unknown model {model!r} (known: {', '.join(prices.models())})", Exit.USAGE)
         doc = plan_document(compute(inputs, prices), inputs)
+        if resolution_rate is not None:
+            rate = _decimal("resolution-rate", resolution_rate, low=Decimal("0.0001"),
+                            high=Decimal(1))  # fmt: skip
+            doc["resolutions"] = resolution_plan(doc, inputs, rate)
         doc["notes"] = notes
         if as_json:
             print_json(doc)

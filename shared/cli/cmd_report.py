@@ -171,10 +171,50 @@ def register(app: typer.Typer) -> None:
         _emit(rows, doc, as_csv, as_json)
 
     @report.command()
-    def resolutions() -> None:
-        """Resolved vs unresolved tickets and what they cost (needs conversations)."""
-        fail(
-            "report resolutions needs ticket states (resolved/unresolved), which arrive with "
-            "conversations; nothing records them yet",
-            Exit.USAGE,
-        )
+    def resolutions(
+        first: FromOpt = None,
+        last: ToOpt = None,
+        tenant: TenantOpt = None,
+        as_csv: CsvOpt = False,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """Resolutions per budget day and tenant, and what each cost (all model spend)."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from shared.conversation.report import COMMERCIAL_USD_PER_RESOLUTION
+        from shared.history import reports
+        from shared.history.writer import first_line
+        from shared.money import micros_to_usd
+
+        engine, period = setup(first, last, as_csv, as_json)
+        tz = settings_or_exit().tz
+        try:
+            rows = reports.resolutions(engine, period, tz, tenant=tenant)
+        except SQLAlchemyError as exc:
+            fail(f"history database: {first_line(exc)}", Exit.UNAVAILABLE)
+        finally:
+            engine.dispose()
+        for row in rows:
+            per = row["cost_per_resolution_micros"]
+            row["cost_usd"] = micros_to_usd(row["cost_micros"])
+            row["cost_per_resolution_usd"] = None if per is None else micros_to_usd(per)
+            if not as_json:
+                row["resolved_by"] = " ".join(f"{k}:{v}" for k, v in row["resolved_by"].items())
+        total = sum(r["cost_micros"] for r in rows)
+        count = sum(r["resolutions"] for r in rows)
+        doc = {
+            "title": (
+                f"resolutions, {period.first} to {period.last} (commercial agents: "
+                f"${COMMERCIAL_USD_PER_RESOLUTION} each)"
+            ),
+            "text_columns": ["day", "tenant_id", "resolved_by"],
+            "from": period.first.isoformat(),
+            "to": period.last.isoformat(),
+            "tenant": tenant,
+            "rows": rows,
+            "resolutions": count,
+            "total_cost_micros": total,
+            "cost_per_resolution_usd": micros_to_usd(total // count) if count else None,
+            "commercial_usd_per_resolution": float(COMMERCIAL_USD_PER_RESOLUTION),
+        }
+        _emit(rows, doc, as_csv, as_json)

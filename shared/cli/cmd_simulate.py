@@ -5,6 +5,8 @@ It runs the policy the workers and the scheduler run (the ladder, the first-resp
 price table (or usages resampled from recorded outcomes: `--from-outcomes`). `--compare` runs
 every over-SLO policy on the same seeded day; `--with-replay` runs the day without and then
 with a replay batch alongside, so the live lane's first response can be compared.
+`--conversations FILE` plays scripted customers through the running stack instead
+(shared/cli/simulate_conversations.py).
 """
 
 from __future__ import annotations
@@ -62,9 +64,25 @@ def register(app: typer.Typer) -> None:
         tickets_per_day: Annotated[
             int, typer.Option(min=100, help="Tickets the ceiling pays for at 1x.")
         ] = 2000,
+        conversations: Annotated[
+            Path | None,
+            typer.Option(
+                help="Instead: play these scripted conversations (JSONL) through the running "
+                "stack at --url, message by message."
+            ),
+        ] = None,
+        url: Annotated[
+            str, typer.Option(help="The webhook app, for --conversations.")
+        ] = "http://127.0.0.1:8080",
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
     ) -> None:
-        """Simulate a day of bursty demand: answers by model, hand-offs, first response, spend."""
+        """Simulate a day of bursty demand: answers by model, hand-offs, first response, spend;
+        or play scripted conversations through the running stack (--conversations)."""
+        if conversations is not None:
+            from shared.cli.simulate_conversations import run_conversations
+
+            run_conversations(settings_or_exit(), conversations, url, as_json)
+            return
         from shared.cli.simulate_report import check_plot, draw_plot, print_report
         from workers.scheduler.simulation import (
             MODE,

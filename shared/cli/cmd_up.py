@@ -15,6 +15,8 @@ from shared.errors import StackError
 from shared.settings import Settings
 
 SIM_KEY = "sk-sim-local"
+# The demo's resolution window (7.2 s): long enough for a scripted follow-up to arrive.
+DEMO_RESOLUTION_WINDOW_H = "0.002"
 
 
 def register(app: typer.Typer) -> None:
@@ -51,6 +53,8 @@ def register(app: typer.Typer) -> None:
                 _clear_namespace(redis_url, namespace)
                 # A single-machine demo: every part of it is on loopback.
                 env["PACELINE_ALLOW_PRIVATE_NETWORKS"] = "true"
+                # Answers nobody writes back to resolve within the demo, not a day later.
+                env.setdefault("PACELINE_RESOLUTION_WINDOW_H", DEMO_RESOLUTION_WINDOW_H)
             sim_url = None
             if not settings.llm_base_url:
                 sim_port = free_port()
@@ -250,8 +254,15 @@ def _run_demo(
     timeout_s: float,
     as_json: bool,
 ) -> None:
-    from shared.cli.demo import feed, print_summary, summarise, wait_for_outcomes
-    from shared.data import load_sample
+    from shared.cli.demo import (
+        feed,
+        play_conversations,
+        print_summary,
+        resolution_figures,
+        summarise,
+        wait_for_outcomes,
+    )
+    from shared.data import conversations_path, load_sample
     from shared.keys import Keys
     from shared.redis_client import make_redis
     from shared.settings import load_settings
@@ -261,12 +272,25 @@ def _run_demo(
     expect = {str(t["ticket_id"]): str(t["expect"]) for t in sample if "expect" in t}
     started = time.monotonic()
     fed = feed(webhook_url, secret, sample)
-    settings = load_settings({"PACELINE_REDIS_URL": redis_url, "PACELINE_NAMESPACE": namespace})
-    store = OutcomeStore(make_redis(settings, max_connections=4), Keys(namespace))
+    settings = load_settings(
+        {
+            "PACELINE_REDIS_URL": redis_url,
+            "PACELINE_NAMESPACE": namespace,
+            "PACELINE_TIMEZONE": stack.env.get("PACELINE_TIMEZONE", "UTC"),
+            "PACELINE_RESOLUTION_WINDOW_H": stack.env["PACELINE_RESOLUTION_WINDOW_H"],
+        }
+    )
+    client = make_redis(settings, max_connections=4)
+    store = OutcomeStore(client, Keys(namespace))
     counts = wait_for_outcomes(store, len(fed.accepted), timeout_s, stack.check_alive)
+    played = play_conversations(webhook_url, secret, store, conversations_path())
+    resolved = resolution_figures(client, settings)
     if "archiver" in stack.procs:
         _wait_archived(settings)
     doc = summarise(store, fed, expect, time.monotonic() - started)
+    doc.update(resolved)
+    doc["conversations"] = len(played)
+    doc["conversation_messages"] = sum(p.sent for p in played)
     doc["namespace"] = namespace
     if as_json:
         print_json(doc)

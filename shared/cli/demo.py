@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shared.models import Outcome, OutcomeStatus
+from shared.simulator.customer import Conversation, Played, ScriptedCustomer, load_conversations
 from shared.stores.outcomes import OutcomeStore
 
 FINAL_OR_PARKED = ("answered", "escalated", "rejected", "dead_lettered", "parked")
@@ -59,6 +60,30 @@ def feed(webhook_url: str, secret: str, tickets: list[dict[str, Any]], threads: 
                 else:
                     fed.accepted.append(ticket_id)
     return fed
+
+
+def play_conversations(
+    webhook_url: str, secret: str, store: OutcomeStore, path: str, timeout_s: float = 60
+) -> list[Played]:
+    """The scripted customers: each conversation message by message, every follow-up sent
+    once the answer to the last message is final (shared/simulator/customer.py)."""
+    from pathlib import Path
+
+    conversations = load_conversations(Path(path))
+    with httpx.Client(timeout=10) as client:
+
+        def post(doc: dict[str, Any]) -> None:
+            body = json.dumps(doc).encode()
+            client.post(f"{webhook_url}/webhooks/generic", content=body, headers=sign(secret, body))
+
+        def status(conv: Conversation, event_id: str) -> str | None:
+            found = store.find(conv.ticket_id, conv.tenant_id)
+            o = found[0] if found else None
+            return o.status.value if o and o.event_id == event_id and o.status.is_final else None
+
+        customer = ScriptedCustomer(post, status, timeout_s=timeout_s)
+        with ThreadPoolExecutor(4) as pool:
+            return list(pool.map(customer.play, conversations))
 
 
 def wait_for_outcomes(
@@ -121,6 +146,28 @@ def summarise(
     }
 
 
+def resolution_figures(client: Any, settings: Any, extra_s: float = 10.0) -> dict[str, Any]:
+    """Today's resolutions once the answers' windows have closed (the scheduler closes them;
+    the demo's window is seconds long): rate and cost per resolution beside the commercial
+    figure."""
+    from shared.clock import SystemClock
+    from shared.conversation.report import resolution_report
+    from shared.conversation.resolutions import Resolutions
+    from shared.keys import Keys
+    from shared.ledger import Ledger
+
+    keys = Keys(settings.namespace)
+    res = Resolutions(client, keys)
+    deadline = time.monotonic() + settings.resolution_window_h * 3600 + extra_s
+    while res.awaiting() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    ledger = Ledger(client, keys, settings, SystemClock())
+    doc = resolution_report(res, ledger, [ledger.day()], settings.tz).as_json()
+    keep = ("resolutions", "resolution_rate", "cost_per_resolution_usd",
+            "cost_per_resolution_micros", "commercial_usd_per_resolution", "awaiting")  # fmt: skip
+    return {k: doc[k] for k in keep}
+
+
 def _pct(sorted_values: list[int], pct: int) -> int | None:
     if not sorted_values:
         return None
@@ -148,7 +195,21 @@ def print_summary(doc: dict[str, Any]) -> None:
             "latency_p95_ms",
             "answered_pct",
             "labels_matched",
-            "elapsed_s",
         )
     ]
+    if "conversations" in doc:
+        rows.append(("conversations (messages)",
+                     f"{doc['conversations']} ({doc['conversation_messages']})"))  # fmt: skip
+    if "resolutions" in doc:
+        from shared.conversation.report import COMMERCIAL_MICROS_PER_RESOLUTION
+        from shared.display import TICKET_PLACES
+
+        rate = doc["resolution_rate"]
+        rows += [
+            ("resolutions", doc["resolutions"]),
+            ("resolution_rate", "—" if rate is None else f"{rate:.1%}"),
+            ("cost_per_resolution", usd(doc["cost_per_resolution_micros"], TICKET_PLACES)),
+            ("commercial_per_resolution", usd(COMMERCIAL_MICROS_PER_RESOLUTION, 2)),
+        ]
+    rows.append(("elapsed_s", doc.get("elapsed_s")))
     print_table(("what", "value"), rows, title="paceline demo")

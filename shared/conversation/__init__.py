@@ -1,2 +1,2 @@
-"""Conversations: which events are paceline's own, the lifetime caps, and the hooks the
-resolution tracking fills (docs/conversations.md)."""
+"""Conversations: which events are paceline's own, the lifetime caps, the follow-ups and
+whether the agent resolved the ticket (docs/conversations.md)."""

@@ -14,6 +14,8 @@ change it records (settle.lua adds a `call` entry in the same script that moves 
 | `cap`      | scope, old, new (micros; "" for none), who, note, at (ms)                     |
 | `dlq`      | doc (the `DeadLetter` as JSON; its ticket is never stored)                    |
 | `dlq_gone` | entry, how (requeued, purged, swept, forgotten), at (ms)                      |
+| `resolution` | key (the ticket key: tenant, source, ticket), tenant, how (confirmed,       |
+|            | solved, window), msgs (messages to it), at (ms); resolution_common.lua       |
 
 `parse` raises `EventRejected` with a reason for anything that would not fit its table (a
 missing field, a bad number, text too long), so one bad entry is set aside, never retried.
@@ -28,8 +30,10 @@ from datetime import date
 from typing import Any
 
 from shared.errors import EventRejected
+from shared.keys import unscoped
 
-KINDS = ("call", "outcome", "cap", "dlq", "dlq_gone")
+KINDS = ("call", "outcome", "cap", "dlq", "dlq_gone", "resolution")
+RESOLVED_HOW = ("confirmed", "solved", "window")
 INT_MAX = 2**31 - 1
 BIGINT_MAX = 2**63 - 1
 # Column widths (shared/history/schema.py); longer text is refused, not cut, except error text.
@@ -221,12 +225,36 @@ def parse_dead_letter_gone(f: dict[str, str]) -> Event:
     return Event("dlq_gone", row)
 
 
+def parse_resolution(f: dict[str, str]) -> Event:
+    parts = unscoped(_text(f, "key", 3 * ID_CHARS))
+    if parts is None or len(parts) != 3 or not all(parts):
+        raise EventRejected("field 'key' is not a ticket key (tenant, source, ticket)")
+    tenant, source, ticket = parts
+    if tenant != _text(f, "tenant", TENANT_CHARS) or len(tenant) > TENANT_CHARS:
+        raise EventRejected("field 'tenant' does not match the ticket key")
+    if len(source) > 32 or len(ticket) > ID_CHARS:
+        raise EventRejected("the ticket key's source or ticket id is too long")
+    how = _text(f, "how", 16)
+    if how not in RESOLVED_HOW:
+        raise EventRejected(f"field 'how' is not one of {', '.join(RESOLVED_HOW)}")
+    row = {
+        "tenant_id": tenant,
+        "source": source,
+        "ticket_id": ticket,
+        "how": how,
+        "messages": _int(f.get("msgs"), "msgs", INT_MAX),
+        "resolved_at_ms": _int(f.get("at"), "at"),
+    }
+    return Event("resolution", row)
+
+
 _PARSERS = {
     "call": parse_call,
     "outcome": parse_outcome,
     "cap": parse_cap,
     "dlq": parse_dead_letter,
     "dlq_gone": parse_dead_letter_gone,
+    "resolution": parse_resolution,
 }
 
 

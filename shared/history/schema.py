@@ -164,6 +164,22 @@ dead_letters = Table(
     Index("ix_dead_letters_tenant_requester", "tenant_id", "requester"),
 )
 
+# Every ticket the agent resolved (shared/conversation): once, when and how, and how many
+# messages it took. No requester and no text: nothing here for `forget` to erase.
+ticket_resolutions = Table(
+    "ticket_resolutions",
+    metadata,
+    Column("id", RowId, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(100), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("ticket_id", String(200), nullable=False),
+    Column("how", String(16), nullable=False),  # confirmed | solved | window
+    Column("messages", Integer, nullable=False),
+    Column("resolved_at_ms", BigInteger, nullable=False),
+    UniqueConstraint("tenant_id", "source", "ticket_id"),
+    Index("ix_ticket_resolutions_resolved_at_ms", "resolved_at_ms"),
+)
+
 # Requesters erased by `paceline forget`, by keyed hash only: a fact about them that was
 # still in the stream then is stored pseudonymised and without its transcript.
 forgotten_requesters = Table(

@@ -29,6 +29,7 @@ from shared.history.schema import (
     model_calls,
     thread_messages,
     ticket_outcomes,
+    ticket_resolutions,
 )
 
 # `forget` holds this PostgreSQL advisory lock exclusively while it pseudonymises; a batch
@@ -41,12 +42,14 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "cap": ("scope", "changed_at_ms", "who"),
     "dlq": ("entry_id",),
     "dlq_gone": ("entry_id",),
+    "resolution": ("tenant_id", "source", "ticket_id"),
 }
 _TABLES: dict[str, Table] = {
     "call": model_calls,
     "outcome": ticket_outcomes,
     "cap": cap_changes,
     "dlq": dead_letters,
+    "resolution": ticket_resolutions,
 }
 
 
@@ -136,6 +139,7 @@ class HistoryWriter:
             ("outcome", outcomes),
             ("cap", [e.row for e in by_kind["cap"].values()]),
             ("dlq", dlq),
+            ("resolution", [e.row for e in by_kind["resolution"].values()]),
         ):
             if rows:
                 stmt = ins(_TABLES[kind]).on_conflict_do_nothing(

@@ -2,8 +2,9 @@
 
 Decisions are a pure function of the ticket text, the tools offered and how many tool calls the
 conversation already holds; the seed only picks wording. Priority, as in the shared policy:
-test directives, then the gullible injection triggers, then escalation triggers, then the
-ordinary flow (lookup for order-like tickets, a knowledge-base search, a reply).
+test directives, then the gullible injection triggers, then escalation triggers, then a
+follow-up's verdict on the last answer (followup.py), then the ordinary flow (lookup for
+order-like tickets, a knowledge-base search, a reply).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from shared.simulator import wording
 from shared.simulator.conversation import SEARCH_TOOL, Conversation, read_conversation
+from shared.simulator.followup import Thread, confirms, message_text, read_thread, unsatisfied
 from shared.simulator.ticket import TicketText, earlier_messages, read_ticket
 
 LOOKUP_TOOL = "lookup_customer_history"
@@ -57,6 +59,7 @@ class _Script:
     rule: str
     calls: list[ToolCall] = field(default_factory=list)
     final: str = "reply"  # reply | echo | leak | escalated | long
+    tone: str = ""  # a follow-up's reply: "closing" (it worked), "retry" (it did not)
     endless: Callable[[int], ToolCall] | None = None  # `loop`/`runaway`: never a reply
     variant: int = 0  # `leak_email:N`: how the leaked address is disguised
 
@@ -73,7 +76,7 @@ def decide(
     slow = ticket.directive("slow")
     slow_ms = (slow[1] or 0) if slow else 0
     rng = wording.rng_for(seed, ticket.text, str(conv.turn))
-    script = _script(ticket)
+    script = _script(ticket, read_thread(messages))
     choice = _choice(tool_choice)
     if choice == "none" or not offered:
         long_answer = script.final == "long"
@@ -129,7 +132,7 @@ def _choice(tool_choice: Any) -> str:
     return "auto"
 
 
-def _script(ticket: TicketText) -> _Script:
+def _script(ticket: TicketText, thread: Thread) -> _Script:
     for name, _number in ticket.directives:
         script = _directive_script(name, ticket)
         if script is not None:
@@ -144,10 +147,31 @@ def _script(ticket: TicketText) -> _Script:
     for trigger in ESCALATION_TRIGGERS:
         if trigger in text:
             return _Script(f"escalation:{trigger}", [_escalate(trigger)], final="escalated")
+    if thread.answered_before:
+        followup = _followup_script(ticket, thread)
+        if followup is not None:
+            return followup
     search = _call(SEARCH_TOOL, query=ticket.keywords())
     if any(w in text for w in ORDER_WORDS):
         return _Script("order", [_lookup(), search])
     return _Script("question", [search])
+
+
+def _followup_script(ticket: TicketText, thread: Thread) -> _Script | None:
+    """A customer writing back after an answer (shared/simulator/followup.py): unsatisfied
+    twice escalates, once searches again; a confirmation closes; anything else is a question."""
+    said = message_text(ticket.text)
+    if unsatisfied(said):
+        if thread.unsatisfied_before:
+            reason = "The customer says the problem is still not solved after two answers."
+            return _Script("followup:unsatisfied_again", [_call(ESCALATE_TOOL, reason=reason)],
+                           final="escalated")  # fmt: skip
+        first = TicketText(thread.first_question, "", ())
+        query = f"{first.keywords()} troubleshooting"
+        return _Script("followup:unsatisfied", [_call(SEARCH_TOOL, query=query)], tone="retry")
+    if confirms(said):
+        return _Script("followup:confirmed", tone="closing")
+    return None
 
 
 def _directive_script(name: str, ticket: TicketText) -> _Script | None:
@@ -186,6 +210,10 @@ def _final_text(script: _Script, conv: Conversation, rng: Any) -> str:
         return wording.escalated_reply(rng)
     if script.final == "long":
         return wording.long_text(0)
+    if script.tone == "closing":
+        return wording.closing_reply(rng)
+    if script.tone == "retry":
+        return wording.retry_reply(rng, conv.first_article_title, conv.first_article_url)
     return wording.reply_body(
         rng, conv.first_article_title, conv.first_article_url, conv.searched_nothing
     )

@@ -55,6 +55,17 @@ def reply_body(
     return f"{rng.choice(_GREETINGS)} {rng.choice(_CHECKED)} {middle} {rng.choice(_CLOSINGS)}"
 
 
+def closing_reply(rng: random.Random) -> str:
+    """The answer to "thanks, that worked": short, no tools."""
+    return f"Great to hear that it is sorted! {rng.choice(_CLOSINGS)}"
+
+
+def retry_reply(rng: random.Random, article_title: str | None, article_url: str | None) -> str:
+    """The answer to a first "that didn't help": an apology and another way."""
+    body = reply_body(rng, article_title, article_url)
+    return f"I am sorry that did not solve it. Let us try another way. {body}"
+
+
 def escalation_reason(trigger: str) -> str:
     return f'The customer mentioned "{trigger}"; this needs a human.'
 

@@ -15,6 +15,8 @@ import redis
 
 from shared.broker import is_rabbitmq, queue_prefix
 from shared.clock import Clock, SystemClock, day_bounds_s
+from shared.conversation.report import ResolutionStats, day_stats
+from shared.conversation.resolutions import Resolutions
 from shared.keys import Keys
 from shared.ledger import Ledger
 from shared.messages import queue_for
@@ -51,6 +53,7 @@ class StateGauges:
         self.circuit = ProviderCircuit(client, self._keys, settings, self._clock)
         self.spend = SpendSeries(client, settings, self._clock)
         self.demand = DemandStore(client, self._keys, settings.tz)
+        self.resolutions = Resolutions(client, self._keys)
         self._amqp = is_rabbitmq(settings)
         self._prefix = queue_prefix(settings)
 
@@ -109,7 +112,19 @@ class StateGauges:
             "circuit": self.circuit.snapshot(),
             "queues": self.queues(),
             "live": self.live(ceiling),
+            "resolutions": self.resolution_figures(),
+            "resolutions_awaiting": self.resolutions.awaiting(),
         }
+
+    def resolution_figures(self) -> dict[str, dict[str, Any]]:
+        """Today's resolution figures: `global` and one `tenant:<t>` per tenant."""
+        by_tenant = day_stats(self.resolutions, self.ledger, self.ledger.day(), self._settings.tz)
+        total = ResolutionStats()
+        for stats in by_tenant.values():
+            total.add(stats)
+        figures = {"global": total.as_json()}
+        figures.update({f"tenant:{t}": s.as_json() for t, s in sorted(by_tenant.items())})
+        return figures
 
     def live(self, ceiling_micros: int) -> dict[str, Any]:
         """The live plan while it is fresh (else the default model and the fixed reserve),
@@ -137,6 +152,10 @@ class StateGauges:
         for lane, count in snap["parked"].items():
             metrics.set_parked(lane, count)
         metrics.set_live_plan(**snap["live"])
+        metrics.set_resolutions(
+            {safe_label(k): v for k, v in snap["resolutions"].items()},
+            snap["resolutions_awaiting"],
+        )
         metrics.set_dlq_size(snap["dlq_size"])
         metrics.set_circuit(snap["circuit"]["state"])
         for queue, q in snap["queues"].items():

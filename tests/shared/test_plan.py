@@ -226,3 +226,21 @@ def test_simulate_prints_its_headline_first_and_whole_headers_through_a_pipe(
         assert name in header, header
     doc = json.loads(paceline(*args, "--json", env=clean_env(namespace)).stdout)
     assert doc["spent_usd"] == doc["spent_micros"] / 1_000_000
+
+
+def test_resolution_rate_says_what_a_month_of_resolutions_costs() -> None:
+    # The seed load costs $168/day: $5,040 for 30 days of 4,800 tickets/day
+    doc = _json(*SEED, "--resolution-rate", "0.6")
+    res = doc["resolutions"]
+    # 60% of 144,000 tickets a month are resolved; every ticket's spend is divided by them
+    assert res["resolutions_per_month"] == 86_400
+    assert res["cost_per_month_micros"] == 5_040_000_000
+    assert res["cost_per_resolution_micros"] == 58_333  # $5,040 / 86,400
+    assert res["commercial_cost_per_month_micros"] == 85_536_000_000  # 86,400 x $0.99
+    text = _run(*SEED, "--resolution-rate", "0.6").stdout
+    assert "86,400 a month" in text and "$0.0583 each" in text and "$0.99" in text
+    # Without the option the document is as before
+    assert "resolutions" not in _json(*SEED)
+    for bad in ("0", "1.5", "x"):
+        result = _run(*SEED, "--resolution-rate", bad)
+        assert result.exit_code == 2 and "--resolution-rate" in result.output

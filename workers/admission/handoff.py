@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from shared.conversation import hooks
 from shared.history.emit import thread_messages
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.settings import Settings
@@ -59,6 +60,8 @@ def hand_off(ctx: WorkerContext, message: Any, ticket: Ticket, lane: Lane) -> No
             pipe, now_ms / 1000, waited_ms, ctx.settings.live_max_wait_s, handoff=True
         )
         pipe.execute()
+        args = (ctx.redis, ctx.keys, ticket.tenant_id, ticket.source, ticket.ticket_id)
+        hooks.on_escalated(*args, now_ms, HANDOFF_REASON)
     log.info(
         "handed off: %s",
         HANDOFF_REASON,

@@ -5,7 +5,8 @@ a ManualClock): hold the lease -> reap expired reservations -> forecast the rest
 live demand -> set the pace (shaped by the forecast) -> plan the live lane (its rung of the
 ladder, the reserve replay leaves it, the wait in its line) -> release due parked tickets,
 live first, no more than the bucket can pay for, and every live ticket at its SLO's decide-by
-whatever the bucket holds (admission then answers it or hands it off) -> alerts. A standby's
+whatever the bucket holds (admission then answers it or hands it off) -> alerts -> resolve
+the answered tickets whose resolution window closed (shared/conversation). A standby's
 tick only tries to take the lease, so running two schedulers is safe: only the leader
 releases, and the parking lot's release moves each member out atomically, so two ticks can
 never both release one ticket.
@@ -23,6 +24,7 @@ import dramatiq
 import redis
 
 from shared.clock import Clock
+from shared.conversation.resolutions import CLOSE_BATCH, Resolutions
 from shared.keys import Keys
 from shared.ledger import Ledger
 from shared.models import Lane
@@ -46,6 +48,9 @@ Enqueue = Callable[[dramatiq.Message[Any]], object]
 # Most tickets one tick releases whatever the bucket holds (pacing off, or a huge burst).
 MAX_RELEASE_PER_TICK = 5_000
 NON_LIVE = (Lane.REDRIVE, Lane.REPLAY)
+# Resolution windows one tick closes at most (in batches of CLOSE_BATCH): a backlog after
+# downtime drains over a few ticks without holding up the pace.
+MAX_RESOLVE_PER_TICK = 10 * CLOSE_BATCH
 # Dead letters past their retention are deleted by the leader every this many ticks.
 SWEEP_EVERY_TICKS = 600
 # Outcomes past theirs, every this many seconds of the clock (one ZRANGEBYSCORE when none are).
@@ -63,6 +68,7 @@ class TickReport:
     alerts: list[str] = field(default_factory=list)
     swept: int = 0
     outcomes_swept: int = 0
+    resolved: int = 0
     plan: LivePlan | None = None
 
 
@@ -103,6 +109,7 @@ class Scheduler:
         self._broker: dramatiq.Broker | None = None
         self.dead_letters = DeadLetterRegistry(client, self.keys, clock)
         self.outcomes = OutcomeStore(client, self.keys, settings.outcome_retention_s)
+        self.resolutions = Resolutions(client, self.keys)
         self._ticks = 0
         self._next_outcome_sweep_s = float("-inf")
 
@@ -119,6 +126,7 @@ class Scheduler:
         report.plan = self._plan = self.plan(forecast, pace)
         report.released = self.release(pace)
         report.alerts = [a.name for a in self.alerts.check(pace.ceiling_micros)]
+        report.resolved = self.close_resolution_windows()
         self._ticks += 1
         if self._ticks % SWEEP_EVERY_TICKS == 1:
             report.swept = self.dead_letters.sweep(
@@ -128,6 +136,18 @@ class Scheduler:
             self._next_outcome_sweep_s = now_s + OUTCOME_SWEEP_EVERY_S
             report.outcomes_swept = self.outcomes.sweep(int(now_s * 1000))
         return report
+
+    def close_resolution_windows(self) -> int:
+        """Answered tickets with no customer message within the window: resolved."""
+        now_ms = int(self.clock.now_s() * 1000)
+        window_ms = int(self.settings.resolution_window_h * 3_600_000)
+        resolved = seen = 0
+        while seen < MAX_RESOLVE_PER_TICK:
+            n, looked = self.resolutions.close_due(now_ms, window_ms, CLOSE_BATCH)
+            resolved, seen = resolved + n, seen + looked
+            if looked < CLOSE_BATCH:
+                break
+        return resolved
 
     def release_again(self) -> dict[str, int]:
         """Another release within the tick, with the bucket as it is now (a caller that ran

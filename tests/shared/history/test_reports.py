@@ -1,5 +1,5 @@
 """`paceline report spend|tickets`: the figures, each grouping, a tenant alone, CSV and JSON,
-and one-line errors for bad input."""
+and one-line errors for bad input (resolutions: test_resolution_report.py)."""
 
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def test_the_cli_prints_json_csv_and_a_table(
         (["spend", "--csv", "--json"], "exclude each other"),
         (["tickets", "--min-cost", "ten"], "--min-cost: 'ten' is not an amount"),
         (["tickets", "--min-cost", "-1"], "must not be negative"),
-        (["resolutions"], "arrive with conversations"),
+        (["resolutions", "--from", "2026-13-01"], "--from: '2026-13-01' is not a date"),
     ],
 )
 def test_bad_input_is_one_line(

@@ -37,6 +37,10 @@ EXPECTED = {
     "paceline_live_reserve_micros": [],
     "paceline_live_line": [],
     "paceline_slo_first_responses": ["kind", "result"],
+    "paceline_resolutions": ["scope"],
+    "paceline_resolution_rate": ["scope"],
+    "paceline_cost_per_resolution_micros": ["scope"],
+    "paceline_resolutions_awaiting": [],
 }
 
 
@@ -63,6 +67,12 @@ def exercised() -> Metrics:
                     reserve_micros=20_000_000, line=4,
                     first_responses={"within": 7, "past": 0, "handoff_within": 2,
                                      "handoff_past": 0})  # fmt: skip
+    m.set_resolutions(
+        {"global": {"resolutions": 4, "resolution_rate": 0.8, "cost_per_resolution_micros": 9_000},
+         "tenant:acme": {"resolutions": 0, "resolution_rate": None,
+                         "cost_per_resolution_micros": None}},
+        awaiting=6,
+    )  # fmt: skip
     return m
 
 
@@ -88,6 +98,10 @@ def test_every_metric_is_exposed_with_its_labels() -> None:
     assert tokens == {"input": 800, "cached_input": 100, "output": 120}
     slo = {(s[0]["kind"], s[0]["result"]): s[1] for s in found["paceline_slo_first_responses"]}
     assert slo[("answer", "within")] == 7 and slo[("handoff", "within")] == 2
+    per = {s[0]["scope"]: s[1] for s in found["paceline_cost_per_resolution_micros"]}
+    # No resolutions yet: no figure rather than a division by zero
+    assert per == {"global": 9_000}
+    assert found["paceline_resolutions_awaiting"][0][1] == 6
 
 
 def _render(m: Metrics) -> tuple[str, str]:
