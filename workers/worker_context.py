@@ -14,6 +14,7 @@ from typing import Any
 from redis import Redis
 
 from shared.clock import Clock, SystemClock
+from shared.connectors import ConnectorCaller, ConnectorDirectory
 from shared.keys import Keys
 from shared.knowledge import IndexCache, KnowledgeStore, Searcher, build_embedder
 from shared.ledger import Ledger
@@ -115,8 +116,9 @@ class WorkerContext:
             slo=SloPolicy.from_settings(settings),
         )
         if with_agent:
-            # The tenants' webhook secrets join the settings' in the reply check.
-            secrets = load_tenants(settings).secret_values()
+            # The tenants' webhook and connector secrets join the settings' in the reply check.
+            tenants = load_tenants(settings)
+            connectors = ConnectorDirectory(tenants.connectors, ConnectorCaller(http, clock))
             ctx.agent = build_agent(
                 settings,
                 clock,
@@ -125,7 +127,8 @@ class WorkerContext:
                 limits,
                 ctx.usage_missing,
                 knowledge,
-                secrets=secrets,
+                secrets=tenants.secret_values(),
+                connectors=connectors,
             )
         return ctx
 
@@ -172,14 +175,16 @@ def build_agent(
     knowledge: Searcher | None = None,
     *,
     secrets: Sequence[str] = (),
+    connectors: ConnectorDirectory | None = None,
 ) -> Agent:
-    """One agent per worker process (shared by its threads): one LLM client, one tool box."""
+    """One agent per worker process (shared by its threads): one LLM client, one tool box
+    (its connectors send through the worker's outbound guard)."""
     return Agent(
         settings=settings,
         llm=_ObservedLLMClient(settings, limits),
         prices=prices,
         clock=clock,
-        tools=ToolBox(knowledge=knowledge),
+        tools=ToolBox(knowledge=knowledge, connectors=connectors),
         circuit=circuit,
         on_usage_missing=on_usage_missing,
         secrets=secrets,

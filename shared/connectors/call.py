@@ -152,9 +152,17 @@ def resolve_pointer(doc: Any, pointer: str) -> Any:
 class ConnectorCaller:
     """Sends connector requests through the process's outbound client (thread-safe)."""
 
-    def __init__(self, http: OutboundClient, clock: Clock | None = None) -> None:
+    def __init__(
+        self, http: OutboundClient, clock: Clock | None = None, *, owns_http: bool = False
+    ) -> None:
+        """`owns_http`: `close` closes the client (else its owner, the worker, does)."""
         self._http = http
         self._clock = clock or SystemClock()
+        self._owns_http = owns_http
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
 
     def call(
         self,

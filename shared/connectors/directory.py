@@ -48,6 +48,10 @@ class ConnectorDirectory:
         """The schemas of the tenant whose connectors take the most room in a prompt."""
         return max(self._schemas.values(), key=lambda s: len(repr(s)), default=[])
 
+    def close(self) -> None:
+        if self._caller is not None:
+            self._caller.close()
+
     def call(
         self, tenant: str, name: str, args: Mapping[str, Any], requester: Requester
     ) -> ConnectorResult:

@@ -143,6 +143,8 @@ def local_service() -> Iterator[Service]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    # A client that stops reading (the size cap) resets the connection: expected, not news.
+    server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
