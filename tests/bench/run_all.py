@@ -36,6 +36,7 @@ ORDER = [
     "simulator",
     "scaling",
     "memory",
+    "connectors",
 ]
 
 
