@@ -128,7 +128,7 @@ class Agent:
             raise
 
     def _loop(self, ticket: Ticket, budget: CallBudget, run: RunState, wanted: int) -> AgentResult:
-        bound = self._tools.bind(ticket, budget)
+        bound = self._tools.bind(ticket, budget, result_bytes=self._tool_bytes)
         messages = first_messages(ticket, self._ticket_bytes)
         seen: set[tuple[str, str]] = set()
         call_ids: set[str] = set()

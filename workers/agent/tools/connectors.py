@@ -12,18 +12,24 @@ import json
 from typing import Any
 
 from shared.connectors import ConnectorResult
+from workers.agent.prompt import truncate
 
 OPEN = '<connector_result tool="{name}">'
 CLOSE = "</connector_result>"
 
 
-def fenced(name: str, data: Any) -> str:
+def fenced(name: str, data: Any, max_bytes: int) -> str:
+    """The fenced result in at most `max_bytes` UTF-8 bytes: a result too long for its share
+    of the context is cut inside the fence, with a note of what was cut, so the fence always
+    closes."""
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False).replace("<", "\\u003c")
-    return f"{OPEN.format(name=name)}\n{text}\n{CLOSE}"
+    head = OPEN.format(name=name)
+    room = max_bytes - len(head.encode()) - len(CLOSE) - 2
+    return f"{head}\n{truncate(text, max(room, 0))}\n{CLOSE}"
 
 
-def content_of(name: str, result: ConnectorResult) -> tuple[str, str]:
+def content_of(name: str, result: ConnectorResult, max_bytes: int) -> tuple[str, str]:
     """(the content the model sees, a one-line summary for an escalation's `gathered`)."""
     if result.status == "ok":
-        return fenced(name, result.data), f"{name}: ok"
+        return fenced(name, result.data, max_bytes), f"{name}: ok"
     return json.dumps({"error": result.error}), f"{name}: {result.status}"

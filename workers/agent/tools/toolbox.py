@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from shared.connectors import ConnectorDirectory, Requester
 from shared.models import Ticket
 from workers.agent.budget import CallBudget
+from workers.agent.context_window import MAX_TOOL_RESULT_BYTES
 from workers.agent.tools.connectors import content_of
 from workers.agent.tools.knowledge import TOP_K, Found, KnowledgeSearch, SearchArgs, search_result
 from workers.agent.tools.schemas import ESCALATE, SEARCH, TOOL_NAMES, tool_schemas
@@ -86,11 +87,17 @@ class ToolBox:
         """The most any tenant is offered: what the context's shares are planned for."""
         return [*self.connectors.largest_schemas(), *self.schemas]
 
-    def bind(self, ticket: Ticket, budget: CallBudget | None = None) -> BoundTools:
+    def bind(
+        self,
+        ticket: Ticket,
+        budget: CallBudget | None = None,
+        *,
+        result_bytes: int = MAX_TOOL_RESULT_BYTES,
+    ) -> BoundTools:
         """One ticket's tools: searches read its tenant's help centre and pay from `budget`,
-        connectors are its tenant's and read its requester."""
+        connectors are its tenant's, read its requester and fit `result_bytes`."""
         requester = Requester(ticket.requester.id, ticket.requester.email)
-        return BoundTools(self, ticket.tenant_id, requester, budget)
+        return BoundTools(self, ticket.tenant_id, requester, budget, result_bytes)
 
 
 class BoundTools:
@@ -100,11 +107,13 @@ class BoundTools:
         tenant_id: str,
         requester: Requester,
         budget: CallBudget | None = None,
+        result_bytes: int = MAX_TOOL_RESULT_BYTES,
     ) -> None:
         self._box = box
         self.tenant_id = tenant_id
         self.requester = requester
         self._budget = budget
+        self._result_bytes = result_bytes
         self._connectors = box.connectors.names(tenant_id)
         self.schemas = box.schemas_for(tenant_id)
         self._calls: dict[str, int] = {}
@@ -133,7 +142,7 @@ class BoundTools:
             return _error(name, "error", f"call limit reached: at most {limit} per ticket")
         self._calls[name] = made + 1
         result = self._box.connectors.call(self.tenant_id, name, data, self.requester)
-        content, summary = content_of(name, result)
+        content, summary = content_of(name, result, self._result_bytes)
         return ToolOutcome(name, result.status, content, summary)
 
     def _run(self, name: str, data: dict[str, Any]) -> ToolOutcome:
