@@ -118,7 +118,8 @@ class WorkerContext:
         if with_agent:
             # The tenants' webhook and connector secrets join the settings' in the reply check.
             tenants = load_tenants(settings)
-            connectors = ConnectorDirectory(tenants.connectors, ConnectorCaller(http, clock))
+            caller = ConnectorCaller(http, clock)
+            connectors = ConnectorDirectory(tenants.connectors, caller, ctx.connector_called)
             ctx.agent = build_agent(
                 settings,
                 clock,
@@ -137,6 +138,11 @@ class WorkerContext:
         # The worker's metrics are set after its agent is built: read at call time.
         if self.metrics is not None:
             self.metrics.usage_was_missing(model)
+
+    def connector_called(self, tenant: str, connector: str, code: str) -> None:
+        """One tenant connector call's result, counted (names and codes only, no data)."""
+        if self.metrics is not None:
+            self.metrics.connector_call(tenant=tenant, connector=connector, code=code)
 
     def now_ms(self) -> int:
         return int(self.clock.now_s() * 1000)

@@ -41,6 +41,9 @@ class ConnectorResult:
     status: Literal["ok", "error", "denied"]
     data: Any = None
     error: str | None = None
+    # What happened, as a metric label: ok, denied, bad_arguments, refused, timeout,
+    # unreachable, http_status, redirect, too_large, not_json, unknown.
+    code: str = "ok"
 
 
 class ArgumentProblem(ValueError):
@@ -175,25 +178,30 @@ class ConnectorCaller:
         try:
             checked = check_arguments(spec, args)
         except ArgumentProblem as problem:
-            return ConnectorResult("denied" if problem.denied else "error", error=str(problem))
+            if problem.denied:
+                return ConnectorResult("denied", error=str(problem), code="denied")
+            return ConnectorResult("error", error=str(problem), code="bad_arguments")
         url = build_url(spec, checked, requester)
         body = build_body(spec, checked, requester)
         deadline = self._clock.now_s() + spec.timeout_s
         try:
             raw = self._fetch(spec, url, dict(headers), body, deadline)
         except _Failed as failed:
-            return ConnectorResult("error", error=str(failed))
+            return ConnectorResult("error", error=str(failed), code=failed.code)
         except OutboundRefused as exc:
-            return ConnectorResult("error", error=f"the address is {exc}")
+            return ConnectorResult("error", error=f"the address is {exc}", code="refused")
         except httpx.TimeoutException:
-            return ConnectorResult("error", error=f"no answer within {spec.timeout_s:g} s")
+            timeout = f"no answer within {spec.timeout_s:g} s"
+            return ConnectorResult("error", error=timeout, code="timeout")
         except httpx.HTTPError as exc:
-            why = type(exc).__name__
-            return ConnectorResult("error", error=f"the service is unreachable ({why})")
+            why = f"the service is unreachable ({type(exc).__name__})"
+            return ConnectorResult("error", error=why, code="unreachable")
         try:
             doc = json.loads(raw)
         except ValueError:
-            return ConnectorResult("error", error="the service did not answer JSON")
+            return ConnectorResult(
+                "error", error="the service did not answer JSON", code="not_json"
+            )
         return ConnectorResult("ok", data=project(doc, spec.response.projection))
 
     def _fetch(
@@ -217,9 +225,11 @@ class ConnectorCaller:
                     url = self._next_hop(origin, url, response, method)
                     continue
                 if response.status_code >= 300:
-                    raise _Failed(f"the service answered HTTP {response.status_code}")
+                    raise _Failed(
+                        f"the service answered HTTP {response.status_code}", "http_status"
+                    )
                 return self._read(response, spec.response.max_bytes, deadline)
-        raise _Failed(f"more than {MAX_REDIRECTS} redirects")
+        raise _Failed(f"more than {MAX_REDIRECTS} redirects", "redirect")
 
     @staticmethod
     def _next_hop(origin: httpx.URL, url: str, response: httpx.Response, method: str) -> str:
@@ -227,7 +237,9 @@ class ConnectorCaller:
         a service may move a path, never send paceline (with its headers) elsewhere."""
         location = response.headers.get("location")
         if not location:
-            raise _Failed(f"the service answered HTTP {response.status_code} without a Location")
+            raise _Failed(
+                f"the service answered HTTP {response.status_code} without a Location", "redirect"
+            )
         target = httpx.URL(url).join(location)
         same = (target.scheme, target.host, target.port) == (
             origin.scheme,
@@ -235,21 +247,21 @@ class ConnectorCaller:
             origin.port,
         )
         if not same:
-            raise _Failed("refused: the service redirected to another host")
+            raise _Failed("refused: the service redirected to another host", "redirect")
         if method != "GET":
-            raise _Failed("refused: a redirect of a POST is not followed")
+            raise _Failed("refused: a redirect of a POST is not followed", "redirect")
         return str(target)
 
     def _read(self, response: httpx.Response, cap: int, deadline: float) -> bytes:
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
-            raise _Failed(f"the answer is larger than {cap} bytes")
+            raise _Failed(f"the answer is larger than {cap} bytes", "too_large")
         chunks: list[bytes] = []
         size = 0
         for chunk in response.iter_bytes():
             size += len(chunk)
             if size > cap:
-                raise _Failed(f"the answer is larger than {cap} bytes")
+                raise _Failed(f"the answer is larger than {cap} bytes", "too_large")
             if self._clock.now_s() > deadline:
                 raise httpx.ReadTimeout("deadline")
             chunks.append(chunk)
@@ -258,3 +270,7 @@ class ConnectorCaller:
 
 class _Failed(Exception):
     """A connector failure whose message the model may see."""
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code

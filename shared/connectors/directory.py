@@ -3,7 +3,7 @@ tenant, so a ticket can only ever reach its own tenant's services."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,9 +18,16 @@ class Connector:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+# (tenant, connector, code): told of every call's result (the worker's metrics).
+Observer = Callable[[str, str, str], None]
+
+
 class ConnectorDirectory:
     def __init__(
-        self, connectors: Mapping[str, Sequence[Connector]], caller: ConnectorCaller | None
+        self,
+        connectors: Mapping[str, Sequence[Connector]],
+        caller: ConnectorCaller | None,
+        observe: Observer | None = None,
     ) -> None:
         self._by_tenant = {
             tenant: {c.spec.name: c for c in found} for tenant, found in connectors.items()
@@ -29,6 +36,7 @@ class ConnectorDirectory:
             tenant: [c.spec.tool_schema() for c in found] for tenant, found in connectors.items()
         }
         self._caller = caller
+        self._observe = observe
 
     @classmethod
     def empty(cls) -> ConnectorDirectory:
@@ -57,5 +65,10 @@ class ConnectorDirectory:
     ) -> ConnectorResult:
         connector = self.get(tenant, name)
         if connector is None or self._caller is None:
-            return ConnectorResult("denied", error=f"no connector {name[:48]!r} for this tenant")
-        return self._caller.call(connector.spec, connector.headers, args, requester)
+            return ConnectorResult(
+                "denied", error=f"no connector {name[:48]!r} for this tenant", code="unknown"
+            )
+        result = self._caller.call(connector.spec, connector.headers, args, requester)
+        if self._observe is not None:
+            self._observe(tenant, name, result.code)
+        return result

@@ -68,6 +68,15 @@ def test_two_tenants_each_reach_only_their_own_connector(
                 return o is not None and o.status.is_final
 
             assert wait_for(lambda: final("acme") and final("globex"), timeout_s=30)
+            # counted per tenant, connector and result code (no requester, no data)
+            metrics = worker.ctx.metrics
+            assert metrics is not None
+            for name in ("acme", "globex"):
+                calls = metrics.registry.get_sample_value(
+                    "paceline_connector_calls_total",
+                    {"tenant": name, "connector": "lookup_orders", "code": "ok"},
+                )
+                assert calls == 1
         for name in ("acme", "globex"):
             outcome = store.get(tkey(f"T-{name}-1", tenant=name))
             assert outcome is not None and outcome.status == "answered", outcome

@@ -145,26 +145,27 @@ def test_timeout_is_an_error_within_the_connectors_limit(
         started = time.monotonic()
         result = caller.call(spec(path, base=service.url, timeout_s=0.4), {}, {"kind": "all"}, ANN)
         assert (result.status, result.error) == ("error", "no answer within 0.4 s"), path
+        assert result.code == "timeout"
         assert time.monotonic() - started < 1.5, path
 
 
 @pytest.mark.parametrize(
-    ("path", "error"),
+    ("path", "error", "code"),
     [
-        ("/500", "the service answered HTTP 500"),
-        ("/nothing-here", "the service answered HTTP 404"),
-        ("/text", "the service did not answer JSON"),
-        ("/redirect/metadata", "refused: the service redirected to another host"),
-        ("/redirect/other", "refused: the service redirected to another host"),
+        ("/500", "the service answered HTTP 500", "http_status"),
+        ("/nothing-here", "the service answered HTTP 404", "http_status"),
+        ("/text", "the service did not answer JSON", "not_json"),
+        ("/redirect/metadata", "refused: the service redirected to another host", "redirect"),
+        ("/redirect/other", "refused: the service redirected to another host", "redirect"),
     ],
 )
 def test_bad_answers_are_errors(
-    service: Service, caller: ConnectorCaller, path: str, error: str
+    service: Service, caller: ConnectorCaller, path: str, error: str, code: str
 ) -> None:
     with local_service() as other:
         service.other_url = other.url
         result = caller.call(spec(path, base=service.url), {}, {"kind": "all"}, ANN)
-        assert (result.status, result.error) == ("error", error)
+        assert (result.status, result.error, result.code) == ("error", error, code)
         # nothing was fetched from where the redirect pointed
         assert other.requests == []
     assert service.paths == [path]
