@@ -33,6 +33,8 @@ def _resolve(spec: ConnectorSpec, env: Mapping[str, str], allow_private: bool) -
         for var in ENV_REF.findall(value):
             if not env.get(var):
                 raise ValueError(f"{where}.headers.{name}: {var} is not set")
+            if any(ord(c) < 0x20 or ord(c) == 0x7F for c in env[var]):
+                raise ValueError(f"{where}.headers.{name}: {var} holds a control character")
         headers[name] = ENV_REF.sub(lambda m: env[m.group(1)], value)
     return Connector(spec, headers)
 

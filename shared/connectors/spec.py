@@ -33,6 +33,7 @@ _IDENTITY_WORDS = re.compile(r"requester|tenant|email|customer|user|account", re
 ToolName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 ParamName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SERVER_SET_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
 
@@ -55,6 +56,9 @@ class ParamSpec(Strict):
 
     @model_validator(mode="after")
     def _enum_matches_type(self) -> ParamSpec:
+        numeric = self.type in ("integer", "number")
+        if not numeric and (self.minimum is not None or self.maximum is not None):
+            raise ValueError("minimum and maximum are for integers and numbers")
         if self.enum is not None:
             if self.type == "boolean":
                 raise ValueError("a boolean takes no enum")
@@ -124,6 +128,8 @@ class RequestSpec(Strict):
         authority = rest.split("/", 1)[0].split("?", 1)[0]
         if "{" in head or "{" in authority or "$" in authority:
             raise ValueError("url: the scheme, host and port must be fixed text")
+        if "@" in authority:
+            raise ValueError("url: no user or password in it (use a header with ${ENV_VAR})")
         if "?" in self.url or "#" in self.url:
             raise ValueError("url: put query parameters under `query`, no fragment")
         target = httpx.URL(PLACEHOLDER.sub("x", self.url))
@@ -134,6 +140,8 @@ class RequestSpec(Strict):
         for name, value in self.headers.items():
             if name.lower() in _SERVER_SET_HEADERS:
                 raise ValueError(f"headers.{name}: set by paceline")
+            if _CONTROL.search(value):
+                raise ValueError(f"headers.{name}: control characters are not allowed")
             if PLACEHOLDER.search(ENV_REF.sub("", value)):
                 raise ValueError(f"headers.{name}: only literal text and ${{ENV_VAR}} references")
         return self

@@ -131,6 +131,21 @@ def test_plain_http_and_loopback_only_with_the_setting(tmp_path: Path) -> None:
         ({"response": {"max_bytes": 50_000_000}}, None, "response.max_bytes"),
         ({"response": {"projection": {"a": "orders"}}}, None, "a JSON pointer starts with '/'"),
         ({"surprise": 1}, None, "surprise: Extra inputs are not permitted"),
+        (
+            {"request": {"url": "https://u:p@orders.acme.example/x"}},
+            None,
+            "url: no user or password in it",
+        ),
+        (
+            {"request": {"url": "https://orders.acme.example/x", "headers": {"X": "a\r\nHost: y"}}},
+            None,
+            "headers.X: control characters are not allowed",
+        ),
+        (
+            {"parameters": {"properties": {"q": {"type": "string", "minimum": 1}}}},
+            None,
+            "minimum and maximum are for integers and numbers",
+        ),
     ],
 )
 def test_bad_declarations_name_the_field(
