@@ -42,7 +42,7 @@ class ConnectorResult:
     data: Any = None
     error: str | None = None
     # What happened, as a metric label: ok, denied, bad_arguments, refused, timeout,
-    # unreachable, http_status, redirect, too_large, not_json, unknown.
+    # unreachable, http_status, redirect, too_large, compressed, not_json, unknown.
     code: str = "ok"
 
 
@@ -183,6 +183,8 @@ class ConnectorCaller:
             return ConnectorResult("error", error=str(problem), code="bad_arguments")
         url = build_url(spec, checked, requester)
         body = build_body(spec, checked, requester)
+        # Uncompressed only: a compressed answer could inflate past the cap within one chunk.
+        headers = {**headers, "Accept-Encoding": "identity"}
         deadline = self._clock.now_s() + spec.timeout_s
         try:
             raw = self._fetch(spec, url, dict(headers), body, deadline)
@@ -253,12 +255,15 @@ class ConnectorCaller:
         return str(target)
 
     def _read(self, response: httpx.Response, cap: int, deadline: float) -> bytes:
+        encoding = response.headers.get("content-encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise _Failed("the answer is compressed (only identity is accepted)", "compressed")
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
             raise _Failed(f"the answer is larger than {cap} bytes", "too_large")
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_bytes():
+        for chunk in response.iter_raw():
             size += len(chunk)
             if size > cap:
                 raise _Failed(f"the answer is larger than {cap} bytes", "too_large")

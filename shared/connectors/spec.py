@@ -34,7 +34,9 @@ ToolName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 ParamName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 HeaderName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_SERVER_SET_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
+_SERVER_SET_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "accept-encoding"}
+)
 
 
 def is_identity_name(name: str) -> bool:

@@ -51,6 +51,7 @@ def test_the_bound_requester_is_read_with_the_models_parameters(
     s = spec("/customers/{requester.id}", base=service.url)
     result = caller.call(s, {}, {"kind": "orders"}, ANN)
     assert result.status == "ok", result.error
+    assert service.requests[0].headers["accept-encoding"] == "identity"
     assert result.data == {"id": "u-1", "query": {"kind": ["orders"]}, "orders": [1, 2]}
     assert service.paths == ["/customers/u-1"]
 
@@ -155,6 +156,7 @@ def test_timeout_is_an_error_within_the_connectors_limit(
         ("/500", "the service answered HTTP 500", "http_status"),
         ("/nothing-here", "the service answered HTTP 404", "http_status"),
         ("/text", "the service did not answer JSON", "not_json"),
+        ("/gzip", "the answer is compressed (only identity is accepted)", "compressed"),
         ("/redirect/metadata", "refused: the service redirected to another host", "redirect"),
         ("/redirect/other", "refused: the service redirected to another host", "redirect"),
     ],
