@@ -99,6 +99,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS_S,
             registry=r,
         )
+        self.connector_calls = Counter(
+            "paceline_connector_calls",
+            "Tenants' data connector calls by result code",
+            ["tenant", "connector", "code"],
+            registry=r,
+        )
         self.tickets = Counter("paceline_tickets", "Final outcomes", ["status", "lane"], registry=r)
         self.webhook_requests = Counter(
             "paceline_webhook_requests", "Webhook requests", ["source", "status"], registry=r
@@ -248,6 +254,11 @@ class Metrics:
         self.llm_tokens.labels("input", model).inc(max(prompt_tokens - cached_tokens, 0))
         self.llm_tokens.labels("cached_input", model).inc(cached_tokens)
         self.llm_tokens.labels("output", model).inc(completion_tokens)
+
+    def connector_call(self, *, tenant: str, connector: str, code: str) -> None:
+        self.connector_calls.labels(
+            label_value(tenant), label_value(connector), label_value(code)
+        ).inc()
 
     # --- outcomes and intake -----------------------------------------------------------
     def ticket_finished(self, *, lane: str, status: str, latency_s: float) -> None:

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -125,6 +126,37 @@ class OutboundClient:
     ) -> httpx.Response:
         """Send to the checked address; OutboundRefused when the URL or an address is not
         allowed, httpx.HTTPError (transient) when the name does not resolve or the send fails."""
+        client, request = self._build(method, url, json=json, headers=headers, timeout=timeout)
+        return client.send(request)
+
+    @contextmanager
+    def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Iterator[httpx.Response]:
+        """As `request`, with the body left unread: the caller reads it in chunks (and may
+        stop at a size cap without holding the rest)."""
+        client, request = self._build(method, url, json=json, headers=headers, timeout=timeout)
+        response = client.send(request, stream=True)
+        try:
+            yield response
+        finally:
+            response.close()
+
+    def _build(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any,
+        headers: dict[str, str] | None,
+        timeout: float | None,
+    ) -> tuple[httpx.Client, httpx.Request]:
         target, address = self.pin(url)
         host = target.raw_host.decode("ascii")
         pinned = target.copy_with(host=address)
@@ -132,7 +164,7 @@ class OutboundClient:
         if target.scheme == "https" and literal_ip(host) is None:
             extensions["sni_hostname"] = host
         client = self._tls if target.scheme == "https" else self._plain
-        return client.request(
+        request = client.build_request(
             method,
             pinned,
             json=json,
@@ -140,6 +172,7 @@ class OutboundClient:
             timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
             extensions=extensions,
         )
+        return client, request
 
     def pin(self, url: str) -> tuple[httpx.URL, str]:
         """The URL and the one address the request will go to, checked."""

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -270,3 +271,11 @@ def demo_knowledge(settings: Settings) -> Any:
     )
     OPEN_SEARCHERS.append(searcher)
     return searcher
+
+
+def demo_tenants_file(simulator_base_url: str, folder: Path) -> Path:
+    """The demo tenants file (`make run`'s), its connectors on the simulator at
+    `simulator_base_url` (its `/v1` URL or its root): order tickets look the requester up."""
+    from shared.demo_store.tenants import write
+
+    return write(simulator_base_url.removesuffix("/v1"), folder / "demo-tenants.toml")

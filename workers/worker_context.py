@@ -14,6 +14,7 @@ from typing import Any
 from redis import Redis
 
 from shared.clock import Clock, SystemClock
+from shared.connectors import ConnectorCaller, ConnectorDirectory
 from shared.keys import Keys
 from shared.knowledge import IndexCache, KnowledgeStore, Searcher, build_embedder
 from shared.ledger import Ledger
@@ -115,8 +116,10 @@ class WorkerContext:
             slo=SloPolicy.from_settings(settings),
         )
         if with_agent:
-            # The tenants' webhook secrets join the settings' in the reply check.
-            secrets = load_tenants(settings).secret_values()
+            # The tenants' webhook and connector secrets join the settings' in the reply check.
+            tenants = load_tenants(settings)
+            caller = ConnectorCaller(http, clock)
+            connectors = ConnectorDirectory(tenants.connectors, caller, ctx.connector_called)
             ctx.agent = build_agent(
                 settings,
                 clock,
@@ -125,7 +128,8 @@ class WorkerContext:
                 limits,
                 ctx.usage_missing,
                 knowledge,
-                secrets=secrets,
+                secrets=tenants.secret_values(),
+                connectors=connectors,
             )
         return ctx
 
@@ -134,6 +138,11 @@ class WorkerContext:
         # The worker's metrics are set after its agent is built: read at call time.
         if self.metrics is not None:
             self.metrics.usage_was_missing(model)
+
+    def connector_called(self, tenant: str, connector: str, code: str) -> None:
+        """One tenant connector call's result, counted (names and codes only, no data)."""
+        if self.metrics is not None:
+            self.metrics.connector_call(tenant=tenant, connector=connector, code=code)
 
     def now_ms(self) -> int:
         return int(self.clock.now_s() * 1000)
@@ -172,14 +181,16 @@ def build_agent(
     knowledge: Searcher | None = None,
     *,
     secrets: Sequence[str] = (),
+    connectors: ConnectorDirectory | None = None,
 ) -> Agent:
-    """One agent per worker process (shared by its threads): one LLM client, one tool box."""
+    """One agent per worker process (shared by its threads): one LLM client, one tool box
+    (its connectors send through the worker's outbound guard)."""
     return Agent(
         settings=settings,
         llm=_ObservedLLMClient(settings, limits),
         prices=prices,
         clock=clock,
-        tools=ToolBox(knowledge=knowledge),
+        tools=ToolBox(knowledge=knowledge, connectors=connectors),
         circuit=circuit,
         on_usage_missing=on_usage_missing,
         secrets=secrets,

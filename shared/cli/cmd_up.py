@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,6 +12,7 @@ import typer
 from shared.cli.common import Exit, fail, print_json, settings_or_exit
 from shared.cli.signals import stop_event
 from shared.cli.stack import Stack, free_port
+from shared.demo_store.tenants import write as write_demo_tenants
 from shared.errors import StackError
 from shared.settings import Settings
 
@@ -56,7 +58,9 @@ def register(app: typer.Typer) -> None:
                 # Answers nobody writes back to resolve within the demo, not a day later.
                 env.setdefault("PACELINE_RESOLUTION_WINDOW_H", DEMO_RESOLUTION_WINDOW_H)
             sim_url = None
-            if not settings.llm_base_url:
+            # The demo's order system is served by the simulator: a demo starts one even
+            # when the model is a real provider.
+            if not settings.llm_base_url or demo:
                 sim_port = free_port()
                 stack.start_paceline(
                     "simulator",
@@ -68,10 +72,14 @@ def register(app: typer.Typer) -> None:
                     ready_url=f"http://127.0.0.1:{sim_port}/v1/models",
                 )
                 sim_url = f"http://127.0.0.1:{sim_port}"
-                env["PACELINE_LLM_BASE_URL"] = f"{sim_url}/v1"
-                env.setdefault("PACELINE_LLM_API_KEY", SIM_KEY)
-            if demo:
+                if not settings.llm_base_url:
+                    env["PACELINE_LLM_BASE_URL"] = f"{sim_url}/v1"
+                    env.setdefault("PACELINE_LLM_API_KEY", SIM_KEY)
+            if demo and sim_url is not None:
                 _import_demo_help_centre(env)
+                # The demo tenants, their connectors on the simulator's sample order system.
+                tenants_file = Path(stack.logs_dir) / "demo-tenants.toml"
+                env["PACELINE_TENANTS_FILE"] = str(write_demo_tenants(sim_url, tenants_file))
             made: dict[str, str] = {}
             secret = settings.webhook_secret("generic")
             secret_text = (

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 
 from shared.clock import Clock
+from shared.demo_store.routes import add_routes as add_demo_store
 from shared.simulator import azure, dialects
 from shared.simulator.config import ConfigError, Dialect, SimConfig
 from shared.simulator.engine import Answer, Simulator, model_ids
@@ -50,6 +51,8 @@ def build_app(config: SimConfig, clock: Clock | None = None) -> FastAPI:
     sim = Simulator(config, clock)
     app = FastAPI(title="paceline simulator", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.simulator = sim
+    # The demo tenants' order system, read through their connectors (shared/demo_store).
+    add_demo_store(app)
 
     def bearer(request: Request) -> str | None:
         value = request.headers.get("authorization", "")

@@ -4,7 +4,8 @@ Decisions are a pure function of the ticket text, the tools offered and how many
 conversation already holds; the seed only picks wording. Priority, as in the shared policy:
 test directives, then the gullible injection triggers, then escalation triggers, then a
 follow-up's verdict on the last answer (followup.py), then the ordinary flow (lookup for
-order-like tickets, a knowledge-base search, a reply).
+order-like tickets, a knowledge-base search, a reply). A lookup is made with whichever offered
+tool reads customers' records (lookup.py): tenants name their own.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from shared.simulator import wording
 from shared.simulator.conversation import SEARCH_TOOL, Conversation, read_conversation
 from shared.simulator.followup import Thread, confirms, message_text, read_thread, unsatisfied
+from shared.simulator.lookup import LookupTool, lookup_arguments, lookup_tool
 from shared.simulator.ticket import TicketText, earlier_messages, read_ticket
 
 LOOKUP_TOOL = "lookup_customer_history"
@@ -73,6 +75,7 @@ def decide(
     ticket = read_ticket(messages)
     conv = read_conversation(messages)
     offered = offered_tools(tools)
+    lookup = lookup_tool(tools)
     slow = ticket.directive("slow")
     slow_ms = (slow[1] or 0) if slow else 0
     rng = wording.rng_for(seed, ticket.text, str(conv.turn))
@@ -88,13 +91,19 @@ def decide(
         )
     if choice not in ("auto", "required"):
         return Decision(
-            "forced", tool_call=_forced(choice, ticket, conv, script, rng), slow_ms=slow_ms
+            "forced",
+            tool_call=_forced(choice, ticket, conv, script, rng, lookup),
+            slow_ms=slow_ms,
         )
     if script.endless is not None:
         return Decision(script.rule, tool_call=script.endless(conv.turn), slow_ms=slow_ms)
     # A planned call to a tool the agent does not offer is skipped, except the one that is
     # meant to be unknown.
-    calls = [c for c in script.calls if c.name in offered or c.name == UNKNOWN_TOOL]
+    calls = [
+        found
+        for c in script.calls
+        if (found := _offered_call(c, offered, lookup, ticket)) is not None
+    ]
     if conv.turn < min(len(calls), MAX_CALLS_BEFORE_REPLY):
         return Decision(script.rule, tool_call=calls[conv.turn], slow_ms=slow_ms)
     text = _final_text(script, conv, rng)
@@ -108,7 +117,9 @@ def decide(
         return Decision(script.rule, tool_call=_reply_call(text), slow_ms=slow_ms)
     if choice == "required":
         return Decision(
-            script.rule, tool_call=_forced(offered[0], ticket, conv, script, rng), slow_ms=slow_ms
+            script.rule,
+            tool_call=_forced(offered[0], ticket, conv, script, rng, lookup),
+            slow_ms=slow_ms,
         )
     return Decision(script.rule, content=text, slow_ms=slow_ms)
 
@@ -219,15 +230,35 @@ def _final_text(script: _Script, conv: Conversation, rng: Any) -> str:
     )
 
 
+def _offered_call(
+    call: ToolCall, offered: list[str], lookup: LookupTool | None, ticket: TicketText
+) -> ToolCall | None:
+    """The planned call as made with the tools offered (None: skipped). A planned lookup goes
+    to the offered lookup tool, with the ids an injection forges kept on top."""
+    if call.name != LOOKUP_TOOL:
+        return call if call.name in offered or call.name == UNKNOWN_TOOL else None
+    if lookup is None:
+        return None
+    if call.arguments == BAD_JSON_ARGS:
+        return ToolCall(lookup.name, BAD_JSON_ARGS)
+    forged = {k: v for k, v in json.loads(call.arguments).items() if k != "kind"}
+    return ToolCall(lookup.name, lookup_arguments(lookup, ticket, forged))
+
+
 def _forced(
-    name: str, ticket: TicketText, conv: Conversation, script: _Script, rng: Any
+    name: str,
+    ticket: TicketText,
+    conv: Conversation,
+    script: _Script,
+    rng: Any,
+    lookup: LookupTool | None,
 ) -> ToolCall:
     if name == REPLY_TOOL:
         return _reply_call(_final_text(script, conv, rng))
     if name == SEARCH_TOOL:
         return _call(SEARCH_TOOL, query=ticket.keywords())
-    if name == LOOKUP_TOOL:
-        return _lookup()
+    if lookup is not None and name == lookup.name:
+        return ToolCall(name, lookup_arguments(lookup, ticket, {}))
     if name == ESCALATE_TOOL:
         return _escalate("forced by tool_choice")
     return ToolCall(name, "{}")

@@ -17,6 +17,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from shared.connectors.directory import Connector
+from shared.connectors.resolve import resolve_connectors
+from shared.connectors.resolve import secret_values as connector_secrets
 from shared.errors import SettingsError
 from shared.secret_strength import HOW_TO_MAKE_ONE, weakness
 from shared.settings import ENV_PREFIX, Settings
@@ -32,6 +35,8 @@ class Tenants:
     file: TenantsFile = field(default_factory=TenantsFile)
     # (tenant, source) -> the secret that source signs that tenant's deliveries with.
     webhook_secrets: Mapping[tuple[str, str], bytes] = field(default_factory=dict)
+    # tenant -> its data connectors, header secrets resolved.
+    connectors: Mapping[str, tuple[Connector, ...]] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -42,7 +47,8 @@ class Tenants:
 
     def secret_values(self) -> list[str]:
         """Every secret resolved from the file: logs and replies must never carry them."""
-        return [v.decode() for v in self.webhook_secrets.values()]
+        webhooks = [v.decode() for v in self.webhook_secrets.values()]
+        return webhooks + connector_secrets(self.connectors)
 
 
 def read_tenants_file(path: Path) -> TenantsFile:
@@ -83,7 +89,17 @@ def load_tenants(settings: Settings, environ: Mapping[str, str] | None = None) -
                     f"{where}: {key.secret_env} is too weak ({why}); {HOW_TO_MAKE_ONE}"
                 )
             secrets[(name, source)] = value.encode()
-    return Tenants(file, secrets)
+    connectors: dict[str, tuple[Connector, ...]] = {}
+    for name, tenant in file.tenants.items():
+        try:
+            found = resolve_connectors(
+                tenant.connectors, env, allow_private=settings.allow_private_networks
+            )
+        except ValueError as exc:
+            raise SettingsError(f"{SETTING}: tenant {name!r}: {exc}") from None
+        if found:
+            connectors[name] = found
+    return Tenants(file, secrets, connectors)
 
 
 def _environment() -> dict[str, str]:

@@ -15,8 +15,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
+from shared.connectors.spec import ConnectorSpec, check_connectors
 from shared.settings import ENV_PREFIX, WEBHOOK_SOURCES
 
 # The same rule as a ticket's tenant_id, so every tenant named here can own tickets.
@@ -52,6 +60,16 @@ class Tenant(BaseModel):
             if source not in WEBHOOK_SOURCES:
                 raise ValueError(f"unknown source {source!r} (one of {', '.join(WEBHOOK_SOURCES)})")
         return value
+
+    # Data connectors (docs/connectors.md): the tenant's own services as the agent's tools,
+    # each on a host of `allowed_hosts`.
+    connectors: list[ConnectorSpec] = Field(default_factory=list, max_length=20)
+    allowed_hosts: list[str] = Field(default_factory=list, max_length=50)
+
+    @model_validator(mode="after")
+    def _connectors_allowed(self) -> Tenant:
+        check_connectors(self.connectors, self.allowed_hosts)
+        return self
 
 
 class TenantsFile(BaseModel):

@@ -37,6 +37,7 @@ ORDER = [
     "simulator",
     "scaling",
     "memory",
+    "connectors",
 ]
 
 

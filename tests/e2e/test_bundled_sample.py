@@ -3,7 +3,10 @@ human, and every ticket labelled for a human reaches one."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from shared.data import load_sample
+from shared.demo_store.tenants import write as write_demo_tenants
 from shared.models import OutcomeStatus, Ticket
 from tests.conftest import ROOT, SimulatorProcess, make_settings
 from tests.helpers import import_demo_help_centre, wait_for, worker_intake
@@ -13,9 +16,14 @@ DEMO_IDS = {p.stem for p in (ROOT / "shared" / "data" / "demo" / "kb").rglob("*.
 
 
 def test_bundled_sample_answered_and_labels_respected(
-    namespace: str, simulator: SimulatorProcess
+    namespace: str, simulator: SimulatorProcess, tmp_path: Path
 ) -> None:
-    settings = make_settings(namespace, llm_base_url=simulator.base_url, llm_api_key="sk-t")
+    # The demo tenants file, its connectors on the simulator's order system, as `make run`
+    root = simulator.base_url.removesuffix("/v1")
+    tenants = write_demo_tenants(root, tmp_path / "tenants.toml")
+    settings = make_settings(
+        namespace, llm_base_url=simulator.base_url, llm_api_key="sk-t", tenants_file=tenants
+    )
     sample = load_sample()
     expect = {t["ticket_id"]: t["expect"] for t in sample}
     import_demo_help_centre(settings)  # as `make run` does, through the same import code
@@ -42,3 +50,8 @@ def test_bundled_sample_answered_and_labels_respected(
     print(f"{len(citing)}/{len(answered)} answers cite an article")
     assert len(citing) >= 0.6 * len(answered)
     assert all(a in DEMO_IDS for o in citing for a in o.articles)
+    # Order tickets read the requester's history through the tenant's connector, over HTTP
+    looked_up = [o for o in outcomes.values() if "lookup_customer_history" in o.tools_used]
+    print(f"{len(looked_up)} tickets read the order system through a connector")
+    assert len(looked_up) >= 0.2 * accepted
+    assert not any("denied:lookup_customer_history" in o.tools_used for o in answered)

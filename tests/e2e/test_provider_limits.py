@@ -3,18 +3,24 @@ failed) so the second thing to break doesn't."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from shared.models import OutcomeStatus, Ticket
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import generic_ticket, tkey, wait_for, worker_intake
+from tests.helpers import demo_tenants_file, generic_ticket, tkey, wait_for, worker_intake
 from workers.runtime import RunningWorker
 
 
 def test_nearly_exhausted_provider_window_parks_new_tickets(
-    namespace: str, private_simulator: SimulatorProcess
+    namespace: str, private_simulator: SimulatorProcess, tmp_path: Path
 ) -> None:
     # Given a provider that allows only 3 requests a minute
     private_simulator.faults(rpm=3)
-    settings = make_settings(namespace, llm_base_url=private_simulator.base_url, llm_api_key="sk-t")
+    # (the demo tenants: an order ticket looks the requester up, three calls in all)
+    tenants = demo_tenants_file(private_simulator.base_url, tmp_path)
+    settings = make_settings(
+        namespace, llm_base_url=private_simulator.base_url, llm_api_key="sk-t", tenants_file=tenants
+    )
     with RunningWorker(settings, threads=1) as worker:
         ctx = worker.ctx
         intake = worker_intake(worker)

@@ -15,11 +15,11 @@ import re
 from collections.abc import Iterable
 
 from shared.confusables import skeleton, visible
+from shared.demo_store.customers import CustomerStore
 from shared.models import Ticket
 from shared.redact import EMAIL_RE, KEY_SHAPES, looks_like_secret, secret_values
 from shared.settings import Settings
 from workers.agent.prompt import SYSTEM_PROMPT
-from workers.agent.tools.customers import CustomerStore
 
 MAX_REPLY_CHARS = 6_000
 # A reply copying any WINDOW_CHARS + STEP_CHARS - 1 consecutive characters of the system
@@ -39,13 +39,15 @@ class ReplyCheck:
     def __init__(
         self,
         settings: Settings,
-        store: CustomerStore,
+        store: CustomerStore | None = None,
         system_prompt: str = SYSTEM_PROMPT,
         *,
         secrets: Iterable[str] = (),
     ) -> None:
         """`secrets`: more values never to send beside the settings' own (the tenants'
-        webhook secrets)."""
+        webhook and connector secrets). `store`: known customers whose names and ids a reply
+        to anyone else must not carry (the demo's; none in production, where customers'
+        data arrives only through the ticket's own connectors)."""
         norm = _normalise(system_prompt)
         self._windows = {norm[i : i + WINDOW_CHARS] for i in range(len(norm) - WINDOW_CHARS + 1)}
         # Placeholder keys of local servers and gateways ("anything", "ollama", "sk-1234") are
@@ -60,7 +62,7 @@ class ReplyCheck:
             else None
         )
         self._owner: dict[str, tuple[str, str]] = {}
-        for c in store.customers:
+        for c in store.customers if store is not None else ():
             owner = (c.tenant_id, c.requester_id)
             tokens = [c.requester_id, c.name, c.email]
             tokens += [str(o.get("order_id", "")) for o in c.orders]
@@ -69,7 +71,11 @@ class ReplyCheck:
                 if token:
                     self._owner[token.lower()] = owner
         alternation = "|".join(re.escape(t) for t in sorted(self._owner, key=len, reverse=True))
-        self._people = re.compile(rf"(?<![\w\-])(?:{alternation})(?![\w\-])", re.IGNORECASE)
+        self._people = (
+            re.compile(rf"(?<![\w\-])(?:{alternation})(?![\w\-])", re.IGNORECASE)
+            if self._owner
+            else None
+        )
 
     def check(self, reply: str | None, ticket: Ticket) -> str | None:
         """None when the reply may be sent, else a short reason (no reply text in it)."""
@@ -108,6 +114,8 @@ class ReplyCheck:
 
     def _names_someone_else(self, reply: str, ticket: Ticket) -> bool:
         me = (ticket.tenant_id, ticket.requester.id)
+        if self._people is None:
+            return False
         mine = {ticket.requester.id.lower(), (ticket.requester.name or "").lower()}
         for match in self._people.finditer(reply):
             token = match.group(0).lower()

@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from shared.clock import Clock
+from shared.demo_store.customers import CustomerStore
 from shared.errors import PacelineError
 from shared.estimate import prompt_tokens_upper_bound
 from shared.models import Ticket
@@ -57,12 +58,13 @@ class Agent:
         rng: random.Random | None = None,
         on_usage_missing: Callable[[str], None] | None = None,
         secrets: Sequence[str] = (),
+        known_customers: CustomerStore | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._llm = llm
         self._tools = tools
-        self._check = ReplyCheck(settings, tools.store, secrets=secrets)
+        self._check = ReplyCheck(settings, known_customers, secrets=secrets)
         self._caller = ModelCaller(
             settings=settings,
             llm=llm,
@@ -72,24 +74,35 @@ class Agent:
             rng=rng or random.Random(),
             on_usage_missing=on_usage_missing,
         )
-        shares = context_shares(settings, tools.schemas)
+        # Planned for the tenant offered the most tools (its connectors' schemas included).
+        shares = context_shares(settings, tools.largest_schemas())
         self._ticket_bytes = shares.ticket_bytes
         self._tool_bytes = shares.tool_result_bytes
-        # Only the ticket's own message differs between first calls: the system prompt, the
-        # framing and the tool schemas are counted once (`prompt_bound` adds the rest).
-        shared = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ""}]
-        self._fixed_tokens = prompt_tokens_upper_bound(shared, tools.schemas)
+        # Only the ticket's own message differs between a tenant's first calls: the system
+        # prompt, the framing and its tool schemas are counted once per tenant.
+        self._fixed_tokens: dict[str, int] = {}
 
     def prompt_bound(self, ticket: Ticket) -> int:
         """Upper bound on the first call's prompt tokens: what admission prices a ticket by.
         Equal to `prompt_tokens_upper_bound(first_messages(...), schemas)`, without
-        re-counting the parts every ticket shares (a test holds the two equal)."""
+        re-counting the parts every ticket of its tenant shares (a test holds the two equal)."""
         _, user = first_messages(ticket, self._ticket_bytes)
         extra = THREAD_CONTEXT_MAX_BYTES if has_thread(ticket) else 0
-        return self._fixed_tokens + len(user["content"].encode("utf-8")) + extra
+        return self._fixed(ticket.tenant_id) + len(user["content"].encode("utf-8")) + extra
+
+    def _fixed(self, tenant: str) -> int:
+        # Tenants without connectors share one entry: a ticket's tenant id cannot grow it.
+        tenant = tenant if self._tools.connectors.names(tenant) else ""
+        fixed = self._fixed_tokens.get(tenant)
+        if fixed is None:
+            shared = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ""}]
+            fixed = prompt_tokens_upper_bound(shared, self._tools.schemas_for(tenant))
+            self._fixed_tokens[tenant] = fixed  # one int per tenant; a race only recomputes
+        return fixed
 
     def close(self) -> None:
         self._llm.close()
+        self._tools.close()
 
     def run(
         self,
@@ -130,13 +143,13 @@ class Agent:
         wanted: int,
         thread: tuple[list[dict[str, Any]], int] | None = None,
     ) -> AgentResult:
-        bound = self._tools.bind(ticket, budget)
+        bound = self._tools.bind(ticket, budget, result_bytes=self._tool_bytes)
         messages = first_messages(ticket, self._ticket_bytes, thread)
         seen: set[tuple[str, str]] = set()
         call_ids: set[str] = set()
         for step in range(1, self._settings.max_steps + 1):
             run.steps = step
-            completion = self._caller.call(run, budget, messages, self._tools.schemas, wanted)
+            completion = self._caller.call(run, budget, messages, bound.schemas, wanted)
             if completion.finish_reason == "content_filter":
                 # The provider withheld (part of) the answer under its content policy.
                 return self._escalate(run, "content_filter:output")

@@ -30,6 +30,7 @@ EXPECTED = {
     "paceline_llm_calls_total": ["model", "status"],
     "paceline_ticket_latency_seconds_bucket": ["lane", "le", "status"],
     "paceline_tickets_total": ["lane", "status"],
+    "paceline_connector_calls_total": ["code", "connector", "tenant"],
     "paceline_webhook_requests_total": ["source", "status"],
     "paceline_live_rung": [],
     "paceline_forecast_live_tickets": [],
@@ -62,6 +63,7 @@ def exercised() -> Metrics:
     m.llm_call(model="gpt-4o-mini", status="ok", prompt_tokens=900, completion_tokens=120,
                cached_tokens=100)  # fmt: skip
     m.ticket_finished(lane="live", status="answered", latency_s=4.2)
+    m.connector_call(tenant="acme", connector="lookup_orders", code="timeout")
     m.webhook_request(source="generic", status=202)
     m.set_live_plan(rung=1, forecast_tickets=900, projected_micros=49_000_000,
                     reserve_micros=20_000_000, line=4,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,7 +16,14 @@ from shared.budget_status import set_cap
 from shared.clock import ManualClock
 from shared.models import Lane, OutcomeStatus, Ticket
 from tests.conftest import SimulatorProcess, make_settings
-from tests.helpers import ReleaseLoop, generic_ticket, tkey, wait_for, worker_intake
+from tests.helpers import (
+    ReleaseLoop,
+    demo_tenants_file,
+    generic_ticket,
+    tkey,
+    wait_for,
+    worker_intake,
+)
 from workers.runtime import RunningWorker
 
 TOPICS = [
@@ -136,7 +144,7 @@ def test_a_ticket_larger_than_the_request_cap_is_rejected_before_any_call(
 
 
 def test_parked_on_a_daily_cap_until_local_midnight_in_a_non_utc_zone(
-    namespace: str, simulator: SimulatorProcess
+    namespace: str, simulator: SimulatorProcess, tmp_path: Path
 ) -> None:
     # Given Tokyo's budget day at 23:30 local time and a requester cap worth about one ticket
     tz = ZoneInfo("Asia/Tokyo")
@@ -148,6 +156,9 @@ def test_parked_on_a_daily_cap_until_local_midnight_in_a_non_utc_zone(
         llm_api_key="sk-test",
         timezone="Asia/Tokyo",
         pacing="off",
+        # The first ticket looks the requester up (3 calls): the cap set from its spend leaves
+        # room for the second's reservation on the new day.
+        tenants_file=demo_tenants_file(simulator.base_url, tmp_path),
     )
     with RunningWorker(settings, threads=2, clock=clock) as worker:
         intake = intake_for(worker)

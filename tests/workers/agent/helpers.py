@@ -5,8 +5,14 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import httpx
+
 from shared.clock import Clock, SystemClock
+from shared.connectors import ConnectorCaller, ConnectorDirectory
+from shared.demo_store.customers import CustomerStore
+from shared.demo_store.tenants import demo_connectors
 from shared.models import Requester, Ticket
+from shared.outbound import OutboundClient
 from shared.pricing import PriceTable
 from shared.settings import Settings
 from tests.conftest import make_settings
@@ -33,6 +39,7 @@ def build_agent(
     circuit: CircuitHook | None = None,
     tools: ToolBox | None = None,
 ) -> Agent:
+    # The reply check knows the demo's customers, whose data the demo connectors return.
     return Agent(
         settings=settings,
         llm=LLMClient(settings),
@@ -40,12 +47,27 @@ def build_agent(
         clock=clock or SystemClock(),
         tools=tools or demo_tools(settings),
         circuit=circuit,
+        known_customers=CustomerStore.bundled(),
     )
 
 
-def demo_tools(settings: Settings) -> ToolBox:
-    """The bundled customers and the demo help centre (imported into the test's namespace)."""
-    return ToolBox(knowledge=demo_knowledge(settings))
+def demo_tools(settings: Settings, store_url: str | None = None) -> ToolBox:
+    """The demo tenants' connectors (the sample order system the simulator serves, at
+    `store_url` or at the simulator the settings name) and the demo help centre (imported
+    into the test's namespace)."""
+    return ToolBox(
+        knowledge=demo_knowledge(settings), connectors=demo_directory(settings, store_url)
+    )
+
+
+def demo_directory(settings: Settings, store_url: str | None = None) -> ConnectorDirectory:
+    """Closed with the agent (Agent.close closes its tools); none without a simulator."""
+    if not (store_url or settings.llm_base_url):
+        return ConnectorDirectory.empty()
+    url = httpx.URL(store_url or settings.llm_base_url or "")
+    root = f"{url.scheme}://{url.netloc.decode()}"
+    caller = ConnectorCaller(OutboundClient(allow_private=True), owns_http=True)
+    return ConnectorDirectory(demo_connectors(root), caller)
 
 
 def ticket(

@@ -143,24 +143,34 @@ def test_long_ticket_is_truncated_inside_the_context(
 def test_the_admission_prompt_bound_counts_the_whole_first_prompt(namespace: str) -> None:
     # Given an agent (its tool schemas) and tickets of every shape: short, non-ASCII, a body
     # past the context share (truncated), a fence-escaping subject, no requester name
+    from shared.connectors import ConnectorDirectory
+    from shared.demo_store.tenants import demo_connectors
     from shared.estimate import prompt_tokens_upper_bound
     from workers.agent.prompt import first_messages
     from workers.agent.tools import ToolBox
 
     settings = agent_settings(namespace, "http://127.0.0.1:9", context_window_tokens=8_000)
-    tools = ToolBox()
+    # acme, globex and initech have a connector each (its schema is in their prompts)
+    tools = ToolBox(connectors=ConnectorDirectory(demo_connectors("http://127.0.0.1:9"), None))
     agent = build_agent(settings, tools=tools)
     shapes = [
         ticket("Hi"),
         ticket("Où est ma commande ? 注文はどこですか 🙂", "Commande"),
         ticket("reset " * 20_000, "Password"),
         ticket("body", "</ticket><ticket> x"),
+        ticket("Where is my order?", tenant="umbrella"),  # no connectors
+        ticket("Where is my order?", tenant="globex"),
         ticket("body").model_copy(
             update={"requester": ticket("b").requester.model_copy(update={"name": None})}
         ),
     ]
     for t in shapes:
         # When admission bounds its first prompt / Then it is what the whole count gives
-        whole = prompt_tokens_upper_bound(first_messages(t, agent._ticket_bytes), tools.schemas)
+        schemas = tools.schemas_for(t.tenant_id)
+        whole = prompt_tokens_upper_bound(first_messages(t, agent._ticket_bytes), schemas)
         assert agent.prompt_bound(t) == whole
+    # And a tenant's connectors are counted in its own tickets' bound only
+    same = "Where is my order?"
+    with_connector = agent.prompt_bound(ticket(same, tenant="globex"))
+    assert with_connector > agent.prompt_bound(ticket(same, tenant="umbrella"))
     agent.close()

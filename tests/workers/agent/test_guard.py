@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from shared.demo_store.customers import CustomerStore
 from shared.models import Requester, Ticket
 from tests.conftest import make_settings
 from workers.agent.backoff import backoff_s
@@ -13,7 +14,6 @@ from workers.agent.budget import LocalBudget
 from workers.agent.guard import MAX_REPLY_CHARS, ReplyCheck
 from workers.agent.prompt import SYSTEM_PROMPT, truncate
 from workers.agent.provider_errors import retry_after_s
-from workers.agent.tools.customers import CustomerStore
 
 T = Ticket(
     event_id="e1", ticket_id="t1", tenant_id="acme",

@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from shared.data import load_sample
+from shared.demo_store.customers import CustomerStore
 from shared.models import Requester, Ticket
 from shared.redact import looks_like_secret
 from tests.conftest import SimulatorProcess, make_settings
 from tests.workers.agent.helpers import build_agent, roomy_budget
 from workers.agent.guard import ReplyCheck
-from workers.agent.tools.customers import CustomerStore
 
 PLACEHOLDERS = ("anything", "ollama", "lm-studio", "sk-1234")
 T = Ticket(

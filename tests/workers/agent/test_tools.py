@@ -5,20 +5,25 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from shared.demo_store.customers import CustomerStore
 from shared.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import SimulatorProcess, make_settings
 from tests.helpers import demo_embedder, import_demo_help_centre
-from tests.workers.agent.helpers import demo_tools, ticket
+from tests.workers.agent.helpers import demo_directory, demo_tools, ticket
 from workers.agent.tools import ToolBox
 from workers.agent.tools.knowledge import NOTHING_FOUND, Found, cited
 
 
 @pytest.fixture(scope="module")
-def box() -> ToolBox:
-    return ToolBox()
+def box(simulator: SimulatorProcess) -> Iterator[ToolBox]:
+    # The demo tenants' connectors, reading the sample order system the simulator serves.
+    built = ToolBox(connectors=demo_directory(make_settings("pltest-tools"), simulator.base_url))
+    yield built
+    built.close()
 
 
 @pytest.fixture
@@ -49,19 +54,24 @@ def demo_tools_for(settings: Settings, *, secret_article: bool) -> ToolBox:
 def test_lookup_returns_only_the_bound_requester(box: ToolBox) -> None:
     # Given acme's u-2 and their tools
     tools = box.bind(ticket("x", tenant="acme", requester="u-2"))
-    own = box.store.get("acme", "u-2")
+    own = CustomerStore.bundled().get("acme", "u-2")
     assert own is not None
-    # When the model looks up their history, naming itself or nobody
+    # When the model looks up their history through the tenant's connector
     plain = tools.execute("lookup_customer_history", '{"kind": "all"}')
-    explicit = tools.execute(
-        "lookup_customer_history", '{"kind": "orders", "requester_id": "u-2", "tenant_id": "acme"}'
-    )
-    # Then both return that requester's orders and nothing about anyone else
-    assert plain.status == explicit.status == "ok"
-    assert {o["order_id"] for o in json.loads(plain.content)["orders"]} == {
+    orders = tools.execute("lookup_customer_history", '{"kind": "orders"}')
+    # Then both return that requester's data, fenced as data, and nothing about anyone else
+    assert plain.status == orders.status == "ok"
+    assert plain.content.startswith('<connector_result tool="lookup_customer_history">\n')
+    assert plain.content.endswith("\n</connector_result>")
+    assert {o["order_id"] for o in fenced_json(plain.content)["orders"]} == {
         o["order_id"] for o in own.orders
     }
-    assert "past_tickets" not in json.loads(explicit.content)
+    assert "past_tickets" not in fenced_json(orders.content)
+
+
+def fenced_json(content: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(content.split("\n")[1])
+    return doc
 
 
 @pytest.mark.parametrize(
@@ -71,10 +81,12 @@ def test_lookup_returns_only_the_bound_requester(box: ToolBox) -> None:
         '{"kind": "all", "tenant_id": "globex"}',
         '{"kind": "all", "tenant_id": "globex", "requester_id": "u-2"}',
         '{"kind": "orders", "requester_id": "U-2"}',
+        '{"kind": "orders", "requester_id": "u-2"}',  # even naming itself: not its choice
+        '{"kind": "orders", "email": "ben.okafor@acme.example"}',
     ],
 )
 def test_forged_scope_is_denied(box: ToolBox, args: str) -> None:
-    # Given acme's u-2's tools / When the model names another requester or tenant
+    # Given acme's u-2's tools / When the model names a requester or tenant
     outcome = box.bind(ticket("x", tenant="acme", requester="u-2")).execute(
         "lookup_customer_history", args
     )
@@ -82,6 +94,23 @@ def test_forged_scope_is_denied(box: ToolBox, args: str) -> None:
     assert outcome.status == "denied"
     assert set(json.loads(outcome.content)) == {"error"}
     assert "order" not in outcome.content.lower()
+
+
+def test_a_tenant_without_connectors_has_no_lookup(box: ToolBox) -> None:
+    tools = box.bind(ticket("x", tenant="umbrella", requester="u-2"))
+    assert "lookup_customer_history" not in json.dumps(tools.schemas)
+    outcome = tools.execute("lookup_customer_history", '{"kind": "all"}')
+    assert outcome.status == "denied" and "unknown tool" in outcome.content
+
+
+def test_calls_per_ticket_are_limited(box: ToolBox) -> None:
+    # The demo connector allows two calls per ticket; each ticket counts its own.
+    tools = box.bind(ticket("x", tenant="acme", requester="u-2"))
+    made = [tools.execute("lookup_customer_history", '{"kind": "all"}') for _ in range(3)]
+    assert [m.status for m in made] == ["ok", "ok", "error"]
+    assert "call limit reached" in made[2].content
+    fresh = box.bind(ticket("y", tenant="acme", requester="u-2"))
+    assert fresh.execute("lookup_customer_history", '{"kind": "all"}').status == "ok"
 
 
 @pytest.mark.parametrize(
@@ -92,6 +121,7 @@ def test_forged_scope_is_denied(box: ToolBox, args: str) -> None:
         ("lookup_customer_history", '["all"]', "error"),
         ("lookup_customer_history", '{"kind": "everything"}', "error"),
         ("lookup_customer_history", '{"kind": "all", "sql": "drop"}', "error"),
+        ("lookup_customer_history", "{}", "error"),
         ("search_knowledge_base", '{"query": ""}', "error"),
         ("escalate_to_human", "{}", "error"),
         ("send_reply", '{"body": 7}', "error"),
@@ -178,10 +208,11 @@ def test_without_a_help_centre_nothing_is_found(box: ToolBox) -> None:
     assert outcome.status == "ok" and json.loads(outcome.content)["articles"] == []
 
 
-def test_bundled_data_sizes(box: ToolBox) -> None:
-    # Given the bundled customers / Then they span three tenants
-    assert {c.tenant_id for c in box.store.customers} == {"acme", "globex", "initech"}
-    assert len(box.store.customers) >= 30
+def test_bundled_data_sizes() -> None:
+    # Given the demo order system's customers / Then they span three tenants
+    store = CustomerStore.bundled()
+    assert {c.tenant_id for c in store.customers} == {"acme", "globex", "initech"}
+    assert len(store.customers) >= 30
 
 
 def test_a_reply_cites_found_articles_by_title_or_url() -> None:

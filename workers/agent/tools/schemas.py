@@ -1,14 +1,14 @@
-"""The OpenAI function-tool schemas the agent offers; names and fields follow the sim policy."""
+"""The OpenAI function-tool schemas of the agent's own tools; names and fields follow the sim
+policy. A tenant's data connectors (shared/connectors) are offered beside them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-LOOKUP = "lookup_customer_history"
 SEARCH = "search_knowledge_base"
 ESCALATE = "escalate_to_human"
 REPLY = "send_reply"
-TOOL_NAMES = (LOOKUP, SEARCH, ESCALATE, REPLY)
+TOOL_NAMES = (SEARCH, ESCALATE, REPLY)
 
 
 def _fn(name: str, description: str, props: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -29,12 +29,6 @@ def _fn(name: str, description: str, props: dict[str, Any], required: list[str])
 
 def tool_schemas() -> list[dict[str, Any]]:
     return [
-        _fn(
-            LOOKUP,
-            "Orders and past tickets of this ticket's requester (only this requester).",
-            {"kind": {"type": "string", "enum": ["orders", "tickets", "all"]}},
-            ["kind"],
-        ),
         _fn(SEARCH, "Search the help-centre articles.", {"query": {"type": "string"}}, ["query"]),
         _fn(
             ESCALATE,

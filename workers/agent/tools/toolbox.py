@@ -1,5 +1,9 @@
 """Dispatch one tool call: unknown tools and forged scopes are denied, bad arguments are an
-error result for the model (never an exception), terminal tools are reported to the runner."""
+error result for the model (never an exception), terminal tools are reported to the runner.
+
+A ticket's tools are the agent's own (search, escalate, reply) and its own tenant's data
+connectors: the connectors are looked up by the ticket's tenant, so no ticket can name, let
+alone call, another tenant's."""
 
 from __future__ import annotations
 
@@ -9,11 +13,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from shared.connectors import ConnectorDirectory, Requester
 from shared.models import Ticket
 from workers.agent.budget import CallBudget
-from workers.agent.tools.customers import CustomerStore, LookupArgs, denial, history
+from workers.agent.context_window import MAX_TOOL_RESULT_BYTES
+from workers.agent.tools.connectors import content_of
 from workers.agent.tools.knowledge import TOP_K, Found, KnowledgeSearch, SearchArgs, search_result
-from workers.agent.tools.schemas import ESCALATE, LOOKUP, REPLY, SEARCH, tool_schemas
+from workers.agent.tools.schemas import ESCALATE, SEARCH, TOOL_NAMES, tool_schemas
 
 MAX_REASON_CHARS = 200
 MAX_REPLY_ARG_CHARS = 20_000
@@ -57,20 +63,41 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 class ToolBox:
-    """The shared, read-only part (store, searcher, schemas); `bind` makes one ticket's tools.
-
-    Without a `knowledge` searcher every search finds nothing (no help centre)."""
+    """The shared, read-only part (searcher, connectors, schemas); `bind` makes one ticket's
+    tools. Without a `knowledge` searcher every search finds nothing (no help centre);
+    without `connectors` no tenant has any."""
 
     def __init__(
-        self, store: CustomerStore | None = None, knowledge: KnowledgeSearch | None = None
+        self,
+        knowledge: KnowledgeSearch | None = None,
+        connectors: ConnectorDirectory | None = None,
     ) -> None:
-        self.store = store or CustomerStore.bundled()
         self.knowledge = knowledge
+        self.connectors = connectors or ConnectorDirectory.empty()
         self.schemas: list[dict[str, Any]] = tool_schemas()
 
-    def bind(self, ticket: Ticket, budget: CallBudget | None = None) -> BoundTools:
-        """One ticket's tools: searches read its tenant's help centre and pay from `budget`."""
-        return BoundTools(self, ticket.tenant_id, ticket.requester.id, budget)
+    def close(self) -> None:
+        self.connectors.close()
+
+    def schemas_for(self, tenant: str) -> list[dict[str, Any]]:
+        """The tools a ticket of `tenant` is offered: its connectors, then the agent's own."""
+        return [*self.connectors.schemas(tenant), *self.schemas]
+
+    def largest_schemas(self) -> list[dict[str, Any]]:
+        """The most any tenant is offered: what the context's shares are planned for."""
+        return [*self.connectors.largest_schemas(), *self.schemas]
+
+    def bind(
+        self,
+        ticket: Ticket,
+        budget: CallBudget | None = None,
+        *,
+        result_bytes: int = MAX_TOOL_RESULT_BYTES,
+    ) -> BoundTools:
+        """One ticket's tools: searches read its tenant's help centre and pay from `budget`,
+        connectors are its tenant's, read its requester and fit `result_bytes`."""
+        requester = Requester(ticket.requester.id, ticket.requester.email)
+        return BoundTools(self, ticket.tenant_id, requester, budget, result_bytes)
 
 
 class BoundTools:
@@ -78,16 +105,21 @@ class BoundTools:
         self,
         box: ToolBox,
         tenant_id: str,
-        requester_id: str,
+        requester: Requester,
         budget: CallBudget | None = None,
+        result_bytes: int = MAX_TOOL_RESULT_BYTES,
     ) -> None:
         self._box = box
         self.tenant_id = tenant_id
-        self.requester_id = requester_id
+        self.requester = requester
         self._budget = budget
+        self._result_bytes = result_bytes
+        self._connectors = box.connectors.names(tenant_id)
+        self.schemas = box.schemas_for(tenant_id)
+        self._calls: dict[str, int] = {}
 
     def execute(self, name: str, raw_arguments: str) -> ToolOutcome:
-        if name not in (LOOKUP, SEARCH, ESCALATE, REPLY):
+        if name not in TOOL_NAMES and name not in self._connectors:
             return _error(name, "denied", f"unknown tool {name[:64]!r}: not executed")
         try:
             data = json.loads(raw_arguments or "{}")
@@ -95,20 +127,25 @@ class BoundTools:
             return _error(name, "error", "arguments are not valid JSON")
         if not isinstance(data, dict):
             return _error(name, "error", "arguments must be a JSON object")
+        if name in self._connectors:
+            return self._connector(name, data)
         try:
             return self._run(name, data)
         except ValidationError as exc:
             return _error(name, "error", _validation_message(exc))
 
+    def _connector(self, name: str, data: dict[str, Any]) -> ToolOutcome:
+        connector = self._box.connectors.get(self.tenant_id, name)
+        limit = connector.spec.max_calls_per_ticket if connector else 0
+        made = self._calls.get(name, 0)
+        if made >= limit:
+            return _error(name, "error", f"call limit reached: at most {limit} per ticket")
+        self._calls[name] = made + 1
+        result = self._box.connectors.call(self.tenant_id, name, data, self.requester)
+        content, summary = content_of(name, result, self._result_bytes)
+        return ToolOutcome(name, result.status, content, summary)
+
     def _run(self, name: str, data: dict[str, Any]) -> ToolOutcome:
-        if name == LOOKUP:
-            args = LookupArgs.model_validate(data)
-            why = denial(args, self.tenant_id, self.requester_id)
-            if why is not None:
-                return _error(name, "denied", f"denied: this tool only reads this ticket's {why}")
-            customer = self._box.store.get(self.tenant_id, self.requester_id)
-            payload, summary = history(customer, args.kind)
-            return ToolOutcome(name, "ok", json.dumps(payload, separators=(",", ":")), summary)
         if name == SEARCH:
             query = SearchArgs.model_validate(data).query
             knowledge = self._box.knowledge
