@@ -17,8 +17,10 @@ install: $(VENV)/.installed
 run: install
 	$(BIN)/paceline up --demo
 
+# Two pytest workers: most tests wait on Redis, a worker or the simulator, so two processes
+# keep both cores busy (each test still has its own namespace; see tests/conftest.py).
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 # A real LiteLLM proxy in front of the simulator (a heavy install, so not part of `make test`).
 test-litellm: install
