@@ -57,7 +57,9 @@ def test_rate_limit_retry_after_is_waited_and_bounded(
     # Then the provider saw exactly 1 + 2 attempts, each at least Retry-After after the last
     assert len(seen_at) == 3, seen_at
     gaps = [b - a for a, b in itertools.pairwise(seen_at)]
-    assert all(g >= 1.15 for g in gaps), gaps
+    # (the watcher polls, so a loaded machine can see a request late and a gap short by a
+    # poll; without Retry-After the backoff here would be milliseconds, not a second)
+    assert all(g >= 1.0 for g in gaps), gaps
     # And each attempt was drawn from the ticket's envelope; the ticket is parked, not dead
     calls = attempts_by_ticket(r, worker.ctx.keys)[event_key("acme", "generic", "T-1", "evt-1")]
     assert len(calls) == 3
