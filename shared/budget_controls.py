@@ -11,6 +11,7 @@ from __future__ import annotations
 import getpass
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -21,6 +22,7 @@ from shared.models import printable_id
 from shared.money import usd_to_micros
 from shared.settings import Settings
 from shared.stores.budget_pause import BudgetPause
+from shared.tenants import DEFAULT_PROFILE, Tenant
 
 AUDIT_KEEP = 1000
 # A change bigger than this factor either way, or any change of the global ceiling, must be
@@ -76,7 +78,15 @@ class CapChange:
 
 
 class BudgetControls:
-    def __init__(self, ledger: Ledger, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        settings: Settings,
+        clock: Clock,
+        profile: Callable[[str], Tenant] = lambda _tenant: DEFAULT_PROFILE,
+    ) -> None:
+        """`profile`: a tenant's profile, whose caps are that tenant's defaults."""
+        self._profile = profile
         self._ledger = ledger
         self._settings = settings
         self._clock = clock
@@ -95,8 +105,11 @@ class BudgetControls:
         if scope == "user:*":
             return s.user_cap_micros
         if scope.startswith("tenant:"):
-            return caps.get("tenant:*", s.tenant_cap_micros)
-        return caps.get("user:*", s.user_cap_micros)
+            own = self._profile(scope.removeprefix("tenant:")).tenant_cap_micros
+            return own if own is not None else caps.get("tenant:*", s.tenant_cap_micros)
+        tenant = scope.removeprefix("user:").partition(":")[0]
+        own = self._profile(tenant).requester_cap_micros
+        return own if own is not None else caps.get("user:*", s.user_cap_micros)
 
     def plan_set(self, scope: str, usd: str) -> CapChange:
         check_scope(scope)

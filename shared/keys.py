@@ -160,6 +160,7 @@ KEY_TABLE: tuple[KeySpec, ...] = (
     KeySpec("provider:limits", "hash", "none", "provider rate-limit headers"),
     KeySpec("alerts:<day>", "hash", "8 days", "alert -> fired at"),
     KeySpec("callback:<event_key>", "string", "outcome retention + 1 day", "reply delivered"),
+    KeySpec("assign:<event_key>", "string", "outcome retention + 1 day", "hand-off assigned"),
     KeySpec("replay:checkpoint:<name>", "hash", "30 days", "replay resume position"),
     KeySpec("ops:spend_hourly:<day>", "hash", "8 days", "hour -> cumulative spent"),
     KeySpec("history:events", "stream", "none (archived: XDEL)", "facts for the history DB"),
@@ -349,6 +350,10 @@ class Keys:
 
     def callback(self, event_key: str) -> str:
         return self._k("callback", event_key)
+
+    def assignment(self, event_key: str) -> str:
+        """A hand-off's assignment at the vendor, sent once (like the reply's marker)."""
+        return self._k("assign", event_key)
 
     def replay_checkpoint(self, name: str) -> str:
         return self._k("replay", "checkpoint", name)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -182,6 +182,8 @@ class OutcomeStatus(StrEnum):
     # A customer message on a ticket a person owns (escalated, or a human replied): recorded
     # in the thread, not answered.
     HUMAN_OWNED = "human_owned"
+    # Outside its tenant's rollout (share or tags): left for people, no model call.
+    NOT_IN_ROLLOUT = "not_in_rollout"
 
     @property
     def is_final(self) -> bool:
@@ -194,6 +196,7 @@ _FINAL = {
     OutcomeStatus.REJECTED,
     OutcomeStatus.DEAD_LETTERED,
     OutcomeStatus.HUMAN_OWNED,
+    OutcomeStatus.NOT_IN_ROLLOUT,
 }
 
 
@@ -214,6 +217,9 @@ class Outcome(BaseModel):
     reply: str | None = None
     # Who a hand-off went to (workers/admission/handoff.py's `escalation_target`).
     escalation_target: str | None = None
+    # How the reply was posted back: to the customer, or as a draft for the team (the
+    # tenant's reply mode decides; docs/tenants.md). None: nothing to post.
+    visibility: Literal["public", "internal"] | None = None
     model: str | None = None
     llm_calls: int = 0
     steps: int = 0

@@ -57,7 +57,7 @@ def not_answering(
         return reason
     # Only a follow-up is held to the lifetime caps: a new ticket's first answer never is.
     if conv.replies or conv.life_micros:
-        cap = past_cap(conv, ctx.settings, max_auto_replies(None, ticket.tenant_id))
+        cap = past_cap(conv, ctx.settings, max_auto_replies(ctx.tenants, ticket.tenant_id))
         if cap is not None:
             handed = base.model_copy(
                 update={

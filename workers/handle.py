@@ -107,9 +107,19 @@ def _handle(
         )
         return
 
+    profile = ctx.tenants.profile(ticket.tenant_id)
+    answered = result.status == "answered"
     outcome = base.model_copy(
         update={
             "status": OutcomeStatus(result.status),
+            "visibility": (
+                profile.visibility(answered=answered, grounded=result.grounded)
+                if result.reply
+                else None
+            ),
+            "escalation_target": (
+                profile.escalation.label() if profile.escalation and not answered else None
+            ),
             "reason": result.reason,
             "reply": result.reply,
             "model": result.model,
@@ -162,7 +172,7 @@ def _record_demand(ctx: WorkerContext, lane: Lane, outcome: Outcome) -> None:
         )
     if lane is Lane.LIVE and outcome.latency_ms is not None:
         ctx.demand.record_first_response(
-            pipe, now_s, outcome.latency_ms, ctx.settings.live_max_wait_s, handoff=False
+            pipe, now_s, outcome.latency_ms, slo_s(ctx, outcome.tenant_id), handoff=False
         )
     try:
         pipe.execute()
@@ -181,6 +191,11 @@ def _record_resolution(ctx: WorkerContext, ticket: Ticket, lane: Lane, outcome: 
         hooks.on_agent_answered(*args, outcome.updated_at_ms, outcome.cost_micros)
     elif outcome.status is OutcomeStatus.ESCALATED:
         hooks.on_escalated(*args, outcome.updated_at_ms, outcome.reason or "escalated")
+
+
+def slo_s(ctx: WorkerContext, tenant: str) -> int:
+    """The tenant's first-response SLO (its profile's, else the settings')."""
+    return ctx.tenants.profile(tenant).live_max_wait_s or ctx.settings.live_max_wait_s
 
 
 def _base_outcome(ticket: Ticket, lane: Lane, message: Any, rid: str | None) -> Outcome:

@@ -31,7 +31,7 @@ from shared.stores.outcomes import OutcomeStore
 from shared.stores.parking import ParkingLot
 from shared.stores.provider_limits import ProviderLimits
 from shared.telemetry import report_dead_letter
-from shared.tenants import load_tenants
+from shared.tenants import TenantRegistry, install, load_tenants
 from workers.admission.gates import Gate
 from workers.admission.releases import PendingReleases
 from workers.admission.slo import SloPolicy
@@ -66,6 +66,8 @@ class WorkerContext:
     # Live demand (the forecast's input) and the live lane's first-response SLO.
     demand: DemandStore
     slo: SloPolicy
+    # The tenants file as last loaded (re-read when it changes: shared/tenants/registry.py).
+    tenants: TenantRegistry
     # One Sentry event per dead letter (a no-op while Sentry is off).
     report_dead_letter: Callable[[DeadLetter], object] = report_dead_letter
     agent: Agent | None = None
@@ -95,6 +97,13 @@ class WorkerContext:
         limits = ProviderLimits(client, keys, clock)
         prices = price_table(settings)
         knowledge = build_knowledge(settings, client, keys, clock, prices)
+        tenants = TenantRegistry(
+            load_tenants(settings, prices=prices),
+            settings.tenants_file,
+            prices=prices,
+            allow_private=settings.allow_private_networks,
+        )
+        install(tenants)
         ctx = cls(
             settings=settings,
             clock=clock,
@@ -109,17 +118,21 @@ class WorkerContext:
             releases=PendingReleases(ledger),
             circuit=circuit,
             limits=limits,
-            replies=ReplySender(settings, client, keys, http, clock),
+            replies=ReplySender(settings, client, keys, http, clock, tenants),
             gates=(BudgetPause(client, keys, clock), circuit, limits),
             knowledge=knowledge,
             demand=DemandStore(client, keys, settings.tz),
             slo=SloPolicy.from_settings(settings),
+            tenants=tenants,
         )
         if with_agent:
-            # The tenants' webhook and connector secrets join the settings' in the reply check.
-            tenants = load_tenants(settings)
+            # Every tenant's webhook, connector and vendor secrets join the settings' in the
+            # reply check (a reload's new ones join them: `Agent.reply_check`). Connectors
+            # are the file's at start: a change to them waits for a restart.
+            loaded = tenants.current()
             caller = ConnectorCaller(http, clock)
-            connectors = ConnectorDirectory(tenants.connectors, caller, ctx.connector_called)
+            connectors = ConnectorDirectory(loaded.connectors, caller, ctx.connector_called)
+            secrets = loaded.secret_values()
             ctx.agent = build_agent(
                 settings,
                 clock,
@@ -128,8 +141,9 @@ class WorkerContext:
                 limits,
                 ctx.usage_missing,
                 knowledge,
-                secrets=tenants.secret_values(),
+                secrets=secrets,
                 connectors=connectors,
+                tenants=tenants,
             )
         return ctx
 
@@ -182,6 +196,7 @@ def build_agent(
     *,
     secrets: Sequence[str] = (),
     connectors: ConnectorDirectory | None = None,
+    tenants: TenantRegistry | None = None,
 ) -> Agent:
     """One agent per worker process (shared by its threads): one LLM client, one tool box
     (its connectors send through the worker's outbound guard)."""
@@ -194,6 +209,7 @@ def build_agent(
         circuit=circuit,
         on_usage_missing=on_usage_missing,
         secrets=secrets,
+        tenants=tenants,
     )
 
 

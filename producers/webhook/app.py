@@ -38,7 +38,7 @@ from shared.errors import BodyTooLarge, DeliveryInFlight, NotATicket, SignatureE
 from shared.models import Lane
 from shared.redis_client import make_redis
 from shared.settings import Settings
-from shared.tenants import Tenants, load_tenants
+from shared.tenants import TenantRegistry, Tenants, load_tenants
 from shared.vendors.base import Inbound, Parsed, Source
 from shared.vendors.registry import build_sources
 
@@ -54,11 +54,17 @@ def create_app(
     clock: Clock | None = None,
     broker: dramatiq.Broker | None = None,
     redis_client: redis.Redis | None = None,
-    tenants: Tenants | None = None,
+    tenants: Tenants | TenantRegistry | None = None,
 ) -> FastAPI:
-    """Raises SettingsError (one line) when the tenants file or a secret it names is bad."""
+    """Raises SettingsError (one line) when the tenants file or a secret it names is bad.
+    The tenants file is re-read when it changes (a new tenant's key works without a
+    restart; a bad new file keeps the last good one: shared/tenants/registry.py)."""
     clock = clock or SystemClock()
-    tenants = tenants if tenants is not None else load_tenants(settings)
+    if tenants is None:
+        tenants = TenantRegistry(load_tenants(settings), settings.tenants_file)
+    elif isinstance(tenants, Tenants):
+        tenants = TenantRegistry(tenants)
+    registry = tenants
     client = redis_client if redis_client is not None else make_redis(settings)
     broker = broker if broker is not None else build_broker(settings)
     intake = build_intake(settings, broker, client, clock)
@@ -76,7 +82,7 @@ def create_app(
         if tenant is None:
             secret = settings.webhook_secret(source_name)
             return (secret, settings.webhook_default_tenant, False) if secret else None
-        own = tenants.webhook_secret(tenant, source_name)
+        own = registry.current().webhook_secret(tenant, source_name)
         return (own, tenant, True) if own else None
 
     @app.get("/healthz")

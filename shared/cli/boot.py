@@ -20,7 +20,8 @@ def boot(component: str) -> Settings:
     settings = settings_or_exit()
     try:
         # A bad tenants file, or a secret it names missing or weak, stops every process.
-        tenants = load_tenants(settings)
+        # (and every model a profile names must be priced, as PACELINE_MODEL must).
+        tenants = load_tenants(settings, prices=price_table(settings))
     except SettingsError as exc:
         fail(str(exc), Exit.CONFIG)
     # JSON lines, redacted (emails, ticket text, secrets, dramatiq message reprs).

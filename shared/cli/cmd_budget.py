@@ -40,9 +40,17 @@ def _ledger() -> Ledger:
 def _controls() -> BudgetControls:
     from shared.budget_controls import BudgetControls
     from shared.clock import SystemClock
+    from shared.errors import SettingsError
+    from shared.tenants import load_tenants
 
     ledger = _ledger()
-    return BudgetControls(ledger, ledger._settings, SystemClock())
+    settings = ledger._settings
+    # The tenants' profiles set their own default caps (docs/tenants.md).
+    try:
+        tenants = load_tenants(settings)
+    except SettingsError as exc:
+        fail(str(exc), Exit.CONFIG)
+    return BudgetControls(ledger, settings, SystemClock(), tenants.profile)
 
 
 def _usage(exc: ValueError) -> None:

@@ -19,7 +19,9 @@ from shared.models import Outcome, OutcomeStatus
 from shared.simulator.customer import Conversation, Played, ScriptedCustomer, load_conversations
 from shared.stores.outcomes import OutcomeStore
 
-FINAL_OR_PARKED = ("answered", "escalated", "rejected", "dead_lettered", "parked")
+FINAL_OR_PARKED = (
+    "answered", "escalated", "rejected", "dead_lettered", "not_in_rollout", "parked"
+)  # fmt: skip
 
 
 @dataclass

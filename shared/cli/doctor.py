@@ -134,7 +134,8 @@ def check_webhooks(settings: Settings) -> Row:
 
     sources = [s for s in WEBHOOK_SOURCES if settings.webhook_secret(s)]
     try:
-        tenants = load_tenants(settings)
+        # As a process would at start: the profiles' variables set, their models priced.
+        tenants = load_tenants(settings, prices=price_table(settings))
     except SettingsError as exc:
         return Row("webhooks", "fail", str(exc), {"sources": sources})
     keyed = sorted({tenant for tenant, _source in tenants.webhook_secrets})

@@ -36,6 +36,8 @@ COMMAND_MODULES = (
     "shared.cli.cmd_forget",
     "shared.cli.cmd_kb",
     "shared.cli.cmd_config",
+    "shared.cli.cmd_tenants",
+    "shared.cli.cmd_try",
 )
 
 

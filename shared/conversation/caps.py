@@ -6,16 +6,18 @@ from typing import Any
 
 from shared.settings import Settings
 from shared.stores.threads import Conversation
+from shared.tenants import TenantRegistry, profile_for
 
-DEFAULT_MAX_AUTO_REPLIES = 3
 LIFETIME_CAP = "lifetime_cap"
 MAX_AUTO_REPLIES = "max_auto_replies"
 
 
 def max_auto_replies(tenants: Any, tenant_id: str) -> int:
-    """The tenant profile's most automatic replies per ticket. Tenant profiles do not carry
-    the field yet (shared/tenants); every tenant gets the default until they do."""
-    return DEFAULT_MAX_AUTO_REPLIES
+    """The tenant profile's most automatic replies per ticket (`max_auto_replies`, default
+    3), from `tenants` when given, else the process's installed tenants (`profile_for`)."""
+    if isinstance(tenants, TenantRegistry):
+        return tenants.profile(tenant_id).max_auto_replies
+    return profile_for(tenant_id).max_auto_replies
 
 
 def past_cap(conversation: Conversation, settings: Settings, replies_cap: int) -> str | None:

@@ -17,7 +17,8 @@
 --       "replay"; or, for live tickets, "line": one released from the live line, "slo" and
 --       "slo_line": a new one or one from the line past its SLO, asking for the cheapest
 --       model), event id, the index of its outcome hash in KEYS (0: none), a count of
---       candidates, then per candidate: model, full micros, min micros
+--       candidates, the tenant's own default tenant cap and requester cap in micros (its
+--       profile's; '' for none), then per candidate: model, full micros, min micros
 -- A live ticket takes a whole envelope (or the whole burst) from the bucket, or waits. The
 -- live plan (shared/stores/live_plan.py) is read from the pace hash with the bucket; while it
 -- is fresh, live tickets run on its rung only, a new live ticket joins the back of the line
@@ -61,7 +62,7 @@ at = at + 1
 for i = 1, n_tickets do
   local n_cand = ARGV[at + 7] + 0
   t_at[i], t_ncand[i] = at, n_cand
-  at = at + 8 + n_cand * 3
+  at = at + 10 + n_cand * 3
 end
 
 -- A scope's two fields in the books, named once a batch.
@@ -188,12 +189,14 @@ local function tighter(a, a_kind, h, h_kind, limit, field_s, field_r, kind)
   return a, a_kind, h, h_kind
 end
 
--- A scope's cap: its own, else its kind's (`tenant:*`, `user:*`), else the default. A value
--- that is not a number fails the tickets of that scope only (nothing is kept for it).
-local function cap_for(scope, kind_field, default)
+-- A scope's cap: its own (`paceline budget set`), else its tenant profile's, else its kind's
+-- (`tenant:*`, `user:*`), else the default. A value that is not a number fails the tickets
+-- of that scope only (nothing is kept for it).
+local function cap_for(scope, kind_field, default, profile)
   local c = cap_num[scope]
   if not c then
-    c = (caps[scope] or caps[kind_field] or default) + 0
+    if profile == '' then profile = nil end
+    c = (caps[scope] or profile or caps[kind_field] or default) + 0
     cap_num[scope] = c
   end
   return c
@@ -211,8 +214,8 @@ local function decide(a, n)
     return {'defer', '', 0, '', 'tenant_paused', paused + 0, 0}
   end
   local cap_g = cap_for('global', 'global', ARGV[6])
-  local cap_t = cap_for(tscope, 'tenant:*', ARGV[7])
-  local cap_u = cap_for(user_scope, 'user:*', ARGV[8])
+  local cap_t = cap_for(tscope, 'tenant:*', ARGV[7], ARGV[a + 8])
+  local cap_u = cap_for(user_scope, 'user:*', ARGV[8], ARGV[a + 9])
   -- Replay and redrive never touch the share of the ceiling kept for live tickets.
   local lane_cap_g = cap_g
   if not live then
@@ -289,7 +292,7 @@ local function decide(a, n)
     first = 2
   end
   for i = first, last do
-    local base = a + 8 + (i - 1) * 3
+    local base = a + 10 + (i - 1) * 3
     local model, full, min = ARGV[base], ARGV[base + 1] + 0, ARGV[base + 2] + 0
     local grant = full
     if avail < grant then grant = avail end
@@ -330,7 +333,7 @@ local function decide(a, n)
   end
 
   -- Not admitted: say why, and until when waiting makes sense.
-  local lb = a + 8 + (last - 1) * 3
+  local lb = a + 10 + (last - 1) * 3
   local last_min = ARGV[lb + 2] + 0
   if hard < last_min then
     local until_ms = day_end
@@ -355,7 +358,8 @@ local function decide(a, n)
   return {'defer', '', 0, '', 'pace', now + wait_ms, 0}
 end
 
-local finals = {answered = true, escalated = true, rejected = true, dead_lettered = true}
+local finals = {answered = true, escalated = true, rejected = true, dead_lettered = true,
+  not_in_rollout = true}
 
 -- One ticket, from the duplicate checks to its decision. `i` is its place in the batch.
 local function one(i)

@@ -57,6 +57,10 @@ class AdmissionRequest(NamedTuple):
     # is the ticket's key, `Ticket.key`).
     outcome_key: str | None = None
     event_id: str | None = None
+    # The tenant profile's own daily caps (micros): below a runtime override of the scope,
+    # above the `tenant:*` / `user:*` ones and the settings (docs/tenants.md).
+    tenant_cap_micros: int | None = None
+    requester_cap_micros: int | None = None
 
 
 class Decision(NamedTuple):
@@ -315,6 +319,8 @@ class Ledger:
                 req.event_id or "",
                 outcome_at,
                 len(req.candidates),
+                "" if req.tenant_cap_micros is None else req.tenant_cap_micros,
+                "" if req.requester_cap_micros is None else req.requester_cap_micros,
             )
             for c in req.candidates:
                 args += (c.model, c.full_micros, c.min_micros)

@@ -15,7 +15,8 @@
 -- (pending or parked) leaves the ticket's current state to that later event.
 local cur_status = redis.call('HGET', KEYS[1], 'status')
 local cur_event = redis.call('HGET', KEYS[1], 'event_id')
-local finals = {answered=true, escalated=true, rejected=true, dead_lettered=true, human_owned=true}
+local finals = {answered=true, escalated=true, rejected=true, dead_lettered=true, human_owned=true,
+  not_in_rollout=true}
 if cur_status and cur_event == ARGV[2] then
   if finals[cur_status] and ARGV[7] ~= 'force' then return 0 end
   if ARGV[7] == 'pending' then return 0 end

@@ -7,10 +7,12 @@ handshake to answer without enqueuing. Verification always runs before parsing, 
 bytes. The dedupe id is always something the signature covers (a signed id, else a digest of
 what was signed): an unsigned header would let anyone replay a signed body under a new id.
 
-Out: the reply request that posts the agent's answer back as an internal note, or `None`
-when that vendor's API is not configured (no token, or no site URL; the reply is then kept
-in the outcome and not posted). The vendor's id is checked against its format before it goes
-into a URL path (`..` or `/` must never reach one).
+Out: the reply request that posts the agent's answer back, public or as an internal note (by
+the vendor's own fields: `ReplyOptions.public`), assigning the ticket to a group or a person
+where the vendor can do so in the same request (else `assign`, a second request, on the
+vendors that have one), or `None` when that vendor's API is not configured (no token, or no
+site URL; the reply is then kept in the outcome and not posted). The vendor's id is checked
+against its format before it goes into a URL path (`..` or `/` must never reach one).
 """
 
 from __future__ import annotations
@@ -56,6 +58,21 @@ class Parsed:
 
 
 @dataclass(frozen=True)
+class ReplyOptions:
+    """How a reply is posted: to the customer (`public`) or as a note for the team, and
+    whom the ticket is handed to (Zendesk assigns in the reply's own request)."""
+
+    public: bool = False
+    group_id: str | None = None
+    assignee_id: str | None = None
+    # The vendor's own requester id (Help Scout's public reply names its customer).
+    requester_id: str | None = None
+
+
+INTERNAL = ReplyOptions()
+
+
+@dataclass(frozen=True)
 class ReplyRequest:
     method: str
     url: str
@@ -72,8 +89,11 @@ class Source(Protocol):
     def parse(self, inbound: Inbound) -> Parsed:
         """Raise `NotATicket` (a short reason, never the body's content) when it is none."""
 
-    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
-        """The request posting `note` to `ticket_id` as an internal note; None unconfigured."""
+    def reply(
+        self, settings: Settings, ticket_id: str, note: str, options: ReplyOptions = INTERNAL
+    ) -> ReplyRequest | None:
+        """The request posting `note` to `ticket_id` (public or internal by `options`);
+        None when this vendor is not configured."""
 
 
 def basic_auth(user: str, secret: SecretStr) -> dict[str, str]:

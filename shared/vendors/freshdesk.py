@@ -4,7 +4,9 @@ The admin adds `X-Paceline-Webhook-Secret: <secret>` to the webhook action; it i
 in constant time. The body is the JSON the admin writes with Freshdesk placeholders, either
 wrapped (`{"freshdesk_webhook": {"ticket_id", "ticket_subject", ...}}`) or flat. No delivery
 id and no timestamp: dedupe is on a hash of the bytes.
-Reply: `POST /api/v2/tickets/{id}/notes` with `private: true`.
+Reply: `POST /api/v2/tickets/{id}/notes` with `private: true` (internal), or
+`POST /api/v2/tickets/{id}/reply` (to the requester). Hand-off: `PUT /api/v2/tickets/{id}`
+with `group_id` or `responder_id`.
 
 Conversation events: Freshdesk's automation rules send the JSON the admin writes, one rule
 per event, so the admin names the event in it (docs/conversations.md has the bodies):
@@ -26,7 +28,15 @@ from typing import Any
 from pydantic import SecretStr
 
 from shared.settings import Settings
-from shared.vendors.base import Inbound, Parsed, ReplyRequest, basic_auth, path_id
+from shared.vendors.base import (
+    INTERNAL,
+    Inbound,
+    Parsed,
+    ReplyOptions,
+    ReplyRequest,
+    basic_auth,
+    path_id,
+)
 from shared.vendors.payload import (
     CLOSED,
     CREATED,
@@ -89,15 +99,41 @@ class FreshdeskSource:
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
 
-    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
+    def reply(
+        self, settings: Settings, ticket_id: str, note: str, options: ReplyOptions = INTERNAL
+    ) -> ReplyRequest | None:
         s = settings
         if not (s.freshdesk_api_url and s.freshdesk_api_key):
             return None
         tid = path_id(ticket_id, PREFIX, ID_FORMAT)
-        url = f"{s.freshdesk_api_url.rstrip('/')}/api/v2/tickets/{tid}/notes"
+        base = f"{s.freshdesk_api_url.rstrip('/')}/api/v2/tickets/{tid}"
         # Freshdesk's API key is the basic-auth user; the password is ignored ("X" by convention).
         auth = basic_auth(s.freshdesk_api_key.get_secret_value(), SecretStr("X"))
-        return ReplyRequest("POST", url, {"body": note, "private": True}, auth)
+        if options.public:
+            return ReplyRequest("POST", f"{base}/reply", {"body": note}, auth)
+        return ReplyRequest("POST", f"{base}/notes", {"body": note, "private": True}, auth)
+
+    def assign(
+        self, settings: Settings, ticket_id: str, options: ReplyOptions
+    ) -> ReplyRequest | None:
+        s = settings
+        if not (s.freshdesk_api_url and s.freshdesk_api_key):
+            return None
+        if options.group_id is not None:
+            doc: dict[str, int | str] = {"group_id": _number(options.group_id)}
+        elif options.assignee_id is not None:
+            doc = {"responder_id": _number(options.assignee_id)}
+        else:
+            return None
+        tid = path_id(ticket_id, PREFIX, ID_FORMAT)
+        url = f"{s.freshdesk_api_url.rstrip('/')}/api/v2/tickets/{tid}"
+        auth = basic_auth(s.freshdesk_api_key.get_secret_value(), SecretStr("X"))
+        return ReplyRequest("PUT", url, doc, auth)
+
+
+def _number(ref: str) -> int | str:
+    """Freshdesk's ids are integers in its JSON."""
+    return int(ref) if ref.isdigit() else ref
 
 
 _STATUS = {"resolved": SOLVED, "closed": CLOSED}

@@ -5,7 +5,9 @@ webhook is configured Front sends a signed validation request carrying `X-Front-
 the answer echoes the challenge and nothing is enqueued. Body: `{"type", "authorization":
 {"id"}, "payload": event}` (a bare event is accepted too); event previews carry no message
 body and are marked for enrichment. Dedupe on the event `id`.
-Reply: `POST /conversations/{id}/comments` (comments are internal to the team).
+Reply: `POST /conversations/{id}/comments` (a comment: internal to the team) or
+`POST /conversations/{id}/messages` (a reply to the customer). Hand-off to a teammate:
+`PUT /conversations/{id}/assignee` (Front has no group assignment in one call).
 
 Conversation events, from the event's `type` (Front's event types):
 - `inbound` -> message.created by the customer (Front does not say whether it opens the
@@ -24,7 +26,15 @@ import re
 from typing import Any
 
 from shared.settings import Settings
-from shared.vendors.base import Inbound, Parsed, ReplyRequest, bearer_auth, path_id
+from shared.vendors.base import (
+    INTERNAL,
+    Inbound,
+    Parsed,
+    ReplyOptions,
+    ReplyRequest,
+    bearer_auth,
+    path_id,
+)
 from shared.vendors.payload import (
     AGENT,
     CLOSED,
@@ -102,13 +112,27 @@ class FrontSource:
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
 
-    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
+    def reply(
+        self, settings: Settings, ticket_id: str, note: str, options: ReplyOptions = INTERNAL
+    ) -> ReplyRequest | None:
         s = settings
         if not s.front_api_token:
             return None
         cid = path_id(ticket_id, PREFIX, ID_FORMAT)
-        url = f"{s.front_api_url.rstrip('/')}/conversations/{cid}/comments"
+        kind = "messages" if options.public else "comments"
+        url = f"{s.front_api_url.rstrip('/')}/conversations/{cid}/{kind}"
         return ReplyRequest("POST", url, {"body": note}, bearer_auth(s.front_api_token))
+
+    def assign(
+        self, settings: Settings, ticket_id: str, options: ReplyOptions
+    ) -> ReplyRequest | None:
+        s = settings
+        if not s.front_api_token or options.assignee_id is None:
+            return None
+        cid = path_id(ticket_id, PREFIX, ID_FORMAT)
+        url = f"{s.front_api_url.rstrip('/')}/conversations/{cid}/assignee"
+        doc = {"assignee_id": options.assignee_id}
+        return ReplyRequest("PUT", url, doc, bearer_auth(s.front_api_token))
 
 
 _TYPES = {

@@ -2,7 +2,8 @@
 
 Signed: `"<unix seconds>.<raw body>"`, HMAC-SHA256, hex, as `sha256=<hex>`; the body is the
 contract's ticket JSON. Dedupe is on `event_id`. Reply: the outcome JSON to the ticket's
-`callback_url` (no vendor API), which must not name a loopback or private address.
+`callback_url` (no vendor API), which must not name a loopback or private address; its
+`"visibility": "public"|"internal"` says how the receiver should post the reply.
 
 The tenant: a tenant's own key (`/webhooks/generic/{tenant}`) decides it, and a body naming
 another is refused; only the source-wide key may name one (`tenant_id`, default
@@ -14,7 +15,7 @@ from __future__ import annotations
 from shared.errors import NotATicket
 from shared.outbound import url_problem
 from shared.settings import Settings
-from shared.vendors.base import Inbound, Parsed, ReplyRequest
+from shared.vendors.base import INTERNAL, Inbound, Parsed, ReplyOptions, ReplyRequest
 from shared.vendors.payload import build_ticket, load_object
 from shared.vendors.signing import check_age, hmac_hex, parse_unix_s, require, same
 
@@ -55,6 +56,8 @@ class GenericSource:
                 raise NotATicket(f"callback_url: {problem}")
         return Parsed(ticket=ticket, delivery_id=ticket.event_id)
 
-    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
+    def reply(
+        self, settings: Settings, ticket_id: str, note: str, options: ReplyOptions = INTERNAL
+    ) -> ReplyRequest | None:
         """None: the generic source's reply goes to the ticket's `callback_url` instead."""
         return None

@@ -4,7 +4,9 @@ The body is the conversation object; the event name is in `X-HelpScout-Event` (e
 `convo.created`). Nothing is timestamped and there is no delivery id, so dedupe is on a hash
 of the bytes. Help Scout's test delivery (`X-HelpScout-Event: helpscout.test`) is answered
 without enqueuing.
-Reply: `POST /v2/conversations/{id}/notes`.
+Reply: `POST /v2/conversations/{id}/notes` (internal), or `POST /v2/conversations/{id}/reply`
+with the customer's id (to the customer; without a known customer id it stays a note).
+Hand-off to a user: `PATCH /v2/conversations/{id}`, `replace /assignTo`.
 
 Conversation events, from `X-HelpScout-Event`; the text and author of a reply are the newest
 thread's (`threads`, newest first, `createdBy`: `{id, type: customer|user}`):
@@ -22,7 +24,15 @@ import re
 from typing import Any
 
 from shared.settings import Settings
-from shared.vendors.base import Inbound, Parsed, ReplyRequest, bearer_auth, path_id
+from shared.vendors.base import (
+    INTERNAL,
+    Inbound,
+    Parsed,
+    ReplyOptions,
+    ReplyRequest,
+    bearer_auth,
+    path_id,
+)
 from shared.vendors.payload import (
     AGENT,
     CLOSED,
@@ -89,13 +99,32 @@ class HelpScoutSource:
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
 
-    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
+    def reply(
+        self, settings: Settings, ticket_id: str, note: str, options: ReplyOptions = INTERNAL
+    ) -> ReplyRequest | None:
         s = settings
         if not s.helpscout_api_token:
             return None
         cid = path_id(ticket_id, PREFIX, ID_FORMAT)
-        url = f"{s.helpscout_api_url.rstrip('/')}/v2/conversations/{cid}/notes"
-        return ReplyRequest("POST", url, {"text": note}, bearer_auth(s.helpscout_api_token))
+        base = f"{s.helpscout_api_url.rstrip('/')}/v2/conversations/{cid}"
+        auth = bearer_auth(s.helpscout_api_token)
+        customer = (options.requester_id or "").removeprefix(f"{PREFIX}-")
+        if options.public and ID_FORMAT.fullmatch(customer):
+            doc = {"text": note, "customer": {"id": int(customer)}}
+            return ReplyRequest("POST", f"{base}/reply", doc, auth)
+        return ReplyRequest("POST", f"{base}/notes", {"text": note}, auth)
+
+    def assign(
+        self, settings: Settings, ticket_id: str, options: ReplyOptions
+    ) -> ReplyRequest | None:
+        s = settings
+        user = options.assignee_id or ""
+        if not s.helpscout_api_token or not ID_FORMAT.fullmatch(user):
+            return None
+        cid = path_id(ticket_id, PREFIX, ID_FORMAT)
+        url = f"{s.helpscout_api_url.rstrip('/')}/v2/conversations/{cid}"
+        doc = {"op": "replace", "path": "/assignTo", "value": int(user)}
+        return ReplyRequest("PATCH", url, doc, bearer_auth(s.helpscout_api_token))
 
 
 def _event(kind: str, doc: dict[str, Any]) -> dict[str, Any] | None:

@@ -3,7 +3,9 @@
 Body: a notification (`{"id", "topic", "app_id", "data": {"item": conversation}}`). The
 `ping` topic is the handshake Intercom sends when a webhook is set up: answered, not
 enqueued. No timestamp is signed, so replays are stopped by dedupe on the notification `id`.
-Reply: `POST /conversations/{id}/reply`, `message_type: note` as the configured admin.
+Reply: `POST /conversations/{id}/reply` as the configured admin, `message_type: note` (seen
+by the team only) or `comment` (sent to the customer). Hand-off: `POST
+/conversations/{id}/parts`, `message_type: assignment` to a team (group) or an admin.
 
 Conversation events, from the notification `topic`; the text and author of a reply are the
 newest of `data.item.conversation_parts.conversation_parts`:
@@ -23,7 +25,15 @@ import re
 from typing import Any
 
 from shared.settings import Settings
-from shared.vendors.base import Inbound, Parsed, ReplyRequest, bearer_auth, path_id
+from shared.vendors.base import (
+    INTERNAL,
+    Inbound,
+    Parsed,
+    ReplyOptions,
+    ReplyRequest,
+    bearer_auth,
+    path_id,
+)
 from shared.vendors.payload import (
     AGENT,
     BOT,
@@ -98,19 +108,42 @@ class IntercomSource:
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
 
-    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
+    def reply(
+        self, settings: Settings, ticket_id: str, note: str, options: ReplyOptions = INTERNAL
+    ) -> ReplyRequest | None:
         s = settings
         if not (s.intercom_api_token and s.intercom_admin_id):
             return None
         cid = path_id(ticket_id, PREFIX, ID_FORMAT)
         url = f"{s.intercom_api_url.rstrip('/')}/conversations/{cid}/reply"
         doc = {
-            "message_type": "note",
+            "message_type": "comment" if options.public else "note",
             "type": "admin",
             "admin_id": s.intercom_admin_id,
             "body": note,
         }
         return ReplyRequest("POST", url, doc, bearer_auth(s.intercom_api_token))
+
+    def assign(
+        self, settings: Settings, ticket_id: str, options: ReplyOptions
+    ) -> ReplyRequest | None:
+        return _assign(settings, ticket_id, options)
+
+
+def _assign(settings: Settings, ticket_id: str, options: ReplyOptions) -> ReplyRequest | None:
+    s = settings
+    target = options.group_id or options.assignee_id
+    if not (s.intercom_api_token and s.intercom_admin_id) or target is None:
+        return None
+    cid = path_id(ticket_id, PREFIX, ID_FORMAT)
+    doc = {
+        "message_type": "assignment",
+        "type": "team" if options.group_id else "admin",
+        "admin_id": s.intercom_admin_id,
+        "assignee_id": target,
+    }
+    url = f"{s.intercom_api_url.rstrip('/')}/conversations/{cid}/parts"
+    return ReplyRequest("POST", url, doc, bearer_auth(s.intercom_api_token))
 
 
 _TOPICS = {

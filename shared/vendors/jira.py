@@ -4,7 +4,9 @@ The raw body is signed; no timestamp, so replays are stopped by dedupe on a dige
 body (what was signed; `X-Atlassian-Webhook-Identifier` is not signed, so a replay could carry
 any value there). Body: `{"webhookEvent", "issue": {"key", "fields": {...}}, "comment"?}`; a
 description in Atlassian Document Format is flattened to its text.
-Reply: `POST /rest/api/2/issue/{key}/comment`, marked internal for JSM.
+Reply: `POST /rest/api/2/issue/{key}/comment` with JSM's `sd.public.comment` property:
+`internal: true` (seen by agents only) or `false` (shared with the customer). Hand-off to a
+person: `PUT /rest/api/2/issue/{key}/assignee` with their `accountId`.
 
 Conversation events, from `webhookEvent`:
 - `jira:issue_created` -> ticket.created, by the reporter (the customer);
@@ -24,7 +26,16 @@ import re
 from typing import Any
 
 from shared.settings import Settings
-from shared.vendors.base import Inbound, Parsed, ReplyRequest, basic_auth, bearer_auth, path_id
+from shared.vendors.base import (
+    INTERNAL,
+    Inbound,
+    Parsed,
+    ReplyOptions,
+    ReplyRequest,
+    basic_auth,
+    bearer_auth,
+    path_id,
+)
 from shared.vendors.payload import (
     AGENT,
     BOT,
@@ -96,7 +107,9 @@ class JiraSource:
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
 
-    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
+    def reply(
+        self, settings: Settings, ticket_id: str, note: str, options: ReplyOptions = INTERNAL
+    ) -> ReplyRequest | None:
         s = settings
         if not (s.jira_api_url and s.jira_api_token):
             return None
@@ -107,9 +120,24 @@ class JiraSource:
         )
         key = path_id(ticket_id, PREFIX, ID_FORMAT)
         url = f"{s.jira_api_url.rstrip('/')}/rest/api/2/issue/{key}/comment"
-        # The property makes it an internal comment in JSM; plain Jira ignores it.
-        internal = [{"key": "sd.public.comment", "value": {"internal": True}}]
-        return ReplyRequest("POST", url, {"body": note, "properties": internal}, auth)
+        # The property makes it an internal or a public comment in JSM; plain Jira ignores it.
+        visibility = [{"key": "sd.public.comment", "value": {"internal": not options.public}}]
+        return ReplyRequest("POST", url, {"body": note, "properties": visibility}, auth)
+
+    def assign(
+        self, settings: Settings, ticket_id: str, options: ReplyOptions
+    ) -> ReplyRequest | None:
+        s = settings
+        if not (s.jira_api_url and s.jira_api_token) or options.assignee_id is None:
+            return None
+        auth = (
+            basic_auth(s.jira_api_email, s.jira_api_token)
+            if s.jira_api_email
+            else bearer_auth(s.jira_api_token)
+        )
+        key = path_id(ticket_id, PREFIX, ID_FORMAT)
+        url = f"{s.jira_api_url.rstrip('/')}/rest/api/2/issue/{key}/assignee"
+        return ReplyRequest("PUT", url, {"accountId": options.assignee_id}, auth)
 
 
 _DONE = {"resolved": SOLVED, "done": SOLVED, "closed": CLOSED}

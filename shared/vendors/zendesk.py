@@ -5,7 +5,9 @@ Two body shapes are accepted: event-subscription webhooks (`{"id", "account_id",
 {ticket}}`) and trigger webhooks whose JSON body an admin writes (`{"ticket": {...}}`).
 Dedupe: the event `id` (signed, in the body), else a digest of the signed timestamp and body;
 never the invocation-id header, which is not signed.
-Reply: `PUT /api/v2/tickets/{id}.json`, a comment with `public: false`.
+Reply: `PUT /api/v2/tickets/{id}.json`, a comment with `public: false` (a draft for an agent)
+or `public: true` (to the requester); `group_id` / `assignee_id` on the same ticket update
+hand it over.
 
 Conversation events, from the event `type` (Zendesk's ticket event webhooks):
 - `zen:event-type:ticket.created` -> ticket.created, by the customer (`detail.requester_id`);
@@ -26,7 +28,16 @@ import re
 from typing import Any
 
 from shared.settings import Settings
-from shared.vendors.base import Inbound, Parsed, ReplyRequest, basic_auth, bearer_auth, path_id
+from shared.vendors.base import (
+    INTERNAL,
+    Inbound,
+    Parsed,
+    ReplyOptions,
+    ReplyRequest,
+    basic_auth,
+    bearer_auth,
+    path_id,
+)
 from shared.vendors.payload import (
     AGENT,
     CLOSED,
@@ -62,6 +73,8 @@ def sign(secret: bytes, body: bytes, timestamp: str) -> dict[str, str]:
 
 class ZendeskSource:
     name = "zendesk"
+    # An escalation's group or assignee rides on the reply's own ticket update.
+    assigns = True
 
     def verify(self, inbound: Inbound, secret: bytes) -> None:
         raw_ts = require(inbound.header(TIMESTAMP_HEADER), "timestamp")
@@ -102,7 +115,9 @@ class ZendeskSource:
         )
         return Parsed(ticket=ticket, delivery_id=delivery_id)
 
-    def reply(self, settings: Settings, ticket_id: str, note: str) -> ReplyRequest | None:
+    def reply(
+        self, settings: Settings, ticket_id: str, note: str, options: ReplyOptions = INTERNAL
+    ) -> ReplyRequest | None:
         s = settings
         if not (s.zendesk_api_url and s.zendesk_api_token):
             return None
@@ -113,9 +128,17 @@ class ZendeskSource:
         )
         tid = path_id(ticket_id, PREFIX, ID_FORMAT)
         url = f"{s.zendesk_api_url.rstrip('/')}/api/v2/tickets/{tid}.json"
-        return ReplyRequest(
-            "PUT", url, {"ticket": {"comment": {"body": note, "public": False}}}, auth
-        )
+        ticket: dict[str, Any] = {"comment": {"body": note, "public": options.public}}
+        if options.group_id is not None:
+            ticket["group_id"] = _number(options.group_id)
+        if options.assignee_id is not None:
+            ticket["assignee_id"] = _number(options.assignee_id)
+        return ReplyRequest("PUT", url, {"ticket": ticket}, auth)
+
+
+def _number(ref: str) -> int | str:
+    """Zendesk's ids are integers in its JSON."""
+    return int(ref) if ref.isdigit() else ref
 
 
 _ROLES = {"end-user": CUSTOMER, "end_user": CUSTOMER, "agent": AGENT, "admin": AGENT}

@@ -163,11 +163,11 @@ at = at + 1
 local out = {0}
 for i = 1, n do
   local rkey = p .. 'res:' .. ARGV[at + 1]
-  redis.call('HSET', rkey, 'grant', ARGV[at + 9], 'state', 'open', 'day', day,
-    't', ARGV[at + 2], 'u', ARGV[at + 3], 'ticket', ARGV[at], 'model', ARGV[at + 8])
+  redis.call('HSET', rkey, 'grant', ARGV[at + 11], 'state', 'open', 'day', day,
+    't', ARGV[at + 2], 'u', ARGV[at + 3], 'ticket', ARGV[at], 'model', ARGV[at + 10])
   redis.call('EXPIRE', rkey, ARGV[14])
-  out[i + 1] = {'admit', ARGV[at + 1], ARGV[at + 9], ARGV[at + 8], 'full', 0, 0}
-  at = at + 8 + ARGV[at + 7] * 3
+  out[i + 1] = {'admit', ARGV[at + 1], ARGV[at + 11], ARGV[at + 10], 'full', 0, 0}
+  at = at + 10 + ARGV[at + 7] * 3
 end
 return out
 """

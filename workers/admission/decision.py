@@ -13,6 +13,7 @@ from typing import Any
 
 from shared.ledger import AdmissionRequest, Decision
 from shared.models import Lane, Ticket
+from workers.admission.slo import SloPolicy
 
 OPTION = "paceline"
 # Set in the options by whoever closed the message's reservation (the actor, or us after it).
@@ -35,6 +36,10 @@ class Prepared:
     decision: Decision | None = None
     closed: tuple[int, str] | None = None  # a gate said park: (until ms, reason)
     request: AdmissionRequest | None = None  # what was asked (a live ticket may ask again)
+    # Outside its tenant's rollout: finished as `not_in_rollout`, nothing asked of the ledger.
+    not_in_rollout: bool = False
+    # The tenant's first-response SLO (its profile's, else the settings').
+    slo: SloPolicy | None = None
 
 
 def leave_prepared(message: Any, prepared: Prepared) -> None:

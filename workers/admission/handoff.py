@@ -14,6 +14,7 @@ from shared.conversation import hooks
 from shared.history.emit import thread_messages
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.settings import Settings
+from shared.tenants import profile_for
 from workers.admission.acknowledge import acknowledge_handoff
 from workers.admission.slo import HANDOFF_REASON
 from workers.conversation_record import finalize
@@ -26,9 +27,10 @@ VENDOR_DEFAULT = "vendor_default"
 
 
 def escalation_target(settings: Settings, tenant_id: str) -> str:
-    """Where a tenant's hand-offs go. One place to look it up: per-tenant targets (tenant
-    profiles) answer here; until then every tenant uses the vendor's default routing."""
-    return VENDOR_DEFAULT
+    """Where a tenant's hand-offs go: its profile's group or assignee, else the vendor's
+    default routing."""
+    target = profile_for(tenant_id).escalation
+    return target.label() if target is not None else VENDOR_DEFAULT
 
 
 def hand_off(ctx: WorkerContext, message: Any, ticket: Ticket, lane: Lane) -> None:
@@ -42,6 +44,7 @@ def hand_off(ctx: WorkerContext, message: Any, ticket: Ticket, lane: Lane) -> No
         reason=HANDOFF_REASON,
         reply=acknowledge_handoff(ticket),
         escalation_target=escalation_target(ctx.settings, ticket.tenant_id),
+        visibility=ctx.tenants.profile(ticket.tenant_id).visibility(answered=False, grounded=False),
         job_id=message.message_id,
         enqueued_at_ms=accepted_ms,
         latency_ms=waited_ms,
@@ -57,7 +60,11 @@ def hand_off(ctx: WorkerContext, message: Any, ticket: Ticket, lane: Lane) -> No
     if recorded:
         pipe = ctx.redis.pipeline(transaction=False)
         ctx.demand.record_first_response(
-            pipe, now_ms / 1000, waited_ms, ctx.settings.live_max_wait_s, handoff=True
+            pipe,
+            now_ms / 1000,
+            waited_ms,
+            ctx.tenants.profile(ticket.tenant_id).live_max_wait_s or ctx.settings.live_max_wait_s,
+            handoff=True,
         )
         pipe.execute()
         args = (ctx.redis, ctx.keys, ticket.tenant_id, ticket.source, ticket.ticket_id)

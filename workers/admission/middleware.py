@@ -7,6 +7,9 @@ defer  -> the message is parked in Redis until the ledger says (never a retry, n
           a live ticket the pace cannot serve within its first-response SLO waits in the live
           line, gets the cheapest model, or is handed to a person instead (slo.py);
 reject -> the outcome is `rejected` with the reason and a polite acknowledgement, skipped.
+A ticket outside its tenant's rollout (terms.py, shared/tenants/rollout.py) asks nothing of
+the ledger: its outcome is `not_in_rollout`, left for people, and the message is skipped.
+The tenant's profile (its ladder, caps and SLO) is read in memory: no extra round trip.
 
 dramatiq swallows every exception from `before_process_message` except `SkipMessage` and
 `MiddlewareError` and then runs the actor anyway. So a failure here (Redis unreachable, a park
@@ -28,6 +31,7 @@ from shared.ledger import AdmissionRequest, Candidate, Decision
 from shared.messages import is_ticket_actor
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.stores.parking import parkable
+from shared.tenants.rollout import NOT_IN_ROLLOUT, in_rollout
 from workers.admission.acknowledge import CAP_REASONS, acknowledge_cap
 from workers.admission.batch import AdmittingConsumer
 from workers.admission.decision import (
@@ -36,9 +40,10 @@ from workers.admission.decision import (
     Prepared,
     take_prepared,
 )
-from workers.admission.envelope import candidates_for, model_ladder
+from workers.admission.envelope import candidates_for
 from workers.admission.handoff import hand_off
 from workers.admission.slo import CHEAPEST_REASON, LINE_OPTION, Step, lane_sent
+from workers.admission.terms import AdmissionTerms
 from workers.message_shape import read_ticket_message
 from workers.worker_context import WorkerContext
 
@@ -53,12 +58,14 @@ REJECT_ACK = (
 class AdmissionMiddleware(Middleware):
     def __init__(self, ctx: WorkerContext) -> None:
         self.ctx = ctx
-        self._ladder = model_ladder(ctx.settings, ctx.prices)  # fixed for the process
-        # Envelopes depend only on the prompt's bound (settings and prices are fixed here).
+        # Each tenant's ladder, caps and SLO, from its profile (in memory; reloads with it).
+        self._terms = AdmissionTerms(ctx.settings, ctx.prices, ctx.tenants, ctx.slo)
+        # Envelopes depend only on the prompt's bound and the ladder (settings and prices
+        # are fixed here).
         self._candidates = functools.lru_cache(maxsize=4096)(self._candidates_for)
 
-    def _candidates_for(self, bound: int) -> tuple[Candidate, ...] | None:
-        found = candidates_for(bound, self.ctx.settings, self.ctx.prices, self._ladder)
+    def _candidates_for(self, bound: int, ladder: tuple[str, ...]) -> tuple[Candidate, ...] | None:
+        found = candidates_for(bound, self.ctx.settings, self.ctx.prices, list(ladder))
         return None if found is None else tuple(found)
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
@@ -103,7 +110,12 @@ class AdmissionMiddleware(Middleware):
             ticket = read.ticket
             if ticket is None:
                 continue
-            candidates = self._candidates(ctx.agent.prompt_bound(ticket))
+            terms = self._terms.get(ticket.tenant_id)
+            prep.slo = terms.slo
+            if not in_rollout(terms.profile, ticket):
+                prep.not_in_rollout = True
+                continue
+            candidates = self._candidates(ctx.agent.prompt_bound(ticket), terms.ladder)
             if candidates is None:
                 continue
             prep.request = AdmissionRequest(
@@ -114,6 +126,8 @@ class AdmissionMiddleware(Middleware):
                 candidates=candidates,
                 outcome_key=ticket.key,
                 event_id=ticket.event_id,
+                tenant_cap_micros=terms.tenant_cap_micros,
+                requester_cap_micros=terms.requester_cap_micros,
             )
             asks.append((prep, prep.request))
         if not asks:
@@ -157,10 +171,15 @@ class AdmissionMiddleware(Middleware):
             # Not a ticket: the actor dead-letters it with the reason; no money is involved.
             message.options[OPTION] = {"invalid": prep.problem}
             return
+        if prep.not_in_rollout:
+            self._finish(ticket, lane, message, OutcomeStatus.NOT_IN_ROLLOUT, NOT_IN_ROLLOUT, None)
+            raise SkipMessage(NOT_IN_ROLLOUT)
         if decision is None:
             if prep.problem is not None:  # this ticket's admit script failed
                 raise AdmissionError(prep.problem)
-            self._finish(ticket, lane, message, OutcomeStatus.REJECTED, "request_too_large")
+            self._finish(
+                ticket, lane, message, OutcomeStatus.REJECTED, "request_too_large", REJECT_ACK
+            )
             raise SkipMessage("rejected")
         if decision.kind == "skip":
             log.info("duplicate delivery skipped", extra={"ticket_id": ticket.ticket_id})
@@ -195,7 +214,8 @@ class AdmissionMiddleware(Middleware):
         ctx, ticket, decision = self.ctx, prep.ticket, prep.decision
         assert ticket is not None and prep.request is not None and decision is not None
         accepted_ms = int(message.message_timestamp)
-        res = ctx.slo.resolve(ctx.ledger, prep.request, decision, accepted_ms, ctx.now_ms())
+        slo = prep.slo or ctx.slo
+        res = slo.resolve(ctx.ledger, prep.request, decision, accepted_ms, ctx.now_ms())
         if res.step is Step.PARK:
             return False
         if res.step is Step.RUN:
@@ -203,7 +223,12 @@ class AdmissionMiddleware(Middleware):
             self._run(message, res.decision, CHEAPEST_REASON)
             return True
         if res.step is Step.LINE:
-            self._park(message, ticket, prep.lane, res.until_ms, reason, in_line=True)
+            # The scheduler releases the line at each ticket's decide-by under the settings'
+            # SLO; a tenant's own SLO shifts its place so that it is released at its own.
+            shift_ms = slo.decide_after_ms - ctx.slo.decide_after_ms
+            self._park(
+                message, ticket, prep.lane, res.until_ms, reason, in_line=True, shift_ms=shift_ms
+            )
             raise SkipMessage("parked")
         hand_off(ctx, message, ticket, prep.lane)
         raise SkipMessage("handed off")
@@ -251,6 +276,7 @@ class AdmissionMiddleware(Middleware):
         reason: str,
         *,
         in_line: bool = False,
+        shift_ms: int = 0,
     ) -> None:
         ctx = self.ctx
         # A requester or tenant out of budget hears from us (a person will reply), not silence;
@@ -264,7 +290,7 @@ class AdmissionMiddleware(Middleware):
         retries = {k: v for k, v in message.options.items() if k == "retries"}
         if in_line:
             clean = parkable(message, **retries, **{LINE_OPTION: True})
-            ctx.parking.park_in_line(clean, int(message.message_timestamp), reason)
+            ctx.parking.park_in_line(clean, int(message.message_timestamp) + shift_ms, reason)
         else:
             ctx.parking.park(parkable(message, **retries), lane, until_ms, reason)
         ctx.outcomes.update(
@@ -285,7 +311,13 @@ class AdmissionMiddleware(Middleware):
         )
 
     def _finish(
-        self, ticket: Ticket, lane: Lane, message: Any, status: OutcomeStatus, reason: str
+        self,
+        ticket: Ticket,
+        lane: Lane,
+        message: Any,
+        status: OutcomeStatus,
+        reason: str,
+        reply: str | None,
     ) -> None:
         ctx = self.ctx
         ctx.outcomes.finalize(
@@ -294,7 +326,7 @@ class AdmissionMiddleware(Middleware):
                 lane,
                 status,
                 reason=reason,
-                reply=REJECT_ACK,
+                reply=reply,
                 job_id=message.message_id,
                 updated_at_ms=ctx.now_ms(),
             )

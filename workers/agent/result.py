@@ -8,9 +8,12 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from shared.pricing import Usage
+from shared.tenants import DEFAULT_PROFILE, Tenant
 from workers.agent.tools.knowledge import Found
 
 MAX_GATHERED_CHARS = 500
+# Tools whose result is not data about the ticket (a search grounds a reply by its citations).
+_NOT_DATA = frozenset({"search_knowledge_base", "send_reply", "escalate_to_human"})
 
 
 class ToolTrace(BaseModel):
@@ -42,6 +45,8 @@ class AgentResult(BaseModel):
     gathered: str | None = None
     # The help-centre articles the reply cites (by title or URL), from this run's searches.
     articles: list[str] = Field(default_factory=list)
+    # The reply cites an article or rests on a data tool's answer (`public_when_grounded`).
+    grounded: bool = False
     # Excluded from dumps: the actor maps the fields above onto an Outcome; this is for tests
     # and audits in-process only.
     tool_trace: list[ToolTrace] = Field(default_factory=list, exclude=True)
@@ -76,6 +81,17 @@ class RunState:
     summaries: list[str] = field(default_factory=list)
     trace: list[ToolTrace] = field(default_factory=list)
     found: list[Found] = field(default_factory=list)  # every article a search returned
+    # The ticket's tenant profile and system prompt, as this run uses them.
+    profile: Tenant = DEFAULT_PROFILE
+    system: str | None = None
+
+    def evidence(self) -> list[str]:
+        """What this run's tools returned: where a reply's ids and addresses may come from."""
+        return [t.content for t in self.trace if t.status == "ok"]
+
+    def data_returned(self) -> bool:
+        """A data tool (the customer look-up, a tenant's connector) answered this ticket."""
+        return any(t.status == "ok" and t.name not in _NOT_DATA for t in self.trace)
 
     def add_usage(self, usage: Usage) -> None:
         self.prompt_tokens += usage.prompt_tokens
@@ -94,6 +110,7 @@ class RunState:
         reply: str | None = None,
         reason: str | None = None,
         articles: list[str] | None = None,
+        grounded: bool = False,
     ) -> AgentResult:
         return AgentResult(
             status=status,
@@ -114,4 +131,5 @@ class RunState:
             gathered=self.gathered() if status == "escalated" else None,
             tool_trace=list(self.trace),
             articles=list(articles or ()),
+            grounded=grounded,
         )

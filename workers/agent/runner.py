@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -17,18 +18,18 @@ from typing import Any
 from shared.clock import Clock
 from shared.demo_store.customers import CustomerStore
 from shared.errors import PacelineError
-from shared.estimate import prompt_tokens_upper_bound
 from shared.models import Ticket
 from shared.pricing import PriceTable
 from shared.settings import Settings
+from shared.tenants import TenantRegistry
 from workers.agent.budget import CallBudget
 from workers.agent.caller import ModelCaller
 from workers.agent.circuit_hook import CircuitHook
 from workers.agent.context_window import context_shares
 from workers.agent.guard import ReplyCheck
 from workers.agent.llm import AssistantMessage, LLMClient, ToolCall
+from workers.agent.profiles import TenantPrompts
 from workers.agent.prompt import (
-    SYSTEM_PROMPT,
     THREAD_CONTEXT_MAX_BYTES,
     first_messages,
     has_thread,
@@ -59,12 +60,18 @@ class Agent:
         on_usage_missing: Callable[[str], None] | None = None,
         secrets: Sequence[str] = (),
         known_customers: CustomerStore | None = None,
+        tenants: TenantRegistry | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
         self._llm = llm
         self._tools = tools
-        self._check = ReplyCheck(settings, known_customers, secrets=secrets)
+        self._tenants = tenants
+        self._known = known_customers
+        self._secrets = list(secrets)
+        self._check = ReplyCheck(settings, known_customers, secrets=self._secrets)
+        self._check_version = tenants.version if tenants is not None else 0
+        self._check_lock = threading.Lock()
         self._caller = ModelCaller(
             settings=settings,
             llm=llm,
@@ -78,9 +85,10 @@ class Agent:
         shares = context_shares(settings, tools.largest_schemas())
         self._ticket_bytes = shares.ticket_bytes
         self._tool_bytes = shares.tool_result_bytes
-        # Only the ticket's own message differs between a tenant's first calls: the system
-        # prompt, the framing and its tool schemas are counted once per tenant.
-        self._fixed_tokens: dict[str, int] = {}
+        # Only the ticket's own message differs between a tenant's first calls: its system
+        # prompt, the framing and its tool schemas (its connectors') are counted once per
+        # tenant.
+        self.prompts = TenantPrompts(tenants, tools.schemas_for)
 
     def prompt_bound(self, ticket: Ticket) -> int:
         """Upper bound on the first call's prompt tokens: what admission prices a ticket by.
@@ -88,21 +96,25 @@ class Agent:
         re-counting the parts every ticket of its tenant shares (a test holds the two equal)."""
         _, user = first_messages(ticket, self._ticket_bytes)
         extra = THREAD_CONTEXT_MAX_BYTES if has_thread(ticket) else 0
-        return self._fixed(ticket.tenant_id) + len(user["content"].encode("utf-8")) + extra
-
-    def _fixed(self, tenant: str) -> int:
-        # Tenants without connectors share one entry: a ticket's tenant id cannot grow it.
-        tenant = tenant if self._tools.connectors.names(tenant) else ""
-        fixed = self._fixed_tokens.get(tenant)
-        if fixed is None:
-            shared = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": ""}]
-            fixed = prompt_tokens_upper_bound(shared, self._tools.schemas_for(tenant))
-            self._fixed_tokens[tenant] = fixed  # one int per tenant; a race only recomputes
-        return fixed
+        fixed = self.prompts.get(ticket.tenant_id).fixed_tokens
+        return fixed + len(user["content"].encode("utf-8")) + extra
 
     def close(self) -> None:
         self._llm.close()
         self._tools.close()
+
+    def reply_check(self) -> ReplyCheck:
+        """The reply check, rebuilt when the tenants file was reloaded: a new tenant's
+        secrets are refused from then on, and the old ones still are."""
+        tenants = self._tenants
+        if tenants is not None and tenants.version != self._check_version:
+            with self._check_lock:
+                if tenants.version != self._check_version:
+                    fresh = tenants.current().secret_values()
+                    self._secrets = sorted(set(self._secrets) | set(fresh))
+                    self._check = ReplyCheck(self._settings, self._known, secrets=self._secrets)
+                    self._check_version = tenants.version
+        return self._check
 
     def run(
         self,
@@ -120,7 +132,7 @@ class Agent:
         started_s = self._clock.now_s()
         run = RunState(
             run_id=uuid.uuid4().hex[:12],
-            model=model or s.model,
+            model=model or self.prompts.profile(ticket.tenant_id).model or s.model,
             deadline_s=started_s + (deadline_s if deadline_s is not None else s.ticket_deadline_s),
             started_s=started_s,
         )
@@ -144,7 +156,9 @@ class Agent:
         thread: tuple[list[dict[str, Any]], int] | None = None,
     ) -> AgentResult:
         bound = self._tools.bind(ticket, budget, result_bytes=self._tool_bytes)
-        messages = first_messages(ticket, self._ticket_bytes, thread)
+        tenant = self.prompts.get(ticket.tenant_id)
+        run.profile, run.system = tenant.profile, tenant.system
+        messages = first_messages(ticket, self._ticket_bytes, thread, tenant.system)
         seen: set[tuple[str, str]] = set()
         call_ids: set[str] = set()
         for step in range(1, self._settings.max_steps + 1):
@@ -169,7 +183,13 @@ class Agent:
                     return self._answer(run, ticket, outcome.reply, truncated=False)
                 if outcome.escalation is not None:
                     # The model wrote this reason and it is posted back: check it like a reply.
-                    why = self._check.check_reason(outcome.escalation, ticket)
+                    why = self.reply_check().check_reason(
+                        outcome.escalation,
+                        ticket,
+                        evidence=run.evidence(),
+                        profile=run.profile,
+                        prompt=run.system,
+                    )
                     said = outcome.escalation if why is None else f"withheld:{why}"
                     return self._escalate(run, f"requested_by_model:{said}")
                 content = truncate(outcome.content, self._tool_bytes)
@@ -198,12 +218,24 @@ class Agent:
     def _answer(
         self, run: RunState, ticket: Ticket, reply: str | None, *, truncated: bool
     ) -> AgentResult:
-        why = "truncated" if truncated else self._check.check(reply, ticket)
+        why = (
+            "truncated"
+            if truncated
+            else self.reply_check().check(
+                reply, ticket, evidence=run.evidence(), profile=run.profile, prompt=run.system
+            )
+        )
         if why is not None:
             # The reply is dropped, not stored: it may hold exactly what the check caught.
             return self._escalate(run, f"reply_check_failed:{why}")
         articles = cited(reply or "", run.found)
-        return run.result("answered", self._clock.now_s(), reply=reply, articles=articles)
+        return run.result(
+            "answered",
+            self._clock.now_s(),
+            reply=reply,
+            articles=articles,
+            grounded=bool(articles) or run.data_returned(),
+        )
 
     def _escalate(self, run: RunState, reason: str) -> AgentResult:
         return run.result("escalated", self._clock.now_s(), reason=reason)

@@ -21,13 +21,15 @@ from shared.keys import Keys
 from shared.models import Outcome, Ticket
 from shared.outbound import OutboundClient
 from shared.settings import Settings
-from workers.replies.deliver import deliver_reply
+from shared.tenants import TenantRegistry
+from workers.replies.deliver import deliver_assignment, deliver_reply
 
 log = logging.getLogger("paceline.worker")
 
 REPLY_ATTEMPTS = 3
 REPLY_BACKOFF_S = 1.0
 FAILED = "reply_delivery_failed"
+ASSIGN_FAILED = "assignment_failed"
 
 
 class ReplySender:
@@ -38,8 +40,10 @@ class ReplySender:
         keys: Keys,
         http: OutboundClient,
         clock: Clock,
+        tenants: TenantRegistry | None = None,
     ) -> None:
         self._settings = settings
+        self._tenants = tenants
         self._r = client
         self._keys = keys
         self._http = http
@@ -54,11 +58,40 @@ class ReplySender:
             redis_client=self._r,
             keys=self._keys,
             http=self._http,
+            tenants=self._tenants,
         )
 
     def send(self, ticket: Ticket, outcome: Outcome) -> None:
-        """Post the reply back (callback URL or the vendor's API); idempotent per ticket event.
-        On failure the answer is kept and `outcome.reason` gains `reply_delivery_failed`."""
+        """Post the reply back (callback URL or the vendor's API), then hand an escalation to
+        the tenant's target where that is a request of its own; idempotent per ticket event."""
+        self._send_reply(ticket, outcome)
+        if outcome.status.value == "escalated" and outcome.escalation_target:
+            self._assign(ticket, outcome)
+
+    def _assign(self, ticket: Ticket, outcome: Outcome) -> None:
+        """One attempt and one retry; a failure is kept on the reason (the ticket is still
+        the vendor's, routed by its own rules)."""
+        for attempt in (1, 2):
+            try:
+                deliver_assignment(
+                    ticket, outcome.public(), settings=self._settings, redis_client=self._r,
+                    keys=self._keys, http=self._http, tenants=self._tenants,
+                )  # fmt: skip
+                return
+            except TransientError as exc:
+                problem: Exception = exc
+                if attempt == 1:
+                    self._clock.sleep(REPLY_BACKOFF_S)
+            except Exception as exc:  # permanent: refused, or a forbidden address
+                problem = exc
+                break
+        log.warning(
+            "assignment failed: %s", type(problem).__name__, extra={"ticket_id": ticket.ticket_id}
+        )
+        outcome.reason = (outcome.reason + "; " if outcome.reason else "") + ASSIGN_FAILED
+
+    def _send_reply(self, ticket: Ticket, outcome: Outcome) -> None:
+        """On failure the answer is kept and `outcome.reason` gains `reply_delivery_failed`."""
         for attempt in range(1, REPLY_ATTEMPTS + 1):
             try:
                 self.attempt(ticket, outcome.public())

@@ -78,6 +78,13 @@ zendesk = { secret_env = "ACME_ZD_SECRET" }
         ("[tenants.acme]\nwebhook = {}\n", {}, "tenant 'acme': webhook: Extra inputs"),
         ("[tenants.'bad id']\n", {}, "tenant 'bad id'"),
         ("[tenants.acme\n", {}, "is not valid TOML"),
+        # A profile: a vendor token's variable unset, a model without a price
+        (
+            "[tenants.acme.vendors.zendesk]\ntoken_env = 'ACME_ZD_TOKEN'\n",
+            {},
+            "tenant 'acme': vendors.zendesk.token_env: ACME_ZD_TOKEN is not set",
+        ),
+        ("[tenants.acme]\nmodel = 'gpt-nonesuch'\n", {}, "tenant 'acme': model: no price"),
     ],
 )
 def test_a_bad_tenants_file_stops_the_process_with_one_line(

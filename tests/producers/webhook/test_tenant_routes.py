@@ -134,3 +134,40 @@ def test_the_generic_source_names_a_tenant_only_on_the_source_wide_key(
     )
     assert resp.status_code == 202
     assert _tenants_of(r, namespace) == ["acme", "acme", "globex"]
+
+
+def test_a_tenant_added_to_the_file_is_served_without_a_restart(
+    tenant_settings: Settings, r: redis.Redis
+) -> None:
+    from shared.tenants import TenantRegistry
+    from shared.tenants.registry import CHECK_INTERVAL_S
+
+    # Given the running app over the tenants file, and time from an injected monotonic clock
+    path = tenant_settings.tenants_file
+    assert path is not None
+    env = {**OWN, "INITECH_ZENDESK_SECRET": "initech-zendesk-secret-01"}
+    now = [0.0]
+    registry = TenantRegistry(
+        load_tenants(tenant_settings, env), path, environ=env, monotonic=lambda: now[0]
+    )
+    broker: dramatiq.Broker = build_broker(tenant_settings)
+    app = create_app(
+        tenant_settings, clock=ManualClock(NOW_S), broker=broker, redis_client=r, tenants=registry
+    )
+    body = encode(payload("zendesk", 5))
+    headers = signed_headers("zendesk", body, NOW_S, secret=env["INITECH_ZENDESK_SECRET"])
+    with TestClient(app) as tc:
+        assert (
+            tc.post("/webhooks/zendesk/initech", content=body, headers=headers).status_code == 404
+        )
+        # When initech's key is added to the file, and the registry next looks
+        path.write_text(
+            TENANTS_TOML
+            + '\n[tenants.initech.webhooks]\nzendesk = { secret_env = "INITECH_ZENDESK_SECRET" }\n'
+        )
+        now[0] += CHECK_INTERVAL_S
+        # Then initech's deliveries are verified with its key, without a restart
+        assert (
+            tc.post("/webhooks/zendesk/initech", content=body, headers=headers).status_code == 202
+        )
+    broker.close()

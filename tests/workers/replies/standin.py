@@ -48,7 +48,7 @@ def standin_server() -> Iterator[StandIn]:
             self.end_headers()
             self.wfile.write(b"{}")
 
-        do_POST = do_PUT = _record
+        do_POST = do_PUT = do_PATCH = _record
 
         def log_message(self, format: str, *args: object) -> None:  # silence stderr
             return

@@ -71,7 +71,8 @@ def test_callback_is_posted_once_with_the_idempotency_key(
     req = standin.requests[0]
     assert (req.method, req.path) == ("POST", "/replies")
     assert req.headers["idempotency-key"] == t.idempotency_key == "4:acme:7:generic:3:T-1:5:evt-1"
-    assert json.loads(req.body) == OUTCOME
+    # (with the visibility the receiver posts it by: internal, as no tenant asked otherwise)
+    assert json.loads(req.body) == {**OUTCOME, "visibility": "internal"}
 
 
 def test_failed_callback_is_transient_and_retried_with_the_same_key(
