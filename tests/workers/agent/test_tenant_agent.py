@@ -99,7 +99,7 @@ def test_the_admission_bound_counts_each_tenants_own_prompt(namespace: str, tmp_
         profile = agent.prompts.profile(tenant)
         system = system_prompt(profile) if profile != Tenant() else SYSTEM_PROMPT
         whole = prompt_tokens_upper_bound(
-            first_messages(t, agent._ticket_bytes, system), agent._tools.schemas
+            first_messages(t, agent._ticket_bytes, system=system), agent._tools.schemas
         )
         assert agent.prompt_bound(t) == whole
     agent.close()
