@@ -38,6 +38,7 @@ ORDER = [
     "scaling",
     "memory",
     "connectors",
+    "overhead",
 ]
 
 
