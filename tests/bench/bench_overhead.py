@@ -82,6 +82,15 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
         row(ISSUE, "worker CPU per ticket (3 model calls), paceline vs naive", ours_cpu, "ms",
             baseline=naive_cpu, higher_is_better=False, target="report", command=COMMAND),
     ]  # fmt: skip
+    for field, what in (
+        ("redis_ms_per_ticket", "redis-server"),
+        ("sim_ms_per_ticket", "simulator"),
+    ):
+        a = statistics.median(getattr(r, field) for r in results["naive"])
+        b = statistics.median(getattr(r, field) for r in results["paceline"])
+        name = f"{what} CPU per ticket, paceline vs naive"
+        rows.append(row(ISSUE, name, b, "ms", baseline=a, higher_is_better=False,
+                        target="report", command=COMMAND))  # fmt: skip
     for side in ("naive", "paceline"):
         per = statistics.median(r.calls_per_ticket for r in results[side])
         rows.append(row(ISSUE, f"model calls per ticket, {side}", per, "calls",

@@ -64,6 +64,26 @@ def _stat(pid: int) -> tuple[int, float] | None:
     return int(rest[1]), (int(rest[11]) + int(rest[12])) / CLK_TCK
 
 
+def redis_server_pid(port: int = 6379) -> int | None:
+    """The shared redis-server's pid (its CPU is where the Lua scripts and round trips go)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            comm = Path(f"/proc/{entry}/comm").read_text().strip()
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if comm == "redis-server" and f":{port}" in cmdline:
+            return int(entry)
+    return None
+
+
+def process_cpu_s(pid: int | None) -> float:
+    got = None if pid is None else _stat(pid)
+    return 0.0 if got is None else got[1]
+
+
 def tree_cpu_s(root: int) -> float:
     """CPU seconds used so far by `root` and every live descendant."""
     parents: dict[int, int] = {}
@@ -88,6 +108,9 @@ def tree_cpu_s(root: int) -> float:
 class RunResult:
     calls_per_s: float
     cpu_ms_per_ticket: float
+    # redis-server's CPU over the run (shared with whatever else ran on it meanwhile).
+    redis_ms_per_ticket: float
+    sim_ms_per_ticket: float
     calls_per_ticket: float
     seconds: float
 
@@ -100,10 +123,11 @@ class Side:
         self.namespace = f"plbench-oh-{name}-{uuid.uuid4().hex[:6]}"
         self.sim = sim
         self.client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
-        self.logs = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
+        self.logs = tempfile.NamedTemporaryFile(
             prefix=f"bench-overhead-{name}-", suffix=".log", delete=False
         )
         self.env = worker_env(self.namespace, sim.base_url)
+        self.redis_pid = redis_server_pid()
         self.proc = subprocess.Popen(
             self.command(processes, threads),
             cwd=ROOT,
@@ -148,6 +172,8 @@ class Side:
         done0 = self.done()
         calls0 = int(self.sim.stats()["requests"])
         cpu0 = tree_cpu_s(self.proc.pid)
+        redis0 = process_cpu_s(self.redis_pid)
+        sim0 = process_cpu_s(self.sim.proc.pid)
         started = time.perf_counter()
         sent = self.send(docs)
         samples: list[tuple[float, int]] = []
@@ -160,6 +186,8 @@ class Side:
             time.sleep(0.05)
         seconds = time.perf_counter() - started
         cpu = tree_cpu_s(self.proc.pid) - cpu0
+        redis_cpu = process_cpu_s(self.redis_pid) - redis0
+        sim_cpu = process_cpu_s(self.sim.proc.pid) - sim0
         while not sent():
             time.sleep(0.01)
         calls = int(self.sim.stats()["requests"]) - calls0
@@ -167,6 +195,8 @@ class Side:
         return RunResult(
             calls_per_s=steady_rate(samples, calls),
             cpu_ms_per_ticket=cpu * 1000 / n,
+            redis_ms_per_ticket=redis_cpu * 1000 / n,
+            sim_ms_per_ticket=sim_cpu * 1000 / n,
             calls_per_ticket=calls / n,
             seconds=seconds,
         )

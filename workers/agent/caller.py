@@ -8,8 +8,8 @@ draw comes before the HTTP request so that spend + holds never pass the envelope
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
 
 from shared.clock import Clock
 from shared.errors import (
@@ -32,6 +32,44 @@ from workers.agent.result import RunState, StopRun
 MIN_OUTPUT_TOKENS = 64
 # The reason prefix of a provider's content-policy refusal (Azure's `content_filter`).
 CONTENT_FILTER = "content_filter"
+
+
+class AfterCall(Protocol):
+    """What follows every attempt, in one step: the settle (always), the circuit's record
+    (`ok`; None records nothing) and the provider's rate-limit headers (a response's)."""
+
+    def __call__(
+        self,
+        budget: CallBudget,
+        call_id: str,
+        cost_micros: int,
+        tokens: CallTokens,
+        *,
+        ok: bool | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None: ...
+
+
+class SeparateWrites:
+    """`AfterCall` as one write after the other (the agent's own tests; no shared store). The
+    worker sends all three in one Redis round trip instead (workers/call_records.py)."""
+
+    def __init__(self, circuit: CircuitHook | None) -> None:
+        self._circuit = circuit
+
+    def __call__(
+        self,
+        budget: CallBudget,
+        call_id: str,
+        cost_micros: int,
+        tokens: CallTokens,
+        *,
+        ok: bool | None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        budget.settle(call_id, cost_micros, tokens)
+        if ok is not None and self._circuit is not None:
+            self._circuit.record(ok)
 
 
 def fit_max_tokens(
@@ -60,6 +98,7 @@ class ModelCaller:
         circuit: CircuitHook | None,
         rng: random.Random,
         on_usage_missing: Callable[[str], None] | None = None,
+        after_call: AfterCall | None = None,
     ) -> None:
         self._settings = settings
         self._llm = llm
@@ -68,6 +107,7 @@ class ModelCaller:
         self._circuit = circuit
         self._rng = rng
         self._on_usage_missing = on_usage_missing
+        self._after_call = after_call or SeparateWrites(circuit)
 
     def call(
         self,
@@ -108,11 +148,13 @@ class ModelCaller:
                     run.model, messages, tools, max_tokens, timeout_s=left_s
                 )
             except TransientError as exc:
-                self._settle(run, budget, call_id, worst if exc.reason == "timeout" else 0)
-                if exc.reason == "timeout" and left_s < s.llm_timeout_s:
-                    # We cut the call at the ticket's deadline: our bound, not the provider's fault.
+                # A call we cut at the ticket's deadline is our bound, not the provider's fault:
+                # the circuit does not hear of it.
+                cut = exc.reason == "timeout" and left_s < s.llm_timeout_s
+                cost = worst if exc.reason == "timeout" else 0
+                self._settle(run, budget, call_id, cost, ok=None if cut else False)
+                if cut:
                     raise StopRun("deadline") from None
-                self._record(ok=False)
                 if isinstance(exc, ProviderMisconfigured):
                     raise  # no retry can mend it: the ticket waits for the operator
                 delay_s = self._delay_s(attempt, exc, run)
@@ -122,8 +164,7 @@ class ModelCaller:
                 continue
             except PermanentError as exc:
                 # An HTTP error response is not billed; the provider did answer.
-                self._settle(run, budget, call_id, 0)
-                self._record(ok=True)
+                self._settle(run, budget, call_id, 0, ok=True)
                 if exc.reason.startswith(CONTENT_FILTER):
                     # The provider's content policy refused this ticket's prompt: every retry
                     # would too, and it is no worker fault. A person answers it instead.
@@ -131,7 +172,7 @@ class ModelCaller:
                 raise
             except BaseException:
                 # Unknown failure mid-call: assume it was billed, never under-count.
-                self._settle(run, budget, call_id, worst)
+                self._settle(run, budget, call_id, worst, ok=None)
                 raise
             usage = completion.usage
             if usage is None:
@@ -146,8 +187,8 @@ class ModelCaller:
             tokens = CallTokens(
                 usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens, run.model
             )
-            self._settle(run, budget, call_id, cost_micros, tokens)
-            self._record(ok=True)
+            self._settle(run, budget, call_id, cost_micros, ok=True, tokens=tokens,
+                         headers=completion.headers)  # fmt: skip
             run.llm_calls += 1
             run.add_usage(usage)
             return completion
@@ -174,11 +215,13 @@ class ModelCaller:
         budget: CallBudget,
         call_id: str,
         cost_micros: int,
+        *,
+        ok: bool | None,
         tokens: CallTokens | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
-        budget.settle(call_id, cost_micros, tokens or CallTokens(model=run.model))
+        self._after_call(
+            budget, call_id, cost_micros, tokens or CallTokens(model=run.model), ok=ok,
+            headers=headers,
+        )  # fmt: skip
         run.cost_micros += cost_micros
-
-    def _record(self, *, ok: bool) -> None:
-        if self._circuit is not None:
-            self._circuit.record(ok)
