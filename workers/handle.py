@@ -63,7 +63,11 @@ def _handle(
         # Admission did not run to completion; never answer a ticket that was not paid for.
         raise AdmissionError("no reservation on the message")
     rid = str(opts["reservation_id"])
-    budget = ReservationBudget(ctx.ledger, rid, int(opts["grant_micros"]))
+    grant = int(opts["grant_micros"])
+    if opts.get("fresh"):
+        budget = ReservationBudget.fresh(ctx.ledger, rid, grant)
+    else:
+        budget = ReservationBudget(ctx.ledger, rid, grant)
     started_ms = ctx.now_ms()
     base = _base_outcome(ticket, lane, message, rid)
     assert ctx.agent is not None

@@ -185,7 +185,7 @@ def build_agent(
         circuit=circuit,
         on_usage_missing=on_usage_missing,
         secrets=secrets,
-        after_call=CallRecords(circuit, limits, ledger),
+        hooks=CallRecords(circuit, limits, ledger),
     )
 
 

@@ -332,9 +332,20 @@ class Ledger:
         return day, int(end_s * 1000)
 
     def draw(self, reservation_id: str, call_id: str, worst_micros: int) -> DrawResult:
-        keys = (self._keys.reservation(reservation_id), self._keys.leases)
-        args = (reservation_id, call_id, worst_micros, self.now_ms(), self._lease_ms)
+        _, keys, args = self.draw_script(reservation_id, call_id, worst_micros)
         (reply,) = evalsha_batch(self._r, self._draw, [(keys, args)], self._conns)
+        return self.draw_reply(reply)
+
+    def draw_script(
+        self, reservation_id: str, call_id: str, worst_micros: int
+    ) -> tuple[Script, list[str], list[Any]]:
+        """One draw as (script, keys, args), for a round trip shared with other commands."""
+        keys = [self._keys.reservation(reservation_id), self._keys.leases]
+        args: list[Any] = [reservation_id, call_id, worst_micros, self.now_ms(), self._lease_ms]
+        return self._draw, keys, args
+
+    @staticmethod
+    def draw_reply(reply: Any) -> DrawResult:
         ok, left = _raise(reply)
         return DrawResult(ok=int(ok) == 1, left_micros=int(left), lost=int(ok) == -1)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from redis.commands.core import Script
 
-from shared.ledger.ledger import NO_TOKENS, CallTokens, Ledger
+from shared.ledger.ledger import NO_TOKENS, CallTokens, DrawResult, Ledger
 
 
 @dataclass
@@ -29,15 +29,35 @@ class ReservationBudget:
     grant_micros: int
     nonce: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     lost: bool = False
+    # What is left, when known (a reservation admission has just made: its whole grant).
     _left_micros: int | None = None
     # Each drawn call's hold, until it is settled.
     _held: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def fresh(cls, ledger: Ledger, reservation_id: str, grant_micros: int) -> ReservationBudget:
+        """A reservation admission has just made (not one reused by a redelivery): nothing
+        is drawn from it or taken yet, so its whole grant is left without a read."""
+        budget = cls(ledger, reservation_id, grant_micros)
+        budget._left_micros = grant_micros
+        return budget
 
     def _call(self, call_id: str) -> str:
         return f"{self.nonce}:{call_id}"
 
     def draw(self, call_id: str, worst_micros: int) -> bool:
         result = self.ledger.draw(self.reservation_id, self._call(call_id), worst_micros)
+        return self._drawn(call_id, worst_micros, result)
+
+    def draw_script(self, call_id: str, worst_micros: int) -> tuple[Script, list[str], list[Any]]:
+        """The draw as a script call for a shared round trip; pass its reply to `drawn_reply`
+        (workers/call_records.py sends it with the circuit's check)."""
+        return self.ledger.draw_script(self.reservation_id, self._call(call_id), worst_micros)
+
+    def drawn_reply(self, call_id: str, worst_micros: int, reply: Any) -> bool:
+        return self._drawn(call_id, worst_micros, self.ledger.draw_reply(reply))
+
+    def _drawn(self, call_id: str, worst_micros: int, result: DrawResult) -> bool:
         self._left_micros = result.left_micros
         self.lost = self.lost or result.lost
         if result.ok:

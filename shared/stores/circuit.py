@@ -81,15 +81,21 @@ class ProviderCircuit:
 
     # --- CircuitHook -------------------------------------------------------------------
     def allow(self) -> bool:
-        token = uuid.uuid4().hex
-        got = int(
-            self._allow(
-                keys=[self._keys.circuit, self._keys.circuit_probe],
-                args=[self._now_ms(), token, self._probe_ttl_ms],
-            )
-        )
+        _, keys, args = self.allow_script()
+        return self.allowed(self._allow(keys=keys, args=args), args)
+
+    def allow_script(self) -> tuple[Script, list[str], list[Any]]:
+        """`allow` as (script, keys, args), for a round trip shared with the call's draw
+        (workers/call_records.py); pass the reply and the args to `allowed`."""
+        args: list[Any] = [self._now_ms(), uuid.uuid4().hex, self._probe_ttl_ms]
+        return self._allow, [self._keys.circuit, self._keys.circuit_probe], args
+
+    def allowed(self, reply: Any, args: list[Any]) -> bool:
+        if isinstance(reply, Exception):
+            raise reply
+        got = int(reply)
         if got == 2:
-            self._local.token = token
+            self._local.token = args[1]  # this thread holds the probe until its record
         return got != 0
 
     def record(self, ok: bool) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 from shared.clock import Clock
 from shared.errors import (
@@ -24,6 +24,7 @@ from shared.pricing import TOKENS_PER_PRICE_UNIT, PriceTable, Usage
 from shared.settings import Settings
 from workers.agent.backoff import backoff_s
 from workers.agent.budget import CallBudget
+from workers.agent.call_hooks import CallHooks, SeparateWrites
 from workers.agent.circuit_hook import CircuitHook
 from workers.agent.llm import Completion, LLMClient
 from workers.agent.result import RunState, StopRun
@@ -32,44 +33,6 @@ from workers.agent.result import RunState, StopRun
 MIN_OUTPUT_TOKENS = 64
 # The reason prefix of a provider's content-policy refusal (Azure's `content_filter`).
 CONTENT_FILTER = "content_filter"
-
-
-class AfterCall(Protocol):
-    """What follows every attempt, in one step: the settle (always), the circuit's record
-    (`ok`; None records nothing) and the provider's rate-limit headers (a response's)."""
-
-    def __call__(
-        self,
-        budget: CallBudget,
-        call_id: str,
-        cost_micros: int,
-        tokens: CallTokens,
-        *,
-        ok: bool | None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None: ...
-
-
-class SeparateWrites:
-    """`AfterCall` as one write after the other (the agent's own tests; no shared store). The
-    worker sends all three in one Redis round trip instead (workers/call_records.py)."""
-
-    def __init__(self, circuit: CircuitHook | None) -> None:
-        self._circuit = circuit
-
-    def __call__(
-        self,
-        budget: CallBudget,
-        call_id: str,
-        cost_micros: int,
-        tokens: CallTokens,
-        *,
-        ok: bool | None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        budget.settle(call_id, cost_micros, tokens)
-        if ok is not None and self._circuit is not None:
-            self._circuit.record(ok)
 
 
 def fit_max_tokens(
@@ -98,7 +61,7 @@ class ModelCaller:
         circuit: CircuitHook | None,
         rng: random.Random,
         on_usage_missing: Callable[[str], None] | None = None,
-        after_call: AfterCall | None = None,
+        hooks: CallHooks | None = None,
     ) -> None:
         self._settings = settings
         self._llm = llm
@@ -107,7 +70,7 @@ class ModelCaller:
         self._circuit = circuit
         self._rng = rng
         self._on_usage_missing = on_usage_missing
-        self._after_call = after_call or SeparateWrites(circuit)
+        self._hooks = hooks or SeparateWrites(circuit)
 
     def call(
         self,
@@ -137,10 +100,11 @@ class ModelCaller:
             if max_tokens < floor:
                 raise StopRun("envelope_exhausted")
             worst = self._prices.worst_case_micros(run.model, prompt_ub, max_tokens)
-            if self._circuit is not None and not self._circuit.allow():
-                raise ProviderUnavailable("provider circuit is open", reason="circuit_open")
             call_id = f"{run.run_id}:{run.steps}:{attempt}"
-            if not budget.draw(call_id, worst):
+            go = self._hooks.before(budget, call_id, worst)
+            if go == "circuit_open":
+                raise ProviderUnavailable("provider circuit is open", reason="circuit_open")
+            if go == "no_money":
                 raise StopRun("envelope_exhausted")
             run.attempts += 1
             try:
@@ -220,7 +184,7 @@ class ModelCaller:
         tokens: CallTokens | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        self._after_call(
+        self._hooks.after(
             budget, call_id, cost_micros, tokens or CallTokens(model=run.model), ok=ok,
             headers=headers,
         )  # fmt: skip

@@ -22,7 +22,8 @@ from shared.models import Ticket
 from shared.pricing import PriceTable
 from shared.settings import Settings
 from workers.agent.budget import CallBudget
-from workers.agent.caller import AfterCall, ModelCaller
+from workers.agent.call_hooks import CallHooks
+from workers.agent.caller import ModelCaller
 from workers.agent.circuit_hook import CircuitHook
 from workers.agent.context_window import context_shares
 from workers.agent.guard import ReplyCheck
@@ -59,7 +60,7 @@ class Agent:
         on_usage_missing: Callable[[str], None] | None = None,
         secrets: Sequence[str] = (),
         known_customers: CustomerStore | None = None,
-        after_call: AfterCall | None = None,
+        hooks: CallHooks | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -74,7 +75,7 @@ class Agent:
             circuit=circuit,
             rng=rng or random.Random(),
             on_usage_missing=on_usage_missing,
-            after_call=after_call,
+            hooks=hooks,
         )
         # Planned for the tenant offered the most tools (its connectors' schemas included).
         shares = context_shares(settings, tools.largest_schemas())
