@@ -39,6 +39,7 @@ ORDER = [
     "memory",
     "connectors",
     "overhead",
+    "latency",
 ]
 
 
