@@ -199,6 +199,12 @@ class RoundTrip:
         self._commands.append(parts)
         return len(self._commands) - 1
 
+    def hincrby(self, key: str, field: str, amount: int) -> int:
+        return self.command("HINCRBY", key, field, amount)
+
+    def expire(self, key: str, seconds: int) -> int:
+        return self.command("EXPIRE", key, seconds)
+
     def execute(self) -> list[Any]:
         if not self._commands:
             return []

@@ -386,6 +386,16 @@ class Ledger:
         """Close the reservation; returns the micros given back to the caps and the pace."""
         return self.release_many([reservation_id])[0]
 
+    def release_script(self, reservation_id: str) -> tuple[Script, list[str], list[Any]]:
+        """One release as (script, keys, args), for a round trip shared with other writes;
+        `release_reply` reads its reply."""
+        args: list[Any] = [self._prefix, reservation_id, self.now_ms()]
+        return self._release, list(self._release_keys), args
+
+    @staticmethod
+    def release_reply(reply: Any) -> int:
+        return int(_raise(reply))
+
     def release_many(self, reservation_ids: Sequence[str]) -> list[int]:
         """Close several reservations in one round trip (each its own atomic script)."""
         now_ms = self.now_ms()
