@@ -32,22 +32,34 @@ from tests.conftest import SimulatorProcess  # noqa: E402
 # (part, path fragments): the first part whose fragment is in a frame's file wins.
 PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("admission", ("workers/admission/",)),
-    ("draws and settles (ledger)", ("shared/ledger/", "workers/agent/budget.py")),
+    # The round trips around each model call: the draw with the circuit's check, the settle
+    # with the circuit's record and the provider's rate-limit headers.
+    ("draws and settles (+ circuit, limits)", (
+        "shared/ledger/", "workers/agent/budget.py", "workers/call_records.py",
+        "workers/agent/call_hooks.py", "shared/stores/circuit.py",
+        "shared/stores/provider_limits.py", "workers/agent/circuit_hook.py")),
     ("guard (reply check)", ("workers/agent/guard.py", "shared/redact.py")),
-    ("outcome store", ("shared/stores/outcomes.py", "shared/history/emit.py",
-                       "shared/stores/demand.py")),
-    ("provider circuit and limits", ("shared/stores/circuit.py", "shared/stores/provider_limits.py",
-                                     "workers/agent/circuit_hook.py")),
+    ("outcome store (+ forecast counts)", ("shared/stores/outcomes.py", "shared/history/emit.py",
+                                           "shared/stores/demand.py")),
     ("metrics/logging", ("workers/observe.py", "shared/metrics", "prometheus_client/",
                          "shared/logs.py", "logging/", "workers/ticket_text.py")),
     ("tools", ("workers/agent/tools/", "shared/knowledge/")),
     ("openai SDK + httpx", ("openai/", "httpx", "httpcore", "h11/", "anyio/", "ssl.py",
                             "socket.py")),
     ("agent loop", ("workers/agent/", "shared/estimate.py", "shared/pricing.py")),
-    ("handle (run, reply, record)", ("workers/handle.py", "workers/replies/", "shared/stores/")),
-    ("dramatiq", ("dramatiq/",)),
+    ("handle (run, reply, close)", ("workers/handle.py", "workers/replies/", "shared/stores/")),
+    ("dramatiq (+ queue wake-ups)", ("dramatiq/", "shared/queue_wake.py")),
 )  # fmt: skip
-GENERIC = ("json/", "pydantic", "redis/", "typing", "threading.py", "enum.py", "uuid.py")
+GENERIC = (
+    "json/",
+    "pydantic",
+    "redis/",
+    "shared/redis_client.py",
+    "typing",
+    "threading.py",
+    "enum.py",
+    "uuid.py",
+)
 
 
 def part_of(stack: str) -> str:

@@ -83,3 +83,34 @@ def test_a_delay_queue_is_left_to_poll(settings: Settings, r: redis.Redis) -> No
         inner.close()
         wakeups.close()
         broker.close()
+
+
+def test_a_full_consumer_fetches_again_as_soon_as_a_thread_acks(
+    settings: Settings, r: redis.Redis
+) -> None:
+    wakeups = QueueWakeups(r, Keys(settings.namespace))
+    broker = build_broker(settings)
+    broker.declare_queue(LIVE)
+    consumer = wakeups.wrap(LIVE, broker.consume(LIVE, prefetch=1, timeout=60_000), 60_000)
+    try:
+        intake = build_intake(settings, broker, r, SystemClock())
+        for n in range(2):
+            intake.submit(Ticket.model_validate(generic_ticket(f"full-{n}")))
+        first = None
+        while first is None:
+            first = next(consumer)
+        # Given its one thread busy with the first ticket and its waits grown to a minute
+        consumer._misses = 16
+        threading.Timer(0.2, consumer.ack, args=(first,)).start()
+        started = time.monotonic()
+        # When the thread acks, the consumer fetches the second without waiting out its poll
+        second = None
+        while second is None and time.monotonic() - started < 50:
+            second = next(consumer)
+        assert second is not None and second.args[0]["event_id"] == "evt-full-1"
+        assert time.monotonic() - started < 50
+        consumer.ack(second)
+    finally:
+        consumer.close()
+        wakeups.close()
+        broker.close()
