@@ -5,8 +5,9 @@ idle timeout (200 ms here), so a ticket that arrives at an idle worker waits for
 poll, 100 ms on average. The intake's script publishes the queue's name on one channel
 (`Keys.queue_wake`) when it queues a message; each worker process listens on one thread and
 wakes that queue's consumer, whose empty fetches now wait on the wake-up (with the same
-backoff as their bound) instead of sleeping through it. A worker thread's ack wakes it too:
-with every thread busy the consumer fetches nothing, and the ack is the moment there is room.
+backoff as their bound) instead of sleeping through it. With every worker thread busy it
+fetches nothing and looks for room every few milliseconds (a loop in Python, no Redis call),
+where dramatiq's backoff would leave threads that finished idle for up to its idle timeout.
 
 A wake-up is only a hint. Nothing is stored; a consumer that misses one (the listener was
 reconnecting, the message came through dramatiq's own enqueue: a release of parked tickets,
@@ -18,6 +19,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from typing import Any
 
 import redis
@@ -29,6 +31,8 @@ log = logging.getLogger("paceline.worker")
 
 # The first waits after an empty fetch, then doubling up to the idle bound (dramatiq's own).
 FIRST_WAIT_MS = 5
+# With every worker thread busy, how often to look for room again.
+FULL_WAIT_MS = 5
 RECONNECT_S = 1.0
 
 
@@ -94,7 +98,6 @@ class WakingConsumer:
     def __init__(self, inner: Any, wake: threading.Event, idle_ms: int) -> None:
         self._inner = inner
         self._wake = wake
-        self._room = threading.Event()
         self._idle_ms = max(idle_ms, FIRST_WAIT_MS)
         self._misses = 0
         # Its own sleep after an empty fetch: at most a millisecond (dramatiq keeps half to
@@ -104,35 +107,23 @@ class WakingConsumer:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    # A worker thread acks when it is done: room to fetch for (the worker prefetches only what
-    # its threads can run, so a consumer asleep then leaves the thread idle until its poll).
-    def ack(self, message: Any) -> None:
-        try:
-            self._inner.ack(message)
-        finally:
-            self._room.set()
-
-    def nack(self, message: Any) -> None:
-        try:
-            self._inner.nack(message)
-        finally:
-            self._room.set()
-
     def __iter__(self) -> WakingConsumer:
         return self
 
     def __next__(self) -> Any:
-        # Cleared before the fetch: a wake-up from now on is for what this fetch may not see.
-        self._wake.clear()
-        self._room.clear()
+        self._wake.clear()  # a wake-up from now on is for a message this fetch may not see
         message = next(self._inner)
         if message is not None:
             self._misses = 0
             return message
         inner = self._inner
-        # Every thread busy: only an ack makes room (new tickets could not be fetched anyway).
-        full = inner.outstanding_message_count >= inner.prefetch
+        if inner.outstanding_message_count >= inner.prefetch:
+            # Every thread busy: no fetch can happen, and new tickets cannot change that. Look
+            # again soon (no Redis call until there is room): threads that finish meanwhile
+            # are refilled together, in one fetch and one admission round trip.
+            time.sleep(FULL_WAIT_MS / 1000)
+            return None
         wait_ms = min(FIRST_WAIT_MS * 2**self._misses, self._idle_ms)
         self._misses = min(self._misses + 1, 16)
-        (self._room if full else self._wake).wait(random.uniform(wait_ms / 2, wait_ms) / 1000)
+        self._wake.wait(random.uniform(wait_ms / 2, wait_ms) / 1000)
         return None

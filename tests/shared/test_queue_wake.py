@@ -85,7 +85,7 @@ def test_a_delay_queue_is_left_to_poll(settings: Settings, r: redis.Redis) -> No
         broker.close()
 
 
-def test_a_full_consumer_fetches_again_as_soon_as_a_thread_acks(
+def test_a_full_consumer_fetches_again_soon_after_a_thread_acks(
     settings: Settings, r: redis.Redis
 ) -> None:
     wakeups = QueueWakeups(r, Keys(settings.namespace))
@@ -103,7 +103,7 @@ def test_a_full_consumer_fetches_again_as_soon_as_a_thread_acks(
         consumer._misses = 16
         threading.Timer(0.2, consumer.ack, args=(first,)).start()
         started = time.monotonic()
-        # When the thread acks, the consumer fetches the second without waiting out its poll
+        # When the thread acks, the consumer fetches the second without waiting out its backoff
         second = None
         while second is None and time.monotonic() - started < 50:
             second = next(consumer)
