@@ -6,7 +6,7 @@ poll, 100 ms on average. The intake's script publishes the queue's name on one c
 (`Keys.queue_wake`) when it queues a message; each worker process listens on one thread and
 wakes that queue's consumer, whose empty fetches now wait on the wake-up (with the same
 backoff as their bound) instead of sleeping through it. With every worker thread busy it
-fetches nothing and looks for room every few milliseconds (a loop in Python, no Redis call),
+fetches nothing; it looks for room again within 50 ms (a loop in Python, no Redis call),
 where dramatiq's backoff would leave threads that finished idle for up to its idle timeout.
 
 A wake-up is only a hint. Nothing is stored; a consumer that misses one (the listener was
@@ -31,8 +31,8 @@ log = logging.getLogger("paceline.worker")
 
 # The first waits after an empty fetch, then doubling up to the idle bound (dramatiq's own).
 FIRST_WAIT_MS = 5
-# With every worker thread busy, how often to look for room again.
-FULL_WAIT_MS = 5
+# With every worker thread busy, the longest wait before looking for room again.
+FULL_WAIT_MAX_MS = 50
 RECONNECT_S = 1.0
 
 
@@ -117,13 +117,18 @@ class WakingConsumer:
             self._misses = 0
             return message
         inner = self._inner
-        if inner.outstanding_message_count >= inner.prefetch:
-            # Every thread busy: no fetch can happen, and new tickets cannot change that. Look
-            # again soon (no Redis call until there is room): threads that finish meanwhile
-            # are refilled together, in one fetch and one admission round trip.
-            time.sleep(FULL_WAIT_MS / 1000)
-            return None
-        wait_ms = min(FIRST_WAIT_MS * 2**self._misses, self._idle_ms)
+        # Every thread busy: no fetch can happen and new tickets cannot change that. It looks
+        # for room with the same backoff, but never waits longer than FULL_WAIT_MAX_MS: a
+        # thread that finished meanwhile waits at most that long for its next ticket (the
+        # idle bound, 200 ms, is a fifth of a three-call ticket at 300 ms a call), and threads
+        # that finish close together are still refilled by one fetch and one admission round
+        # trip (polling every few ms would fetch and admit them one by one).
+        full = inner.outstanding_message_count >= inner.prefetch
+        wait_ms = min(FIRST_WAIT_MS * 2**self._misses, FULL_WAIT_MAX_MS if full else self._idle_ms)
         self._misses = min(self._misses + 1, 16)
-        self._wake.wait(random.uniform(wait_ms / 2, wait_ms) / 1000)
+        wait_s = random.uniform(wait_ms / 2, wait_ms) / 1000
+        if full:
+            time.sleep(wait_s)
+        else:
+            self._wake.wait(wait_s)
         return None
