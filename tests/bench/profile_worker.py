@@ -103,13 +103,16 @@ def main() -> int:
     parser.add_argument("--tickets", type=int, default=1200)
     parser.add_argument("--svg", default=str(ROOT / "profile-worker.svg"))
     parser.add_argument("--rate", type=int, default=1000)
+    # The naive agent of the overhead benchmark, profiled the same way: which part of its CPU
+    # is the SDK's and dramatiq's, the parts both sides pay.
+    parser.add_argument("--side", choices=("paceline", "naive"), default="paceline")
     args = parser.parse_args()
     pyspy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if pyspy is None:
         print("paceline: py-spy is not installed (pip install -e '.[profile]')", file=sys.stderr)
         return 69
     sim = SimulatorProcess("--seed", "7")
-    side = Side("paceline", sim, 2, 16)
+    side = Side(args.side, sim, 2, 16)
     spies: list[subprocess.Popen[bytes]] = []
     raw = Path(args.svg).with_suffix(".txt")
     try:
