@@ -34,6 +34,8 @@ FIRST_WAIT_MS = 5
 # With every worker thread busy, the longest wait before looking for room again.
 FULL_WAIT_MAX_MS = 50
 RECONNECT_S = 1.0
+# How long the listener blocks for a message: also how long `close` may wait for it.
+LISTEN_S = 0.25
 
 
 class QueueWakeups:
@@ -59,7 +61,7 @@ class QueueWakeups:
                 self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
                 self._pubsub.subscribe(self._channel)
                 while not self._stop.is_set():
-                    got = self._pubsub.get_message(timeout=1.0)
+                    got = self._pubsub.get_message(timeout=LISTEN_S)
                     if got is not None:
                         event = self._events.get(str(got["data"]))
                         if event is not None:
