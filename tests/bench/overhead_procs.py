@@ -40,7 +40,8 @@ BODIES = (
 
 
 def ticket_doc(n: int, run: str) -> dict[str, Any]:
-    """Order-like texts: the simulator's flow is lookup, search, reply (three model calls)."""
+    """Order-like texts: the simulator looks the customer up where that tool is offered,
+    searches, then replies (the same calls on both sides of the benchmark)."""
     return {
         "event_id": f"evt-{run}-{n}",
         "ticket_id": f"T-{run}-{n}",
