@@ -43,7 +43,9 @@ PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
                                            "shared/stores/demand.py")),
     ("metrics/logging", ("workers/observe.py", "shared/metrics", "prometheus_client/",
                          "shared/logs.py", "logging/", "workers/ticket_text.py")),
-    ("tools", ("workers/agent/tools/", "shared/knowledge/")),
+    ("conversation (thread, turn, resolutions)", (
+        "shared/stores/threads.py", "workers/conversation_turn.py", "shared/conversation/")),
+    ("tools", ("workers/agent/tools/", "shared/knowledge/", "shared/connectors/")),
     ("openai SDK + httpx", ("openai/", "httpx", "httpcore", "h11/", "anyio/", "ssl.py",
                             "socket.py")),
     ("agent loop", ("workers/agent/", "shared/estimate.py", "shared/pricing.py")),
