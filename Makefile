@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 BIN := $(VENV)/bin
 
-.PHONY: install run test test-litellm bench bench-lua chaos chaos-smoke chaos-redrive lint format clean
+.PHONY: install run test test-litellm bench bench-lua profile chaos chaos-smoke chaos-redrive lint format clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -33,6 +33,12 @@ bench: install
 # Instructions per ledger call inside Redis (valgrind); REV=<git rev> compares with a revision.
 bench-lua: install
 	$(PY) tests/bench/lua_instructions.py $(if $(REV),--rev $(REV))
+
+# py-spy on `paceline worker` under the overhead benchmark's load: profile-worker.svg (a flame
+# graph, git-ignored) and where a ticket's CPU goes, by part. TICKETS=<n> sizes the batch.
+profile: install
+	$(PIP) install -q -e '.[profile]'
+	$(PY) tests/bench/profile_worker.py $(if $(TICKETS),--tickets $(TICKETS))
 
 chaos: install
 	$(PY) tests/chaos/run.py

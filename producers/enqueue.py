@@ -299,6 +299,8 @@ class Intake:
                 kind,
                 entry,
                 self._thread_max,
+                k.queue_wake(),
+                message.queue_name,
             ],
         )
         code, job_id = int(reply[0]), reply[1]

@@ -10,7 +10,8 @@
 --       7 ticket ttl s, 8 redis message id, 9 encoded message, 10 the arrival's hour field
 --       ("" for replay and redrive: only live demand is forecast), 11 arrivals ttl s,
 --       12 conversation kind ('' : no conversation, a one-shot ticket on a replay lane),
---       13 thread entry, 14 thread bound
+--       13 thread entry, 14 thread bound,
+--       15 the queues' wake-up channel, 16 the queue's name
 -- Returns {1, job id} when queued, {0, first job id} for a duplicate delivery, {-1, claim}
 -- when the general path (RabbitMQ, or a process that died mid-way) holds an unconfirmed claim,
 -- {2, job id} for an event recorded and not answered, {3, job id} for a customer message
@@ -41,6 +42,9 @@ end
 -- As dramatiq's dispatch.lua "enqueue".
 redis.call('HSET', KEYS[6], ARGV[8], ARGV[9])
 redis.call('RPUSH', KEYS[5], ARGV[8])
+-- Idle consumers of the queue fetch now instead of at their next poll (a hint: nothing is
+-- stored, and a consumer that misses it still polls).
+redis.call('PUBLISH', ARGV[15], ARGV[16])
 if ARGV[10] ~= '' then
   redis.call('HINCRBY', KEYS[7], ARGV[10], 1)
   redis.call('EXPIRE', KEYS[7], tonumber(ARGV[11]))

@@ -220,6 +220,11 @@ class Keys:
     def dramatiq_namespace(self) -> str:
         return self._k("dq")
 
+    def queue_wake(self) -> str:
+        """The pub/sub channel (not a key: nothing is stored) on which the intake names a queue
+        it just put a message on, so idle consumers fetch at once (shared/queue_wake.py)."""
+        return f"{self.dramatiq_namespace}:wake"
+
     def dramatiq_queue(self, queue_name: str) -> str:
         """dramatiq's list of a queue's message ids (`.msgs` beside it holds the messages)."""
         return f"{self.dramatiq_namespace}:{queue_name}"

@@ -49,6 +49,7 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
         r = registry
         self.spend = Gauge("paceline_spend_micros", "Spent today (µ$)", ["scope"], registry=r)
         self.reserved = Gauge(
@@ -211,15 +212,25 @@ class Metrics:
         self.resolutions_awaiting.set(awaiting)
 
     # --- admission and parking ---------------------------------------------------------
+    def _child(self, metric: Any, *values: str) -> Any:
+        """`metric.labels(*values)`, each value checked by `label_value`, looked up once per
+        set of values: every ticket counts into the same few children, and prometheus_client
+        checks, joins and locks its way to the child on every `labels()` call."""
+        key = (metric, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*(label_value(v) for v in values))
+        return child
+
     def admission(self, *, decision: str, reason: str, lane: str) -> None:
-        self.admissions.labels(label_value(decision), label_value(reason), label_value(lane)).inc()
+        self._child(self.admissions, decision, reason, lane).inc()
 
     def set_parked(self, lane: str, count: int) -> None:
         self.parked.labels(label_value(lane)).set(count)
 
     # --- failures ----------------------------------------------------------------------
     def dead_lettered(self, reason: str) -> None:
-        self.dead_letters.labels(label_value(reason)).inc()
+        self._child(self.dead_letters, reason).inc()
 
     def set_dlq_size(self, count: int) -> None:
         self.dlq_size.set(count)
@@ -237,7 +248,7 @@ class Metrics:
         self.agent_steps.observe(steps)
 
     def usage_was_missing(self, model: str) -> None:
-        self.usage_missing.labels(label_value(model)).inc()
+        self._child(self.usage_missing, model).inc()
 
     def llm_call(
         self,
@@ -247,13 +258,15 @@ class Metrics:
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
         cached_tokens: int = 0,
+        calls: int = 1,
     ) -> None:
-        model = label_value(model)
-        self.llm_calls.labels(model, label_value(status)).inc()
+        """`calls` model calls (a ticket's, counted when it ends) and their tokens."""
+        self._child(self.llm_calls, model, status).inc(calls)
         # Cached input is part of prompt_tokens in the API's usage; count it apart.
-        self.llm_tokens.labels("input", model).inc(max(prompt_tokens - cached_tokens, 0))
-        self.llm_tokens.labels("cached_input", model).inc(cached_tokens)
-        self.llm_tokens.labels("output", model).inc(completion_tokens)
+        tokens = self.llm_tokens
+        self._child(tokens, "input", model).inc(max(prompt_tokens - cached_tokens, 0))
+        self._child(tokens, "cached_input", model).inc(cached_tokens)
+        self._child(tokens, "output", model).inc(completion_tokens)
 
     def connector_call(self, *, tenant: str, connector: str, code: str) -> None:
         self.connector_calls.labels(
@@ -262,9 +275,8 @@ class Metrics:
 
     # --- outcomes and intake -----------------------------------------------------------
     def ticket_finished(self, *, lane: str, status: str, latency_s: float) -> None:
-        lane, status = label_value(lane), label_value(status)
-        self.tickets.labels(status, lane).inc()
-        self.ticket_latency.labels(lane, status).observe(latency_s)
+        self._child(self.tickets, status, lane).inc()
+        self._child(self.ticket_latency, lane, status).observe(latency_s)
 
     # --- the history archive ------------------------------------------------------------
     def set_history_backlog(self, entries: int, *, alert_at: int) -> None:

@@ -170,14 +170,53 @@ def evalsha_batch(
     a server that lost the script answers NOSCRIPT, the script did not run, and only those
     calls are sent again once it is loaded."""
 
-    def send(batch: Sequence[tuple[Sequence[Any], Sequence[Any]]]) -> list[Any]:
-        commands = [("EVALSHA", script.sha, len(k), *k, *a) for k, a in batch]
-        return send_commands(client, commands, conns)
+    trip = RoundTrip(client, conns)
+    for keys, args in calls:
+        trip.script(script, keys, args)
+    return trip.execute()
 
-    replies = send(calls)
-    lost = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
-    if lost:
-        script.sha = client.script_load(script.script)
-        for i, reply in zip(lost, send([calls[i] for i in lost]), strict=True):
-            replies[i] = reply
-    return replies
+
+class RoundTrip:
+    """Different scripts and plain commands sent in one write, replies in order (an error
+    reply in its slot as the exception): what several stores write after one event (a model
+    call's settle, the circuit's record, the provider's limits) costs one round trip, each
+    script still atomic on its own. A script the server lost (NOSCRIPT) did not run: it is
+    loaded and only those slots are sent again, after the rest ran (so only writes whose
+    order does not matter belong in one round trip)."""
+
+    def __init__(self, client: redis.Redis, conns: ThreadConnections | None = None) -> None:
+        self._client = client
+        self._conns = conns
+        self._commands: list[tuple[Any, ...]] = []
+        self._scripts: dict[int, Script] = {}
+
+    def script(self, script: Script, keys: Sequence[Any], args: Sequence[Any]) -> int:
+        self._scripts[len(self._commands)] = script
+        self._commands.append(("EVALSHA", script.sha, len(keys), *keys, *args))
+        return len(self._commands) - 1
+
+    def command(self, *parts: Any) -> int:
+        self._commands.append(parts)
+        return len(self._commands) - 1
+
+    def hincrby(self, key: str, field: str, amount: int) -> int:
+        return self.command("HINCRBY", key, field, amount)
+
+    def expire(self, key: str, seconds: int) -> int:
+        return self.command("EXPIRE", key, seconds)
+
+    def execute(self) -> list[Any]:
+        if not self._commands:
+            return []
+        replies = send_commands(self._client, self._commands, self._conns)
+        lost = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if lost:
+            for script in {id(self._scripts[i]): self._scripts[i] for i in lost}.values():
+                script.sha = self._client.script_load(script.script)
+            again = [self._resent(i) for i in lost]
+            for i, reply in zip(lost, send_commands(self._client, again, self._conns), strict=True):
+                replies[i] = reply
+        return replies
+
+    def _resent(self, i: int) -> tuple[Any, ...]:
+        return ("EVALSHA", self._scripts[i].sha, *self._commands[i][2:])

@@ -18,8 +18,6 @@ import contextlib
 import logging
 from typing import Any
 
-import redis
-
 from shared.conversation import hooks
 from shared.errors import AdmissionError, BudgetError, InvalidTicket, PermanentError, TransientError
 from shared.history.emit import thread_messages
@@ -63,7 +61,11 @@ def _handle(
         # Admission did not run to completion; never answer a ticket that was not paid for.
         raise AdmissionError("no reservation on the message")
     rid = str(opts["reservation_id"])
-    budget = ReservationBudget(ctx.ledger, rid, int(opts["grant_micros"]))
+    grant = int(opts["grant_micros"])
+    if opts.get("fresh"):
+        budget = ReservationBudget.fresh(ctx.ledger, rid, grant)
+    else:
+        budget = ReservationBudget(ctx.ledger, rid, grant)
     started_ms = ctx.now_ms()
     base = _base_outcome(ticket, lane, message, rid)
     assert ctx.agent is not None
@@ -144,9 +146,8 @@ def _handle(
         recorded = conversation_turn.finalize(ctx, ticket, outcome)
     else:
         recorded = ctx.outcomes.finalize(outcome, thread_messages(ticket, outcome))
-    _close(ctx, opts, rid)
+    _close_and_count(ctx, opts, rid, lane, outcome if recorded else None)
     if recorded:
-        _record_demand(ctx, lane, outcome)
         _record_resolution(ctx, ticket, lane, outcome)
     log.info(
         "ticket %s",
@@ -155,11 +156,28 @@ def _handle(
     )
 
 
-def _record_demand(ctx: WorkerContext, lane: Lane, outcome: Outcome) -> None:
+def _close_and_count(
+    ctx: WorkerContext, opts: dict[str, Any], rid: str, lane: Lane, recorded: Outcome | None
+) -> None:
+    """Close the reservation and, for an outcome recorded just now (not a repeat's), count
+    what the forecast learns from, in one round trip. The counts are best effort: the ticket
+    is already answered."""
+    trip = ctx.ledger.round_trip()
+    trip.script(*ctx.ledger.release_script(rid))
+    if recorded is not None:
+        _queue_demand(ctx, trip, lane, recorded)
+    closed, *counted = trip.execute()
+    ctx.ledger.release_reply(closed)
+    opts[CLOSED] = True
+    failed = [reply for reply in counted if isinstance(reply, Exception)]
+    if failed:
+        log.warning("demand not recorded: %s", type(failed[0]).__name__)
+
+
+def _queue_demand(ctx: WorkerContext, pipe: Any, lane: Lane, outcome: Outcome) -> None:
     """What the forecast learns from: the run's cost and usage by model, and a live ticket's
-    first response against the SLO. Best effort: the ticket is already answered."""
+    first response against the SLO."""
     now_s = ctx.clock.now_s()
-    pipe = ctx.redis.pipeline(transaction=False)
     if outcome.llm_calls and outcome.model:
         ctx.demand.record_run(
             pipe,
@@ -174,10 +192,6 @@ def _record_demand(ctx: WorkerContext, lane: Lane, outcome: Outcome) -> None:
         ctx.demand.record_first_response(
             pipe, now_s, outcome.latency_ms, slo_s(ctx, outcome.tenant_id), handoff=False
         )
-    try:
-        pipe.execute()
-    except redis.RedisError as exc:
-        log.warning("demand not recorded: %s", type(exc).__name__)
 
 
 def _record_resolution(ctx: WorkerContext, ticket: Ticket, lane: Lane, outcome: Outcome) -> None:

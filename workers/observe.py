@@ -138,12 +138,14 @@ class ObserveMiddleware(Middleware):
         if outcome.steps:
             m.agent_finished(outcome.steps)
         if outcome.llm_calls and outcome.model:
-            model = safe_label(outcome.model)
-            m.llm_calls.labels(model, status).inc(outcome.llm_calls)
-            cached = outcome.cached_tokens or 0
-            m.llm_tokens.labels("input", model).inc(max(outcome.prompt_tokens - cached, 0))
-            m.llm_tokens.labels("cached_input", model).inc(cached)
-            m.llm_tokens.labels("output", model).inc(outcome.completion_tokens)
+            m.llm_call(
+                model=safe_label(outcome.model),
+                status=status,
+                prompt_tokens=outcome.prompt_tokens,
+                completion_tokens=outcome.completion_tokens,
+                cached_tokens=outcome.cached_tokens or 0,
+                calls=outcome.llm_calls,
+            )
 
     def _maybe_sample(self) -> None:
         # Throttled per process: the chart needs the hour's spend, not every ticket's.

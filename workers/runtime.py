@@ -13,6 +13,7 @@ from shared.messages import queue_for
 from shared.metrics import Metrics
 from shared.metrics_server import build_metrics, start_process_metrics
 from shared.models import Lane
+from shared.queue_wake import QueueWakeups
 from shared.settings import Settings
 from workers.actors import register_actors
 from workers.admission.middleware import AdmissionMiddleware
@@ -23,6 +24,8 @@ from workers.ticket_text import TicketTextMiddleware
 from workers.worker_context import WorkerContext
 
 log = logging.getLogger("paceline.worker")
+# The longest an idle consumer waits between fetches; the intake's wake-ups end it early.
+IDLE_POLL_MS = 200
 
 
 def build_worker_broker(ctx: WorkerContext) -> dramatiq.Broker:
@@ -63,7 +66,9 @@ def lane_queues(settings: Settings, lanes: list[Lane] | None = None) -> set[str]
 
 def dramatiq_worker(broker: dramatiq.Broker, queues: set[str], threads: int) -> dramatiq.Worker:
     """dramatiq's Worker as ours runs it."""
-    worker = dramatiq.Worker(broker, queues=queues, worker_threads=threads, worker_timeout=200)
+    worker = dramatiq.Worker(
+        broker, queues=queues, worker_threads=threads, worker_timeout=IDLE_POLL_MS
+    )
     # LLM tasks are long: prefetch what the threads can run, no more (field notes).
     worker.queue_prefetch = threads
     return worker
@@ -84,6 +89,12 @@ class RunningWorker:
         threads = threads or settings.worker_threads
         self.ctx = ctx or WorkerContext.build(settings, clock=clock, threads=threads)
         self.broker = build_worker_broker(self.ctx)
+        self.wakeups: QueueWakeups | None = None
+        wrappers = getattr(self.broker, "consumer_wrappers", None)
+        if wrappers is not None:
+            # First, so admission's batch wrapper (added at boot) sits around it.
+            wakeups = self.wakeups = QueueWakeups(self.ctx.redis, self.ctx.keys)
+            wrappers.insert(0, lambda queue, consumer: wakeups.wrap(queue, consumer, IDLE_POLL_MS))
         self.worker = dramatiq_worker(self.broker, lane_queues(settings, lanes), threads)
 
     def start(self) -> RunningWorker:
@@ -92,6 +103,8 @@ class RunningWorker:
 
     def stop(self, timeout_ms: int = 10_000) -> None:
         self.worker.stop(timeout=timeout_ms)
+        if self.wakeups is not None:
+            self.wakeups.close()
         self.broker.close()
         self.ctx.close()
 

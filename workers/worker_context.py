@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from redis import Redis
 
@@ -35,9 +34,10 @@ from shared.tenants import TenantRegistry, install, load_tenants
 from workers.admission.gates import Gate
 from workers.admission.releases import PendingReleases
 from workers.admission.slo import SloPolicy
-from workers.agent.llm import Completion, LLMClient
+from workers.agent.llm import LLMClient
 from workers.agent.runner import Agent
 from workers.agent.tools import ToolBox
+from workers.call_records import CallRecords
 from workers.replies.sender import ReplySender
 
 
@@ -144,6 +144,7 @@ class WorkerContext:
                 secrets=secrets,
                 connectors=connectors,
                 tenants=tenants,
+                ledger=ledger,
             )
         return ctx
 
@@ -171,20 +172,6 @@ class WorkerContext:
         self.redis.close()
 
 
-class _ObservedLLMClient(LLMClient):
-    """Every response's x-ratelimit-* headers feed the provider-limits gate, so admissions
-    stay under the provider's tokens and requests per minute."""
-
-    def __init__(self, settings: Settings, limits: ProviderLimits) -> None:
-        super().__init__(settings)
-        self._limits = limits
-
-    def complete(self, *args: Any, **kwargs: Any) -> Completion:
-        completion = super().complete(*args, **kwargs)
-        self._limits.observe(completion.headers)
-        return completion
-
-
 def build_agent(
     settings: Settings,
     clock: Clock,
@@ -197,12 +184,16 @@ def build_agent(
     secrets: Sequence[str] = (),
     connectors: ConnectorDirectory | None = None,
     tenants: TenantRegistry | None = None,
+    ledger: Ledger | None = None,
 ) -> Agent:
     """One agent per worker process (shared by its threads): one LLM client, one tool box
-    (its connectors send through the worker's outbound guard)."""
+    (its connectors send through the worker's outbound guard). After every model call its
+    settle, the circuit's record and the response's rate-limit headers (the provider-limits
+    gate keeps admissions under the provider's tokens and requests per minute) go to Redis in
+    one round trip."""
     return Agent(
         settings=settings,
-        llm=_ObservedLLMClient(settings, limits),
+        llm=LLMClient(settings),
         prices=prices,
         clock=clock,
         tools=ToolBox(knowledge=knowledge, connectors=connectors),
@@ -210,6 +201,7 @@ def build_agent(
         on_usage_missing=on_usage_missing,
         secrets=secrets,
         tenants=tenants,
+        hooks=CallRecords(circuit, limits, ledger),
     )
 
 

@@ -8,8 +8,8 @@ from shared.ledger.ledger import (
     Decision,
     DrawResult,
     Ledger,
-    ReservationBudget,
 )
+from shared.ledger.reservation_budget import ReservationBudget
 
 __all__ = [
     "NO_TOKENS",

@@ -11,14 +11,15 @@ import itertools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, cast
 
 import redis
+from redis.commands.core import Script
 
 from shared.clock import Clock, budget_day, day_bounds_s
 from shared.keys import CALLS, RESERVATION_EXTRA_TTL_S, RESERVED, SPENT, Keys
-from shared.redis_client import LeanPipeline, ThreadConnections, evalsha_batch
+from shared.redis_client import LeanPipeline, RoundTrip, ThreadConnections, evalsha_batch
 from shared.settings import Settings
 
 log = logging.getLogger("paceline.ledger")
@@ -337,9 +338,20 @@ class Ledger:
         return day, int(end_s * 1000)
 
     def draw(self, reservation_id: str, call_id: str, worst_micros: int) -> DrawResult:
-        keys = (self._keys.reservation(reservation_id), self._keys.leases)
-        args = (reservation_id, call_id, worst_micros, self.now_ms(), self._lease_ms)
+        _, keys, args = self.draw_script(reservation_id, call_id, worst_micros)
         (reply,) = evalsha_batch(self._r, self._draw, [(keys, args)], self._conns)
+        return self.draw_reply(reply)
+
+    def draw_script(
+        self, reservation_id: str, call_id: str, worst_micros: int
+    ) -> tuple[Script, list[str], list[Any]]:
+        """One draw as (script, keys, args), for a round trip shared with other commands."""
+        keys = [self._keys.reservation(reservation_id), self._keys.leases]
+        args: list[Any] = [reservation_id, call_id, worst_micros, self.now_ms(), self._lease_ms]
+        return self._draw, keys, args
+
+    @staticmethod
+    def draw_reply(reply: Any) -> DrawResult:
         ok, left = _raise(reply)
         return DrawResult(ok=int(ok) == 1, left_micros=int(left), lost=int(ok) == -1)
 
@@ -353,9 +365,42 @@ class Ledger:
         """Record what a call cost; True the first time, False for a repeat."""
         return self.settle_many([(reservation_id, call_id, actual_micros, tokens)])[0]
 
+    def settle_script(
+        self, reservation_id: str, call_id: str, actual_micros: int, tokens: CallTokens = NO_TOKENS
+    ) -> tuple[Script, list[str], list[Any]]:
+        """One settle as (script, keys, args), for a caller that sends it in a round trip
+        with other writes (`shared.redis_client.RoundTrip`); `settle_reply` reads its reply."""
+        t = tokens
+        args: list[Any] = [self._prefix, self.now_ms(), call_id, int(actual_micros), t.prompt,
+                           t.cached, t.completion, t.model]  # fmt: skip
+        return (
+            self._settle,
+            [self._keys.reservation(reservation_id), self._keys.history_stream],
+            args,
+        )
+
+    @staticmethod
+    def settle_reply(reply: Any) -> bool:
+        """`settle_script`'s reply: True the first time, False for a repeat; raises a failure."""
+        return bool(_raise(_item(_raise(reply)[0])) == 1)
+
+    def round_trip(self) -> RoundTrip:
+        """A round trip on this thread's own connection (the draw's and settle's)."""
+        return RoundTrip(self._r, self._conns)
+
     def release(self, reservation_id: str) -> int:
         """Close the reservation; returns the micros given back to the caps and the pace."""
         return self.release_many([reservation_id])[0]
+
+    def release_script(self, reservation_id: str) -> tuple[Script, list[str], list[Any]]:
+        """One release as (script, keys, args), for a round trip shared with other writes;
+        `release_reply` reads its reply."""
+        args: list[Any] = [self._prefix, reservation_id, self.now_ms()]
+        return self._release, list(self._release_keys), args
+
+    @staticmethod
+    def release_reply(reply: Any) -> int:
+        return int(_raise(reply))
 
     def release_many(self, reservation_ids: Sequence[str]) -> list[int]:
         """Close several reservations in one round trip (each its own atomic script)."""
@@ -408,42 +453,3 @@ class Ledger:
         """The bucket's numeric fields (the live plan's text fields are left out)."""
         raw = cast(dict[str, str], self._r.hgetall(self._keys.pace))
         return {k: int(float(v)) for k, v in raw.items() if _numeric(v)}
-
-
-@dataclass
-class ReservationBudget:
-    """A reservation seen by the agent (the agent's `CallBudget` protocol).
-
-    Call ids are prefixed with a per-attempt nonce so a redelivered ticket that reuses its
-    reservation never collides with the calls of an earlier attempt.
-    """
-
-    ledger: Ledger
-    reservation_id: str
-    grant_micros: int
-    nonce: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
-    lost: bool = False
-    _left_micros: int | None = None
-
-    def _call(self, call_id: str) -> str:
-        return f"{self.nonce}:{call_id}"
-
-    def draw(self, call_id: str, worst_micros: int) -> bool:
-        result = self.ledger.draw(self.reservation_id, self._call(call_id), worst_micros)
-        self._left_micros = result.left_micros
-        self.lost = self.lost or result.lost
-        return result.ok
-
-    def settle(self, call_id: str, cost_micros: int, tokens: CallTokens = NO_TOKENS) -> None:
-        self.ledger.settle(self.reservation_id, self._call(call_id), cost_micros, tokens)
-        if self._left_micros is not None:
-            # The settle returned (worst - actual) to the envelope; re-read lazily below.
-            self._left_micros = None
-
-    def remaining_micros(self) -> int:
-        if self._left_micros is None:
-            r = self.ledger.reservation(self.reservation_id)
-            if r.get("state") != "open":
-                return 0
-            self._left_micros = int(r["grant"]) - int(r["taken"]) - int(r["drawn"])
-        return self._left_micros

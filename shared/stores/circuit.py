@@ -21,6 +21,7 @@ import uuid
 from typing import Any, cast
 
 import redis
+from redis.commands.core import Script
 
 from shared.clock import Clock
 from shared.keys import Keys
@@ -80,33 +81,44 @@ class ProviderCircuit:
 
     # --- CircuitHook -------------------------------------------------------------------
     def allow(self) -> bool:
-        token = uuid.uuid4().hex
-        got = int(
-            self._allow(
-                keys=[self._keys.circuit, self._keys.circuit_probe],
-                args=[self._now_ms(), token, self._probe_ttl_ms],
-            )
-        )
+        _, keys, args = self.allow_script()
+        return self.allowed(self._allow(keys=keys, args=args), args)
+
+    def allow_script(self) -> tuple[Script, list[str], list[Any]]:
+        """`allow` as (script, keys, args), for a round trip shared with the call's draw
+        (workers/call_records.py); pass the reply and the args to `allowed`."""
+        args: list[Any] = [self._now_ms(), uuid.uuid4().hex, self._probe_ttl_ms]
+        return self._allow, [self._keys.circuit, self._keys.circuit_probe], args
+
+    def allowed(self, reply: Any, args: list[Any]) -> bool:
+        if isinstance(reply, Exception):
+            raise reply
+        got = int(reply)
         if got == 2:
-            self._local.token = token
+            self._local.token = args[1]  # this thread holds the probe until its record
         return got != 0
 
     def record(self, ok: bool) -> None:
+        _, keys, args = self.record_script(ok)
+        self._record(keys=keys, args=args)
+
+    def record_script(self, ok: bool) -> tuple[Script, list[str], list[Any]]:
+        """`record` as (script, keys, args), for a round trip shared with the call's settle
+        (workers/call_records.py). Takes this thread's probe token, as `record` does."""
         token = getattr(self._local, "token", "")
         self._local.token = ""
         now_ms = self._now_ms()
-        self._record(
-            keys=[self._keys.circuit, self._keys.circuit_probe, *self._bucket_keys(now_ms)],
-            args=[
-                now_ms,
-                1 if ok else 0,
-                self._min_calls,
-                self._rate_pct,
-                self._open_ms,
-                2 * self._bucket_ms * WINDOW_BUCKETS,
-                token,
-            ],
-        )
+        keys = [self._keys.circuit, self._keys.circuit_probe, *self._bucket_keys(now_ms)]
+        args: list[Any] = [
+            now_ms,
+            1 if ok else 0,
+            self._min_calls,
+            self._rate_pct,
+            self._open_ms,
+            2 * self._bucket_ms * WINDOW_BUCKETS,
+            token,
+        ]
+        return self._record, keys, args
 
     # --- admission gate (workers/admission/gates.py: park while open or a probe is out) --
     def queue_reads(self, pipe: Any) -> int:

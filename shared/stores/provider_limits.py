@@ -63,6 +63,19 @@ class ProviderLimits:
         self.margins = {"tokens": min_tokens, "requests": min_requests}
 
     def observe(self, headers: Mapping[str, str]) -> None:
+        fields = self._fields(headers)
+        if fields:
+            self._r.hset(self._keys.provider_limits, mapping=fields)
+
+    def observe_command(self, headers: Mapping[str, str]) -> tuple[Any, ...] | None:
+        """`observe`'s write as one command (None: the response said nothing of its limits),
+        for a round trip shared with the call's settle (workers/call_records.py)."""
+        fields = self._fields(headers)
+        if not fields:
+            return None
+        return ("HSET", self._keys.provider_limits, *(x for pair in fields.items() for x in pair))
+
+    def _fields(self, headers: Mapping[str, str]) -> dict[Any, Any] | None:
         lower = {k.lower(): v for k, v in headers.items()}
         now_ms = int(self._clock.now_s() * 1000)
         fields: dict[Any, Any] = {}
@@ -80,9 +93,10 @@ class ProviderLimits:
                 continue
             fields[f"remaining_{kind}"] = left
             fields[f"reset_{kind}_ms"] = now_ms + reset_ms
-        if fields:
-            fields["observed_ms"] = now_ms
-            self._r.hset(self._keys.provider_limits, mapping=fields)
+        if not fields:
+            return None
+        fields["observed_ms"] = now_ms
+        return fields
 
     def state(self) -> dict[str, int]:
         raw = cast(dict[str, str], self._r.hgetall(self._keys.provider_limits))

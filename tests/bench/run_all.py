@@ -38,6 +38,8 @@ ORDER = [
     "scaling",
     "memory",
     "connectors",
+    "overhead",
+    "latency",
 ]
 
 

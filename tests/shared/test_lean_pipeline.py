@@ -9,7 +9,13 @@ import pytest
 import redis
 
 from shared.keys import Keys
-from shared.redis_client import LeanPipeline, ThreadConnections, evalsha_batch, send_commands
+from shared.redis_client import (
+    LeanPipeline,
+    RoundTrip,
+    ThreadConnections,
+    evalsha_batch,
+    send_commands,
+)
 
 
 def test_a_script_the_server_does_not_know_is_loaded_and_only_the_lost_calls_run_again(
@@ -146,3 +152,29 @@ def test_a_resp3_push_between_replies_is_not_taken_for_a_reply(r: redis.Redis, k
         assert send_commands(r, [("PING",)], conns) == ["PONG"]
     finally:
         conns.close()
+
+
+def test_a_round_trip_carries_different_scripts_and_commands_each_healed_on_its_own(
+    r: redis.Redis, keys: Keys
+) -> None:
+    # Given two scripts never loaded on this server and a plain command between them
+    counter = keys.namespace + ":trip:counter"
+    incr = r.register_script(f"-- {uuid.uuid4().hex}\nreturn redis.call('INCR', KEYS[1])")
+    echo = r.register_script(f"-- {uuid.uuid4().hex}\nreturn ARGV[1]")
+    trip = RoundTrip(r)
+    trip.script(incr, (counter,), ())
+    trip.command("INCRBY", counter, 10)
+    trip.script(echo, (), ("hello",))
+    trip.script(incr, (counter,), ())
+    # When it is sent
+    replies = trip.execute()
+    # Then each ran exactly once; the lost scripts ran again after the command, once loaded
+    assert replies == [11, 10, "hello", 12]
+    assert r.get(counter) == "12"
+    # And once known, a round trip runs in the order it was written
+    again = RoundTrip(r)
+    again.script(incr, (counter,), ())
+    again.command("INCRBY", counter, 10)
+    again.script(echo, (), ("bye",))
+    assert again.execute() == [13, 23, "bye"]
+    assert RoundTrip(r).execute() == []

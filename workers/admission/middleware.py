@@ -203,6 +203,8 @@ class AdmissionMiddleware(Middleware):
         message.options[OPTION] = {
             "reservation_id": decision.reservation_id,
             "grant_micros": decision.grant_micros,
+            # Made by this admission (not a redelivery's): its whole grant is left.
+            "fresh": not decision.reused,
             "model": decision.model,
             "admitted": why or decision.reason,
         }

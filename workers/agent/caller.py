@@ -8,7 +8,7 @@ draw comes before the HTTP request so that spend + holds never pass the envelope
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from shared.clock import Clock
@@ -24,6 +24,7 @@ from shared.pricing import TOKENS_PER_PRICE_UNIT, PriceTable, Usage
 from shared.settings import Settings
 from workers.agent.backoff import backoff_s
 from workers.agent.budget import CallBudget
+from workers.agent.call_hooks import CallHooks, SeparateWrites
 from workers.agent.circuit_hook import CircuitHook
 from workers.agent.llm import Completion, LLMClient
 from workers.agent.result import RunState, StopRun
@@ -60,6 +61,7 @@ class ModelCaller:
         circuit: CircuitHook | None,
         rng: random.Random,
         on_usage_missing: Callable[[str], None] | None = None,
+        hooks: CallHooks | None = None,
     ) -> None:
         self._settings = settings
         self._llm = llm
@@ -68,6 +70,7 @@ class ModelCaller:
         self._circuit = circuit
         self._rng = rng
         self._on_usage_missing = on_usage_missing
+        self._hooks = hooks or SeparateWrites(circuit)
 
     def call(
         self,
@@ -97,10 +100,11 @@ class ModelCaller:
             if max_tokens < floor:
                 raise StopRun("envelope_exhausted")
             worst = self._prices.worst_case_micros(run.model, prompt_ub, max_tokens)
-            if self._circuit is not None and not self._circuit.allow():
-                raise ProviderUnavailable("provider circuit is open", reason="circuit_open")
             call_id = f"{run.run_id}:{run.steps}:{attempt}"
-            if not budget.draw(call_id, worst):
+            go = self._hooks.before(budget, call_id, worst)
+            if go == "circuit_open":
+                raise ProviderUnavailable("provider circuit is open", reason="circuit_open")
+            if go == "no_money":
                 raise StopRun("envelope_exhausted")
             run.attempts += 1
             try:
@@ -108,11 +112,13 @@ class ModelCaller:
                     run.model, messages, tools, max_tokens, timeout_s=left_s
                 )
             except TransientError as exc:
-                self._settle(run, budget, call_id, worst if exc.reason == "timeout" else 0)
-                if exc.reason == "timeout" and left_s < s.llm_timeout_s:
-                    # We cut the call at the ticket's deadline: our bound, not the provider's fault.
+                # A call we cut at the ticket's deadline is our bound, not the provider's fault:
+                # the circuit does not hear of it.
+                cut = exc.reason == "timeout" and left_s < s.llm_timeout_s
+                cost = worst if exc.reason == "timeout" else 0
+                self._settle(run, budget, call_id, cost, ok=None if cut else False)
+                if cut:
                     raise StopRun("deadline") from None
-                self._record(ok=False)
                 if isinstance(exc, ProviderMisconfigured):
                     raise  # no retry can mend it: the ticket waits for the operator
                 delay_s = self._delay_s(attempt, exc, run)
@@ -122,8 +128,7 @@ class ModelCaller:
                 continue
             except PermanentError as exc:
                 # An HTTP error response is not billed; the provider did answer.
-                self._settle(run, budget, call_id, 0)
-                self._record(ok=True)
+                self._settle(run, budget, call_id, 0, ok=True)
                 if exc.reason.startswith(CONTENT_FILTER):
                     # The provider's content policy refused this ticket's prompt: every retry
                     # would too, and it is no worker fault. A person answers it instead.
@@ -131,7 +136,7 @@ class ModelCaller:
                 raise
             except BaseException:
                 # Unknown failure mid-call: assume it was billed, never under-count.
-                self._settle(run, budget, call_id, worst)
+                self._settle(run, budget, call_id, worst, ok=None)
                 raise
             usage = completion.usage
             if usage is None:
@@ -146,8 +151,8 @@ class ModelCaller:
             tokens = CallTokens(
                 usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens, run.model
             )
-            self._settle(run, budget, call_id, cost_micros, tokens)
-            self._record(ok=True)
+            self._settle(run, budget, call_id, cost_micros, ok=True, tokens=tokens,
+                         headers=completion.headers)  # fmt: skip
             run.llm_calls += 1
             run.add_usage(usage)
             return completion
@@ -174,11 +179,13 @@ class ModelCaller:
         budget: CallBudget,
         call_id: str,
         cost_micros: int,
+        *,
+        ok: bool | None,
         tokens: CallTokens | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
-        budget.settle(call_id, cost_micros, tokens or CallTokens(model=run.model))
+        self._hooks.after(
+            budget, call_id, cost_micros, tokens or CallTokens(model=run.model), ok=ok,
+            headers=headers,
+        )  # fmt: skip
         run.cost_micros += cost_micros
-
-    def _record(self, *, ok: bool) -> None:
-        if self._circuit is not None:
-            self._circuit.record(ok)

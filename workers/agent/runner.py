@@ -23,6 +23,7 @@ from shared.pricing import PriceTable
 from shared.settings import Settings
 from shared.tenants import TenantRegistry
 from workers.agent.budget import CallBudget
+from workers.agent.call_hooks import CallHooks
 from workers.agent.caller import ModelCaller
 from workers.agent.circuit_hook import CircuitHook
 from workers.agent.context_window import context_shares
@@ -61,6 +62,7 @@ class Agent:
         secrets: Sequence[str] = (),
         known_customers: CustomerStore | None = None,
         tenants: TenantRegistry | None = None,
+        hooks: CallHooks | None = None,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -80,6 +82,7 @@ class Agent:
             circuit=circuit,
             rng=rng or random.Random(),
             on_usage_missing=on_usage_missing,
+            hooks=hooks,
         )
         # Planned for the tenant offered the most tools (its connectors' schemas included).
         shares = context_shares(settings, tools.largest_schemas())

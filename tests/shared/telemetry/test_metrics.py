@@ -164,3 +164,32 @@ def test_metrics_server_serves_the_registry_over_http() -> None:
     # Then it returns the same series
     assert resp.status_code == 200
     assert 'paceline_queue_depth{queue="tickets_live"} 7.0' in resp.text
+
+
+def test_counts_through_cached_children_land_where_labels_would_put_them() -> None:
+    registry = CollectorRegistry()
+    m = Metrics(registry)
+    for _ in range(3):
+        m.ticket_finished(lane="live", status="answered", latency_s=1.5)
+        m.llm_call(model="gpt-4o-mini", status="answered", prompt_tokens=30,
+                   completion_tokens=7, cached_tokens=10, calls=3)  # fmt: skip
+    assert (
+        registry.get_sample_value("paceline_tickets_total", {"status": "answered", "lane": "live"})
+        == 3
+    )
+    assert (
+        registry.get_sample_value(
+            "paceline_llm_calls_total", {"model": "gpt-4o-mini", "status": "answered"}
+        )
+        == 9
+    )
+    assert (
+        registry.get_sample_value(
+            "paceline_llm_tokens_total", {"kind": "input", "model": "gpt-4o-mini"}
+        )
+        == 60
+    )
+    # A refused value is refused every time, never cached
+    for _ in range(2):
+        with pytest.raises(LabelRejected):
+            m.ticket_finished(lane="ann@example.com", status="answered", latency_s=1)
