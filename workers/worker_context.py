@@ -7,13 +7,13 @@ would refuse to call), and every provider response feeds the rate-limit gate.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from redis import Redis
 
 from shared.clock import Clock, SystemClock
-from shared.connectors import ConnectorCaller, ConnectorDirectory
+from shared.connectors import Connector, ConnectorCaller, ConnectorDirectory
 from shared.keys import Keys
 from shared.knowledge import IndexCache, KnowledgeStore, Searcher, build_embedder
 from shared.ledger import Ledger
@@ -128,10 +128,15 @@ class WorkerContext:
         if with_agent:
             # Every tenant's webhook, connector and vendor secrets join the settings' in the
             # reply check (a reload's new ones join them: `Agent.reply_check`). Connectors
-            # are the file's at start: a change to them waits for a restart.
+            # follow the file too: the directory re-indexes when the registry reloads it.
             loaded = tenants.current()
             caller = ConnectorCaller(http, clock)
-            connectors = ConnectorDirectory(loaded.connectors, caller, ctx.connector_called)
+            connectors = ConnectorDirectory(
+                loaded.connectors,
+                caller,
+                ctx.connector_called,
+                reload=lambda: _connectors_now(tenants),
+            )
             secrets = loaded.secret_values()
             ctx.agent = build_agent(
                 settings,
@@ -212,3 +217,8 @@ def build_knowledge(
     its model) loads on the first search that needs it."""
     cache = IndexCache(KnowledgeStore(client, keys), clock, settings.knowledge_refresh_s)
     return Searcher(cache, build_embedder(settings), prices)
+
+
+def _connectors_now(tenants: TenantRegistry) -> tuple[int, Mapping[str, Sequence[Connector]]]:
+    loaded = tenants.current()  # may reload the file (at most once per check interval)
+    return tenants.version, loaded.connectors
