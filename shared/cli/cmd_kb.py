@@ -140,6 +140,9 @@ def register(app: typer.Typer) -> None:
         from shared.knowledge.importers.raw import MAX_EXPORT_BYTES
 
         served = [loc.strip() for loc in locales.split(",") if loc.strip()] if locales else None
+        if path != "-" and not Path(path).exists():
+            # A path that is not there is the caller's input error (exit 2), not a failed import.
+            fail(f"{path}: no such file or folder", Exit.USAGE)
         with _errors():
             stdin = sys.stdin.buffer.read(MAX_EXPORT_BYTES + 1) if path == "-" else None
             if stdin is not None and len(stdin) > MAX_EXPORT_BYTES:

@@ -127,7 +127,7 @@ def test_bad_input_never_a_traceback(namespace: str, tmp_path: Path) -> None:
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "a.md").write_bytes(b"\x00\x01\x02")
     one_line_error(
-        kb(namespace, tmp_path, "import", "nope", "-t", "acme"), 1, "nope: no such file or folder"
+        kb(namespace, tmp_path, "import", "nope", "-t", "acme"), 2, "nope: no such file or folder"
     )
     one_line_error(
         kb(namespace, tmp_path, "import", "empty", "-t", "acme"),
