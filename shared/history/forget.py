@@ -6,14 +6,16 @@ so facts about them still in the stream are stored pseudonymised when they arriv
 cost rows, outcomes and dead letters take the pseudonym, and the transcripts of their tickets
 (their messages, the replies to them) are erased. In Redis: their stored outcomes lose the
 reply and take the pseudonym, and their dead letters (which hold the ticket, email and text
-included) are deleted. Tickets still queued or parked are work in flight and are left alone;
+included) are deleted, and so are the archiver's set-aside entries (`history:rejects`) that
+name them. Tickets still queued or parked are work in flight and are left alone;
 the ledger's per-requester books expire with their day (8 days).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
-from typing import cast
+from typing import Any, cast
 
 import redis
 from sqlalchemy import Engine, select, text, update
@@ -51,6 +53,7 @@ class Forgotten:
     dead_letters: int
     redis_outcomes: int
     redis_dead_letters: int
+    redis_rejects: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -133,7 +136,8 @@ def forget(
     )
     redis_outcomes = forget_in_redis(client, keys, tenant, requester, alias)
     redis_dlq = erase_dead_letters(client, keys, tenant, requester)
-    return Forgotten(alias, calls, outcomes, messages, dlq, redis_outcomes, redis_dlq)
+    rejects = erase_rejects(client, keys, tenant, requester)
+    return Forgotten(alias, calls, outcomes, messages, dlq, redis_outcomes, redis_dlq, rejects)
 
 
 def erase_dead_letters(client: redis.Redis, keys: Keys, tenant: str, requester: str) -> int:
@@ -147,3 +151,60 @@ def erase_dead_letters(client: redis.Redis, keys: Keys, tenant: str, requester: 
         and str(entry.ticket["requester"].get("id")) == requester
     ]
     return sum(registry.claim(entry, "forgotten") for entry in theirs)
+
+
+def _names(value: Any, tenant: str, requester: str) -> bool:
+    """Whether a history entry's fields (or the JSON documents inside them) belong to the
+    requester: a `tenant`/`tenant_id` and a `requester`/`requester_id`/`requester.id` that
+    match, at any depth."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return False
+    if isinstance(value, list):
+        return any(_names(v, tenant, requester) for v in value)
+    if not isinstance(value, dict):
+        return False
+    owner = value.get("tenant", value.get("tenant_id"))
+    who = value.get("requester", value.get("requester_id"))
+    if isinstance(who, dict):
+        who = who.get("id")
+    if owner == tenant and who is not None and str(who) == requester:
+        return True
+    return any(_names(v, tenant, requester) for v in value.values())
+
+
+def erase_rejects(client: redis.Redis, keys: Keys, tenant: str, requester: str) -> int:
+    """Delete the requester's entries from the archiver's set-aside list: an entry it could not
+    store still holds what the stream held (an outcome's reply, a thread's messages). An entry
+    too broken to read is kept when it does not name both the tenant and the requester."""
+    raw = cast(list[Any], client.lrange(keys.history_rejects, 0, -1))
+    erased = 0
+    for item in raw:
+        text_ = item.decode() if isinstance(item, bytes) else str(item)
+        try:
+            doc = json.loads(text_)
+        except ValueError:
+            doc = None
+        fields = doc.get("fields") if isinstance(doc, dict) else None
+        theirs = _names(fields, tenant, requester) if fields is not None else False
+        if not theirs and fields is not None:
+            # Fields that do not parse as the format: fall back to the words themselves.
+            flat = json.dumps(fields)
+            theirs = f'"{tenant}"' in flat and requester in flat and not _parses(fields)
+        if theirs:
+            erased += int(client.lrem(keys.history_rejects, 0, item))
+    return erased
+
+
+def _parses(fields: Any) -> bool:
+    if not isinstance(fields, dict):
+        return False
+    for value in fields.values():
+        if isinstance(value, str) and value[:1] in "{[":
+            try:
+                json.loads(value)
+            except ValueError:
+                return False
+    return True

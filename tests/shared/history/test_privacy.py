@@ -130,7 +130,8 @@ def test_forget_erases_one_requester_everywhere_and_keeps_their_costs(
     assert res.exit_code == 0, res.stderr
     done = json.loads(res.stdout)
     assert done == {"pseudonym": alias, "cost_rows": 1, "outcomes": 1, "messages_erased": 2,
-                    "dead_letters": 1, "redis_outcomes": 1, "redis_dead_letters": 1}  # fmt: skip
+                    "dead_letters": 1, "redis_outcomes": 1, "redis_dead_letters": 1,
+                    "redis_rejects": 0}  # fmt: skip
     # Then the cost row stays with the pseudonym, same money
     calls = {(c.tenant_id, c.ticket_id): c for c in rows(engine, model_calls)}
     assert calls[("acme", "T-1")].requester == alias
