@@ -2,7 +2,8 @@
 
 What anyone would write first: one dramatiq actor on a default RedisBroker that loops the SDK
 over the same tool schemas, running the same tool code (paceline's ToolBox, bound to the
-ticket) until `send_reply`. No budget, no admission, no guard, no outcome store, no metrics:
+ticket, with the tenant's data connectors from the same tenants file) until `send_reply`.
+No budget, no admission, no guard, no outcome store, no metrics:
 the only write besides dramatiq's own is one counter per finished ticket, which the benchmark
 reads to know the batch is done. Same worker shape as `paceline worker`: N spawned processes,
 each a dramatiq Worker with T threads.
@@ -23,7 +24,9 @@ QUEUE = "naive_tickets"
 MAX_STEPS = 8
 
 
-def build(namespace: str, redis_url: str, base_url: str, api_key: str) -> Any:
+def build(
+    namespace: str, redis_url: str, base_url: str, api_key: str, tenants_file: str | None
+) -> Any:
     """The broker with its actor, and what the actor needs (one set per process)."""
     import dramatiq
     import openai
@@ -31,21 +34,32 @@ def build(namespace: str, redis_url: str, base_url: str, api_key: str) -> Any:
     from dramatiq.brokers.redis import RedisBroker
 
     from shared.clock import SystemClock
+    from shared.connectors import ConnectorCaller, ConnectorDirectory
     from shared.keys import Keys
     from shared.models import Ticket
+    from shared.outbound import OutboundClient
     from shared.settings import load_settings, price_table
+    from shared.tenants import load_tenants
     from workers.agent.prompt import first_messages
     from workers.agent.tools import ToolBox
     from workers.worker_context import build_knowledge
 
-    settings = load_settings(
-        {"PACELINE_REDIS_URL": redis_url, "PACELINE_NAMESPACE": namespace,
-         "PACELINE_LLM_BASE_URL": base_url, "PACELINE_LLM_API_KEY": api_key}
-    )  # fmt: skip
+    env = {"PACELINE_REDIS_URL": redis_url, "PACELINE_NAMESPACE": namespace,
+           "PACELINE_LLM_BASE_URL": base_url, "PACELINE_LLM_API_KEY": api_key,
+           "PACELINE_ALLOW_PRIVATE_NETWORKS": "true"}  # fmt: skip
+    if tenants_file:
+        env["PACELINE_TENANTS_FILE"] = tenants_file
+    settings = load_settings(env)
     client = redis.Redis.from_url(redis_url)
     keys = Keys(namespace)
-    knowledge = build_knowledge(settings, client, keys, SystemClock(), price_table(settings))
-    tools = ToolBox(knowledge=knowledge)
+    prices = price_table(settings)
+    knowledge = build_knowledge(settings, client, keys, SystemClock(), prices)
+    # The same connector code the worker runs: the tenants file's connectors, called through
+    # the outbound guard, as a tool of the ticket's tenant only.
+    http = OutboundClient(allow_private=settings.allow_private_networks)
+    loaded = load_tenants(settings, prices=prices)
+    connectors = ConnectorDirectory(loaded.connectors, ConnectorCaller(http, SystemClock()))
+    tools = ToolBox(knowledge=knowledge, connectors=connectors)
     sdk = openai.OpenAI(base_url=base_url, api_key=api_key)
     broker = RedisBroker(url=redis_url, namespace=f"{namespace}-naive")
     done_key = f"{namespace}:{DONE_KEY}"
@@ -56,7 +70,7 @@ def build(namespace: str, redis_url: str, base_url: str, api_key: str) -> Any:
         messages: list[Any] = first_messages(ticket, 10_000)
         for _ in range(MAX_STEPS):
             resp = sdk.chat.completions.create(
-                model=settings.model, messages=messages, tools=tools.schemas, max_tokens=600,  # type: ignore[arg-type]
+                model=settings.model, messages=messages, tools=bound.schemas, max_tokens=600,  # type: ignore[arg-type]
             )  # fmt: skip
             msg = resp.choices[0].message
             if not msg.tool_calls:
@@ -76,10 +90,12 @@ def build(namespace: str, redis_url: str, base_url: str, api_key: str) -> Any:
     return broker, actor
 
 
-def _child(namespace: str, redis_url: str, base_url: str, api_key: str, threads: int) -> None:
+def _child(
+    namespace: str, redis_url: str, base_url: str, api_key: str, tenants: str | None, threads: int
+) -> None:
     import dramatiq
 
-    broker, _ = build(namespace, redis_url, base_url, api_key)
+    broker, _ = build(namespace, redis_url, base_url, api_key, tenants)
     worker = dramatiq.Worker(broker, worker_threads=threads)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -102,6 +118,7 @@ def main() -> None:
         os.environ.get("PACELINE_REDIS_URL", "redis://127.0.0.1:6379/0"),
         os.environ["PACELINE_LLM_BASE_URL"],
         os.environ["PACELINE_LLM_API_KEY"],
+        os.environ.get("PACELINE_TENANTS_FILE"),
     )
     spawn = mp.get_context("spawn")
     children = [

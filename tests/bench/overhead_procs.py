@@ -23,6 +23,7 @@ from typing import Any
 
 import redis
 
+from shared.demo_store.tenants import write as write_demo_tenants
 from shared.keys import Keys
 from shared.models import OutcomeStatus
 from shared.stores.outcomes import OutcomeStore
@@ -39,14 +40,19 @@ BODIES = (
 )
 
 
+CUSTOMERS = 12  # acme's sample customers in the demo store (u-1 .. u-12)
+CALLS_PER_TICKET = 3  # lookup, search, reply: the issue's ticket
+
+
 def ticket_doc(n: int, run: str) -> dict[str, Any]:
-    """Order-like texts: the simulator looks the customer up where that tool is offered,
-    searches, then replies (the same calls on both sides of the benchmark)."""
+    """Order-like texts from the demo tenant's customers: the simulator looks the customer up
+    through the tenant's connector, searches, then replies (the same three calls on both
+    sides of the benchmark)."""
     return {
         "event_id": f"evt-{run}-{n}",
         "ticket_id": f"T-{run}-{n}",
         "tenant_id": "acme",
-        "requester": {"id": f"u-{n % 97}", "email": f"c{n % 97}@example.com", "name": "Ann"},
+        "requester": {"id": f"u-{1 + n % CUSTOMERS}", "email": f"c{n}@example.com", "name": "Ann"},
         "subject": "About my order",
         "body": BODIES[n % len(BODIES)].format(n=1000 + n),
         "priority": "normal",
@@ -127,7 +133,12 @@ class Side:
         self.logs = tempfile.NamedTemporaryFile(
             prefix=f"bench-overhead-{name}-", suffix=".log", delete=False
         )
-        self.env = worker_env(self.namespace, sim.base_url)
+        # Both sides read the demo tenants file, its connector on the simulator's demo store:
+        # the same four tool schemas and the same connector code on both.
+        self.tenants_file = write_demo_tenants(
+            sim.root_url, Path(self.logs.name).with_suffix(".tenants.toml")
+        )
+        self.env = worker_env(self.namespace, sim.base_url, self.tenants_file)
         self.redis_pid = redis_server_pid()
         self.proc = subprocess.Popen(
             self.command(processes, threads),
@@ -215,7 +226,8 @@ class Side:
                 self.proc.kill()
                 self.proc.wait()
         self.logs.close()
-        for path in (Path(self.logs.name), Path(self.logs.name).with_suffix(".jsonl")):
+        for path in (Path(self.logs.name), Path(self.logs.name).with_suffix(".jsonl"),
+                     self.tenants_file):  # fmt: skip
             path.unlink(missing_ok=True)
         delete_namespace(self.client, self.namespace)
         delete_namespace(self.client, f"{self.namespace}-naive")
@@ -231,7 +243,7 @@ def steady_rate(samples: list[tuple[float, int]], total: int) -> float:
     return (high[1] - low[1]) / max(high[0] - low[0], 1e-6)
 
 
-def worker_env(namespace: str, base_url: str) -> dict[str, str]:
+def worker_env(namespace: str, base_url: str, tenants_file: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("PACELINE_")}
     env.update(
         {
@@ -240,6 +252,7 @@ def worker_env(namespace: str, base_url: str) -> dict[str, str]:
             "PACELINE_LLM_BASE_URL": base_url,
             "PACELINE_LLM_API_KEY": "sk-bench-overhead",
             "PACELINE_ALLOW_PRIVATE_NETWORKS": "true",
+            "PACELINE_TENANTS_FILE": str(tenants_file),
             # Caps high and pacing off: the benchmark measures the machinery, not the money.
             "PACELINE_PACING": "off",
             "PACELINE_DAILY_CEILING_USD": "10000",
