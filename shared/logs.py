@@ -31,6 +31,11 @@ _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
     "taskName",
 }
 _HANDLER_MARK = "_paceline_json"
+# HTTP clients that write an INFO line for every request ("HTTP Request: GET <url> ..."): a
+# data connector's URL names the requester (its id, or its email in the query), and a line per
+# model call is noise the worker would format and redact four times a ticket. Their warnings
+# and errors still pass.
+QUIET_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2")
 
 
 class RedactingFilter(logging.Filter):
@@ -158,4 +163,7 @@ def configure_logging(
     handler.setFormatter(JsonFormatter(component))
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    quiet = max(logging.WARNING, root.level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)
     return handler
