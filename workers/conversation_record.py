@@ -18,9 +18,22 @@ from workers.worker_context import WorkerContext
 def finalize(ctx: WorkerContext, ticket: Ticket, outcome: Outcome) -> bool:
     """Record an event's final outcome, its thread entry and the ticket's conversation state
     in one script, then tell the hooks."""
+    recorded = record(ctx, ticket, outcome)
+    if recorded:
+        args = (ctx.redis, ctx.keys, ticket.tenant_id, ticket.source, ticket.ticket_id)
+        if outcome.status is OutcomeStatus.ANSWERED:
+            hooks.on_agent_answered(*args, outcome.updated_at_ms, outcome.cost_micros)
+        elif outcome.status is OutcomeStatus.ESCALATED:
+            hooks.on_escalated(*args, outcome.updated_at_ms, outcome.reason or "escalated")
+    return recorded
+
+
+def record(ctx: WorkerContext, ticket: Ticket, outcome: Outcome) -> bool:
+    """`finalize` without the hooks: the worker's own path sends the resolution event with
+    the ticket's close, one round trip fewer (workers/handle.py)."""
     escalated = outcome.status is OutcomeStatus.ESCALATED
     answered = outcome.status is OutcomeStatus.ANSWERED
-    recorded = ctx.outcomes.finalize(
+    return ctx.outcomes.finalize(
         outcome,
         thread_messages(ticket, outcome),
         thread_entry=outcome_entry(outcome),
@@ -28,13 +41,6 @@ def finalize(ctx: WorkerContext, ticket: Ticket, outcome: Outcome) -> bool:
         owner_reason=_owner_reason(outcome) if escalated else "",
         auto_reply=answered,
     )
-    if recorded:
-        args = (ctx.redis, ctx.keys, ticket.tenant_id, ticket.source, ticket.ticket_id)
-        if answered:
-            hooks.on_agent_answered(*args, outcome.updated_at_ms, outcome.cost_micros)
-        elif escalated:
-            hooks.on_escalated(*args, outcome.updated_at_ms, outcome.reason or "escalated")
-    return recorded
 
 
 def _owner_reason(outcome: Outcome) -> str:

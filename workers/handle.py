@@ -26,7 +26,7 @@ from shared.messages import may_post_reply
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.redact import ticket_text
 from shared.stores.parking import parkable
-from workers import conversation_turn
+from workers import conversation_record, conversation_turn
 from workers.admission.decision import CLOSED, OPTION
 from workers.agent.prompt import has_thread
 from workers.failures.dead_letter import record_dead_letter
@@ -143,12 +143,10 @@ def _handle(
     if may_post_reply(lane, message.options):
         ctx.replies.send(ticket, outcome)
     if lane is Lane.LIVE:
-        recorded = conversation_turn.finalize(ctx, ticket, outcome)
+        recorded = conversation_record.record(ctx, ticket, outcome)
     else:
         recorded = ctx.outcomes.finalize(outcome, thread_messages(ticket, outcome))
-    _close_and_count(ctx, opts, rid, lane, outcome if recorded else None)
-    if recorded:
-        _record_resolution(ctx, ticket, lane, outcome)
+    _close_and_count(ctx, opts, rid, lane, outcome if recorded else None, ticket)
     log.info(
         "ticket %s",
         outcome.status.value,
@@ -157,19 +155,36 @@ def _handle(
 
 
 def _close_and_count(
-    ctx: WorkerContext, opts: dict[str, Any], rid: str, lane: Lane, recorded: Outcome | None
+    ctx: WorkerContext,
+    opts: dict[str, Any],
+    rid: str,
+    lane: Lane,
+    recorded: Outcome | None,
+    ticket: Ticket,
 ) -> None:
     """Close the reservation and, for an outcome recorded just now (not a repeat's), count
-    what the forecast learns from, in one round trip. The counts are best effort: the ticket
-    is already answered."""
+    what the forecast learns from and tell the resolutions (the hooks' answered or escalated
+    event), in one round trip. Both are best effort: the ticket is already answered."""
     trip = ctx.ledger.round_trip()
     trip.script(*ctx.ledger.release_script(rid))
+    resolution = None
     if recorded is not None:
         _queue_demand(ctx, trip, lane, recorded)
-    closed, *counted = trip.execute()
-    ctx.ledger.release_reply(closed)
+        resolution = _queue_resolution(ctx, trip, ticket, lane, recorded)
+    replies = trip.execute()
+    ctx.ledger.release_reply(replies[0])
     opts[CLOSED] = True
-    failed = [reply for reply in counted if isinstance(reply, Exception)]
+    if resolution is not None and isinstance(replies[resolution], Exception):
+        log.warning(
+            "resolution not recorded: %s",
+            type(replies[resolution]).__name__,
+            extra={"ticket_id": ticket.ticket_id, "tenant_id": ticket.tenant_id},
+        )
+    failed = [
+        reply
+        for i, reply in enumerate(replies[1:], 1)
+        if i != resolution and isinstance(reply, Exception)
+    ]
     if failed:
         log.warning("demand not recorded: %s", type(failed[0]).__name__)
 
@@ -194,17 +209,23 @@ def _queue_demand(ctx: WorkerContext, pipe: Any, lane: Lane, outcome: Outcome) -
         )
 
 
-def _record_resolution(ctx: WorkerContext, ticket: Ticket, lane: Lane, outcome: Outcome) -> None:
-    """A redriven answer starts the ticket's resolution window; an escalation makes it
-    unresolved. Live tickets tell the hooks through their conversation turn; a replay of
-    history is no conversation."""
-    if lane is not Lane.REDRIVE:
-        return
-    args = (ctx.redis, ctx.keys, ticket.tenant_id, ticket.source, ticket.ticket_id)
-    if outcome.status is OutcomeStatus.ANSWERED:
-        hooks.on_agent_answered(*args, outcome.updated_at_ms, outcome.cost_micros)
-    elif outcome.status is OutcomeStatus.ESCALATED:
-        hooks.on_escalated(*args, outcome.updated_at_ms, outcome.reason or "escalated")
+def _queue_resolution(
+    ctx: WorkerContext, trip: Any, ticket: Ticket, lane: Lane, outcome: Outcome
+) -> int | None:
+    """A live or redriven answer starts the ticket's resolution window, an escalation makes
+    it unresolved (the hooks' event, sent in the close's round trip); a replay of history is
+    no conversation. Returns the event's reply slot, if one was queued."""
+    if lane not in (Lane.LIVE, Lane.REDRIVE):
+        return None
+    try:
+        call = hooks.agent_outcome_call(
+            ctx.redis, ctx.keys, outcome.status.value, ticket.tenant_id, ticket.source,
+            ticket.ticket_id, outcome.updated_at_ms,
+        )  # fmt: skip
+    except Exception as exc:  # never into the close: the outcome is already stored
+        log.warning("resolution not recorded: %s", type(exc).__name__)
+        return None
+    return None if call is None else int(trip.script(*call))
 
 
 def slo_s(ctx: WorkerContext, tenant: str) -> int:

@@ -57,6 +57,21 @@ def on_agent_answered(
     return _record(client, keys, "answered", tenant, source, ticket, at_ms)
 
 
+def agent_outcome_call(
+    client: Any, keys: Keys, status: str, tenant: str, source: str, ticket: str, at_ms: int
+) -> tuple[Any, list[str], list[Any]] | None:
+    """What `on_agent_answered` (status `answered`) or `on_escalated` (`escalated`) writes, as
+    (script, keys, args) for the caller's own round trip (the worker sends it with the ticket's
+    close); None for any other status. The caller reads the reply slot and logs a failure
+    like `_record` does (the outcome is already stored)."""
+    event = {"answered": "answered", "escalated": "escalated"}.get(status)
+    if event is None:
+        return None
+    return Resolutions(client, keys).event_call(
+        event, tenant, ticket_key(tenant, source, ticket), at_ms
+    )
+
+
 def on_customer_message(
     client: Any, keys: Keys, tenant: str, source: str, ticket: str, text: str, at_ms: int
 ) -> Verdict:

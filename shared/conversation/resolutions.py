@@ -22,6 +22,7 @@ from functools import cache
 from typing import Any, cast
 
 import redis
+from redis.commands.core import Script
 
 from shared.keys import LEDGER_DAY_TTL_S, TICKET_RETENTION_S, Keys
 from shared.lua import lua_source
@@ -63,26 +64,32 @@ class Resolutions:
         self, event: str, tenant: str, ticket_key: str, at_ms: int, *, by_human: bool = False
     ) -> str:
         """Apply one event to ticket `ticket_key` (of `tenant`) at `at_ms`; the state after."""
+        script, keys, args = self.event_call(event, tenant, ticket_key, at_ms, by_human=by_human)
+        return str(script(keys=keys, args=args))
+
+    def event_call(
+        self, event: str, tenant: str, ticket_key: str, at_ms: int, *, by_human: bool = False
+    ) -> tuple[Script, list[str], list[Any]]:
+        """`record`'s script as (script, keys, args), for a round trip shared with other
+        writes (the worker's close); its reply is the state after."""
         if event not in EVENTS:
             raise ValueError(f"unknown resolution event {event!r}")
-        state = self._event(
-            keys=[
-                self._keys.resolution(ticket_key),
-                self._keys.resolution_window,
-                self._keys.history_stream,
-            ],
-            args=[
-                event,
-                ticket_key,
-                tenant,
-                int(at_ms),
-                self._keys.resolution_bucket_prefix,
-                TICKET_RETENTION_S,
-                LEDGER_DAY_TTL_S,
-                "1" if by_human else "0",
-            ],
-        )
-        return str(state)
+        keys = [
+            self._keys.resolution(ticket_key),
+            self._keys.resolution_window,
+            self._keys.history_stream,
+        ]
+        args: list[Any] = [
+            event,
+            ticket_key,
+            tenant,
+            int(at_ms),
+            self._keys.resolution_bucket_prefix,
+            TICKET_RETENTION_S,
+            LEDGER_DAY_TTL_S,
+            "1" if by_human else "0",
+        ]
+        return self._event, keys, args
 
     def close_due(self, now_ms: int, window_ms: int, limit: int = CLOSE_BATCH) -> tuple[int, int]:
         """Resolve the tickets answered at least `window_ms` before `now_ms` with no customer

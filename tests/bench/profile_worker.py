@@ -64,8 +64,16 @@ GENERIC = (
 )
 
 
+# Parts that own everything they call: a connector's HTTP request is the tool's, not the SDK's
+# (both use httpx).
+OWNERS: tuple[tuple[str, tuple[str, ...]], ...] = (("tools", ("shared/connectors/",)),)
+
+
 def part_of(stack: str) -> str:
     """The part a collapsed stack (root;...;leaf) is charged to."""
+    for part, fragments in OWNERS:
+        if any(f in stack for f in fragments):
+            return part
     for frame in reversed(stack.split(";")):
         where = frame[frame.rfind("(") + 1 :]
         for part, fragments in PARTS:

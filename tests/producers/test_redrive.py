@@ -13,6 +13,7 @@ from typing import Any
 import dramatiq
 import redis
 
+from shared.conversation.resolutions import Resolutions
 from shared.keys import Keys
 from shared.models import Lane, Outcome, OutcomeStatus, Ticket
 from shared.stores.dead_letters import DeadLetter, DeadLetterRegistry, DLQFilter
@@ -163,9 +164,14 @@ def test_requeue_by_reason_answers_each_ticket_once(
     # Then each is answered exactly once; the other reason is untouched
     by_ticket = sorted(c["body"]["ticket_id"] for c in callback.received)
     assert by_ticket == sorted(f"T-{i}" for i in range(1, 13))
+    resolutions = Resolutions(r, keys)
     for i in range(1, 13):
         outcome = store.get(tkey(f"T-{i}"))
         assert outcome is not None and outcome.status.is_final and outcome.lane == Lane.REDRIVE
+        # And each answer started its resolution window (sent with the ticket's close)
+        state = resolutions.get(tkey(f"T-{i}"))
+        expected = "awaiting" if outcome.status is OutcomeStatus.ANSWERED else "unresolved"
+        assert state is not None and state.state == expected, (i, outcome.status, state)
     assert DeadLetterRegistry(r, keys).size() == 4
 
 
