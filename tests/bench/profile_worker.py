@@ -65,8 +65,12 @@ GENERIC = (
 
 
 # Parts that own everything they call: a connector's HTTP request is the tool's, not the SDK's
-# (both use httpx).
-OWNERS: tuple[tuple[str, tuple[str, ...]], ...] = (("tools", ("shared/connectors/",)),)
+# (both use httpx); the log handler's redaction is logging's, not the reply check's (both use
+# shared/redact.py).
+OWNERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("tools", ("shared/connectors/",)),
+    ("metrics/logging", ("shared/logs.py",)),
+)
 
 
 def part_of(stack: str) -> str:
