@@ -184,16 +184,13 @@ def erase_rejects(client: redis.Redis, keys: Keys, tenant: str, requester: str) 
     for item in raw:
         text_ = item.decode() if isinstance(item, bytes) else str(item)
         try:
-            doc = json.loads(text_)
-        except ValueError:
-            doc = None
-        fields = doc.get("fields") if isinstance(doc, dict) else None
-        theirs = _names(fields, tenant, requester) if fields is not None else False
-        if not theirs and fields is not None:
-            # Fields that do not parse as the format: fall back to the words themselves.
-            flat = json.dumps(fields)
-            theirs = f'"{tenant}"' in flat and requester in flat and not _parses(fields)
-        if theirs:
+            fields = json.loads(text_).get("fields")
+        except (ValueError, AttributeError):
+            continue  # not an entry the archiver wrote
+        if _names(fields, tenant, requester) or (
+            # Fields too broken to parse: their words must name both.
+            not _parses(fields) and f'"{tenant}"' in text_ and requester in text_
+        ):
             erased += int(client.lrem(keys.history_rejects, 0, item))
     return erased
 
